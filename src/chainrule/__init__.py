@@ -1,0 +1,32 @@
+"""chainrule: a deep-learning framework built on the computational graph and the chain rule."""
+
+from chainrule.core import (
+    Function,
+    Variable,
+    as_array,
+    as_variable,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+
+from chainrule.gradcheck import GradcheckError, gradcheck, numerical_grad
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function",
+    "GradcheckError",
+    "Variable",
+    "as_array",
+    "as_variable",
+    "enable_grad",
+    "grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "numerical_grad",
+    "set_grad_enabled",
+]

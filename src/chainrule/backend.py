@@ -1,0 +1,86 @@
+"""Array backends: NumPy always, CuPy when the ``[gpu]`` extra is installed.
+
+This is the only module that imports CuPy, and only when asked. Forward and
+backward code calls ``get_array_module(x)`` and uses what it returns (``xp``),
+so the same code runs on either kind of array.
+"""
+
+import sys
+
+import numpy as np
+
+GPU_EXTRA_HINT = 'pip install "chainrule[gpu]" on a machine with a CUDA GPU'
+
+
+def get_array_module(x):
+    """``numpy`` or ``cupy``: the module that owns array ``x``."""
+    if type(x) is np.ndarray:
+        return np
+    cp = sys.modules.get("cupy")  # a CuPy array exists only if CuPy was imported
+    if cp is not None and isinstance(x, cp.ndarray):
+        return cp
+    return np
+
+
+def import_cupy():
+    """The ``cupy`` module, or None when the ``[gpu]`` extra is missing."""
+    try:
+        import cupy
+    except ImportError:
+        return None
+    return cupy
+
+
+def gpu_available():
+    """True when CuPy imports and sees a CUDA device."""
+    cp = import_cupy()
+    return bool(cp is not None and cp.cuda.is_available())
+
+
+def parse_device(device):
+    """Normalise ``'cpu'``, ``'cuda'``, ``'cuda:1'`` to ``(kind, index)``."""
+    kind, _, index = str(device).lower().partition(":")
+    if kind not in ("cpu", "cuda") or (index and not index.isdigit()):
+        raise ValueError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
+    return kind, int(index or 0)
+
+
+def device_of(array):
+    """``'cpu'`` or ``'cuda:N'``: where ``array`` lives."""
+    if get_array_module(array) is np:
+        return "cpu"
+    return f"cuda:{array.device.id}"
+
+
+def to_device(array, device):
+    """Copy ``array`` to ``device`` (no copy when it already lives there)."""
+    kind, index = parse_device(device)
+    if kind == "cpu":
+        if get_array_module(array) is np:
+            return np.asarray(array)
+        return array.get()
+    if not gpu_available():
+        raise RuntimeError(f"device {device!r} is not available: {GPU_EXTRA_HINT}")
+    cp = import_cupy()
+    with cp.cuda.Device(index):
+        return cp.asarray(array)
+
+
+def _is_basic_index(index):
+    """True for ints, slices, Ellipsis and None: indexing that never repeats an element."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
+
+
+def scatter_add(array, index, values):
+    """``array[index] += values`` in place, adding every repeat of a fancy index."""
+    if _is_basic_index(index):
+        array[index] += values
+        return
+    xp = get_array_module(array)
+    if xp is np:
+        np.add.at(array, index, values)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(array, index, values)

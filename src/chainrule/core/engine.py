@@ -1,0 +1,135 @@
+"""The backward engine: walks the graph from the outputs back to the leaves, once.
+
+Functions are taken latest generation first from a heap, so a Function runs
+only after every gradient flowing into its outputs has been summed. No
+recursion anywhere: a chain of a million operations is a loop of a million
+steps. Gradients of intermediate Variables are dropped as soon as they are
+consumed, unless ``retain_grad`` asks to keep them.
+"""
+
+import heapq
+import itertools
+
+from chainrule.backend import get_array_module
+from chainrule.core import ops
+from chainrule.core.mode import grad_mode
+
+
+def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, inputs=None):
+    """Backpropagate from ``outputs``; returns the grads of ``inputs`` when given.
+
+    Without ``inputs``, every leaf's gradient is accumulated into its ``.grad``
+    (``Variable.backward``); with them, nothing is written and the gradients of
+    exactly those Variables are returned (``chainrule.grad``).
+    """
+    grads = {}
+    heap = []
+    seen = set()
+    order = itertools.count()
+
+    def schedule(function):
+        if function is not None and function not in seen:
+            seen.add(function)
+            heapq.heappush(heap, (-function.generation, next(order), function))
+
+    for y, gy in zip(outputs, grad_outputs):
+        if gy is None:
+            gy = y._derived(get_array_module(y.data).ones_like(y.data))
+        elif not hasattr(gy, "creator"):
+            gy = y.constant(gy)
+        gy = _fit(gy, y, None)
+        grads[y] = gy if y not in grads else grads[y] + gy
+        schedule(y.creator)
+
+    wanted = None if inputs is None else set(inputs)
+    add = _add_recorded if create_graph else _add_arrays
+    previous = grad_mode.enabled
+    grad_mode.enabled = create_graph
+    try:
+        while heap:
+            function = heapq.heappop(heap)[2]
+            gys = [_take(grads, ref(), wanted, retain_grad) for ref in function.outputs]
+            gxs = function.backward(*gys)
+            if type(gxs) is not tuple:
+                gxs = (gxs,)
+            for x, gx in zip(function.inputs, gxs):
+                if gx is None or not x.requires_grad:
+                    continue
+                gx = _fit(gx, x, function)
+                if x.creator is None and wanted is None:
+                    x.grad = gx if x.grad is None else add(x.grad, gx)
+                    continue
+                previous_gx = grads.get(x)
+                grads[x] = gx if previous_gx is None else add(previous_gx, gx)
+                if wanted is None or x not in wanted:
+                    schedule(x.creator)
+    finally:
+        grad_mode.enabled = previous
+    if inputs is not None:
+        return [grads.get(x) for x in inputs]
+    return None
+
+
+def _add_recorded(g0, g1):
+    return g0 + g1
+
+
+def _add_arrays(g0, g1):
+    """Sum two gradients without recording: the arrays alone, no Function needed."""
+    return g0._derived(g0.data + g1.data)
+
+
+def _take(grads, y, wanted, retain_grad):
+    """The summed gradient of output ``y``, removed from ``grads`` unless it is wanted."""
+    if y is None:  # an output nobody kept: no gradient reached it
+        return None
+    gy = grads.get(y) if wanted is not None and y in wanted else grads.pop(y, None)
+    if gy is None:
+        gy = y._derived(get_array_module(y.data).zeros_like(y.data))
+    if retain_grad:
+        y.grad = gy
+    return gy
+
+
+def _fit(gx, x, function):
+    """``gx`` as a Variable of ``x``'s shape: broadcast axes summed away, anything else refused."""
+    if not hasattr(gx, "creator"):
+        gx = x._derived(gx)
+    if gx.data.shape == x.data.shape:
+        return gx
+    try:
+        return ops.sum_to(gx, x.data.shape)
+    except ValueError:
+        who = function.name if function is not None else "backward"
+        raise ValueError(
+            f"{who}: gradient of shape {gx.data.shape} does not fit input of shape "
+            f"{x.data.shape}"
+        ) from None
+
+
+def grad(outputs, inputs, grad_outputs=None, create_graph=False, allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, like ``torch.autograd.grad``.
+
+    Leaves' ``.grad`` stay untouched. With ``create_graph=True`` the results
+    have creators of their own, for higher-order derivatives::
+
+        gx, = grad(y, [x], create_graph=True)
+        ggx, = grad(gx, [x])
+    """
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    single = not isinstance(inputs, (list, tuple))
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    results = backward(outputs, grad_outputs, create_graph=create_graph, inputs=inputs)
+    for i, g in enumerate(results):
+        if g is None and not allow_unused:
+            raise ValueError(
+                f"grad: input {i} was not used to compute the outputs "
+                "(pass allow_unused=True to get None for it)"
+            )
+    return results

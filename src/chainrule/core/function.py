@@ -1,0 +1,106 @@
+"""Function: one node of the graph, with ``forward`` on arrays and ``backward`` on gradients.
+
+Calling a Function runs ``forward`` on the inputs' arrays and, while grad mode is
+on, records the call: the Function keeps its inputs and (weakly) its outputs,
+and each output remembers the Function as its ``creator``. Outputs are held
+weakly so a graph is freed by reference counting alone, without cycles.
+"""
+
+import os
+import sys
+import traceback
+import weakref
+
+from chainrule.core.mode import grad_mode
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Function:
+    """Base class of every differentiable operation.
+
+    Subclasses define ``forward(*arrays)`` returning an array (or a tuple of
+    arrays) and ``backward(*grads)`` returning one gradient per input, written
+    with chainrule operations so it can be differentiated again::
+
+        class Square(Function):
+            def forward(self, x):
+                return x ** 2
+            def backward(self, gy):
+                (x,) = self.inputs
+                return 2 * x * gy
+    """
+
+    generation = 0
+    inputs = ()
+    outputs = ()
+
+    def __call__(self, *inputs):
+        try:
+            xs = [x.data for x in inputs]
+        except AttributeError:
+            inputs = self._lift(inputs)
+            xs = [x.data for x in inputs]
+        try:
+            ys = self.forward(*xs)
+        except (ValueError, IndexError, TypeError) as error:
+            raise type(error)(self.describe_failure(error, xs)) from None
+        derived = inputs[0]._derived
+        outputs = [derived(y) for y in ys] if type(ys) is tuple else [derived(ys)]
+        if grad_mode.enabled:
+            for x in inputs:
+                if x.requires_grad:
+                    self._link(inputs, outputs)
+                    break
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def _link(self, inputs, outputs):
+        """Record the call: inputs kept, outputs weakly, each output's creator set."""
+        generation = inputs[0].generation
+        for x in inputs:
+            if x.generation > generation:
+                generation = x.generation
+        self.generation = generation
+        self.inputs = inputs
+        self.outputs = [weakref.ref(y) for y in outputs]
+        generation += 1
+        for y in outputs:
+            y.creator = self
+            y.generation = generation
+            y.requires_grad = True
+
+    def _lift(self, inputs):
+        """Make constants of the non-Variable inputs, in the dtype of a Variable beside them."""
+        anchor = next((x for x in inputs if hasattr(x, "creator")), None)
+        if anchor is None:
+            names = ", ".join(type(x).__name__ for x in inputs)
+            raise TypeError(f"{self.name}: needs a chainrule Variable among its inputs, got {names}")
+        return [x if hasattr(x, "creator") else anchor.constant(x) for x in inputs]
+
+    def forward(self, *xs):
+        raise NotImplementedError(f"{self.name} defines no forward")
+
+    def backward(self, *gys):
+        raise NotImplementedError(f"{self.name} defines no backward")
+
+    @property
+    def name(self):
+        return type(self).__name__.lower()
+
+    def describe_failure(self, error, xs):
+        """One sentence: the operation, the input shapes, the reason and the user's line."""
+        shapes = " and ".join(str(getattr(x, "shape", ())) for x in xs)
+        if "broadcast" in str(error):
+            return f"{self.name}: shapes {shapes} do not broadcast{user_line()}"
+        return f"{self.name}: {error} (input shapes {shapes}){user_line()}"
+
+    def __repr__(self):
+        return f"<{type(self).__name__} generation={self.generation}>"
+
+
+def user_line():
+    """`` (file.py:12)`` for the innermost stack frame outside chainrule, found only when raising."""
+    for frame in reversed(traceback.extract_stack(sys._getframe(1))):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
+            return f" ({os.path.basename(frame.filename)}:{frame.lineno})"
+    return ""

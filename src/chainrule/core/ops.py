@@ -1,0 +1,302 @@
+"""The operations a Variable's own operators need: arithmetic, matmul, indexing, shapes, sums.
+
+Each is a Function whose docstring is the rule. Backward is written with these
+same operations, so every gradient can be differentiated again. Binary rules
+return the gradient at the broadcast shape: the engine sums it down to each
+input's shape, in one place.
+"""
+
+from chainrule.backend import get_array_module, scatter_add
+from chainrule.core.function import Function
+
+
+class Add(Function):
+    """y = x0 + x1;  dy/dx0 = dy/dx1 = 1"""
+
+    def forward(self, x0, x1):
+        return x0 + x1
+
+    def backward(self, gy):
+        return gy, gy
+
+
+class Sub(Function):
+    """y = x0 - x1;  dy/dx0 = 1, dy/dx1 = -1"""
+
+    def forward(self, x0, x1):
+        return x0 - x1
+
+    def backward(self, gy):
+        return gy, -gy
+
+
+class Mul(Function):
+    """y = x0 * x1;  dy/dx0 = x1, dy/dx1 = x0"""
+
+    def forward(self, x0, x1):
+        return x0 * x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        return gy * x1, gy * x0
+
+
+class Div(Function):
+    """y = x0 / x1;  dy/dx0 = 1/x1, dy/dx1 = -x0/x1²"""
+
+    def forward(self, x0, x1):
+        return x0 / x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        gx0 = gy / x1
+        return gx0, -gx0 * x0 / x1
+
+
+class Neg(Function):
+    """y = -x;  dy/dx = -1"""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Pow(Function):
+    """y = x0 ** x1;  dy/dx0 = x1 x0^(x1-1), dy/dx1 = y log x0 (only when x1 needs it)"""
+
+    def forward(self, x0, x1):
+        return x0**x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        gx0 = gy * x1 * x0 ** (x1 - 1)
+        if not x1.requires_grad:
+            return gx0, None
+        return gx0, gy * self.outputs[0]() * log(x0)
+
+
+class Log(Function):
+    """y = log x;  dy/dx = 1/x"""
+
+    def forward(self, x):
+        return get_array_module(x).log(x)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        return gy / x
+
+
+class MatMul(Function):
+    """y = x0 @ x1 (batched);  gx0 = gy @ x1ᵀ, gx1 = x0ᵀ @ gy over the last two axes"""
+
+    def forward(self, x0, x1):
+        return x0 @ x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        if x0.ndim == 1 and x1.ndim == 1:
+            return gy * x1, gy * x0
+        a = x0.reshape(1, -1) if x0.ndim == 1 else x0
+        b = x1.reshape(-1, 1) if x1.ndim == 1 else x1
+        g = gy.reshape(gy.shape[:-1] + (1,) + gy.shape[-1:]) if x0.ndim == 1 else gy
+        g = g.reshape(g.shape + (1,)) if x1.ndim == 1 else g
+        gx0 = matmul(g, swap_last_axes(b))
+        gx1 = matmul(swap_last_axes(a), g)
+        if x0.ndim == 1:
+            gx0 = gx0.reshape(gx0.shape[:-2] + gx0.shape[-1:])
+        if x1.ndim == 1:
+            gx1 = gx1.reshape(gx1.shape[:-1])
+        return gx0, gx1
+
+
+class GetItem(Function):
+    """y = x[index];  gx scatters gy back, adding where an index repeats"""
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, x):
+        return x[self.index]
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        return GetItemGrad(self.index, x.shape)(gy)
+
+
+class GetItemGrad(Function):
+    """gx = zeros(shape) with gy added at index;  its own gradient is ggy = ggx[index]"""
+
+    def __init__(self, index, shape):
+        self.index = index
+        self.shape = shape
+
+    def forward(self, gy):
+        gx = get_array_module(gy).zeros(self.shape, dtype=gy.dtype)
+        scatter_add(gx, self.index, gy)
+        return gx
+
+    def backward(self, ggx):
+        return get_item(ggx, self.index)
+
+
+class Reshape(Function):
+    """y = x.reshape(shape);  gx = gy.reshape(x.shape)"""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        return x.reshape(self.shape)
+
+    def backward(self, gy):
+        return reshape(gy, self.inputs[0].shape)
+
+
+class Transpose(Function):
+    """y = x.transpose(axes);  gx = gy.transpose(inverse of axes)"""
+
+    def __init__(self, axes=None):
+        self.axes = axes
+
+    def forward(self, x):
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        if self.axes is None:
+            return transpose(gy)
+        inverse = sorted(range(len(self.axes)), key=lambda i: self.axes[i] % len(self.axes))
+        return transpose(gy, tuple(inverse))
+
+
+class Sum(Function):
+    """y = Σ x over axis;  gx = gy broadcast back to x's shape"""
+
+    def __init__(self, axis=None, keepdims=False):
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def forward(self, x):
+        return x.sum(axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        shape = self.inputs[0].shape
+        return broadcast_to(reshape(gy, kept_shape(shape, self.axis, self.keepdims)), shape)
+
+
+class SumTo(Function):
+    """y = x summed down to ``shape`` (undoes broadcasting);  gx = gy broadcast back"""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        return sum_array_to(x, self.shape)
+
+    def backward(self, gy):
+        return broadcast_to(gy, self.inputs[0].shape)
+
+
+class BroadcastTo(Function):
+    """y = x broadcast to ``shape``;  gx = gy summed back to x's shape"""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        return get_array_module(x).broadcast_to(x, self.shape)
+
+    def backward(self, gy):
+        return sum_to(gy, self.inputs[0].shape)
+
+
+def kept_shape(shape, axis, keepdims):
+    """The shape of a sum over ``axis`` of an array of ``shape`` with keepdims=True."""
+    if keepdims or not shape:
+        return shape
+    if axis is None:
+        return (1,) * len(shape)
+    axes = {a % len(shape) for a in (axis if isinstance(axis, tuple) else (axis,))}
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def sum_array_to(x, shape):
+    """Sum array ``x`` down to ``shape``, the shape it was broadcast from."""
+    shape = tuple(shape)
+    lead = x.ndim - len(shape)
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, x.shape[lead:])):
+        raise ValueError(f"cannot sum shape {x.shape} down to {shape}")
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
+    )
+    y = x.sum(axis=axes, keepdims=True) if axes else x
+    return y.reshape(shape) if lead else y
+
+
+def swap_last_axes(x):
+    axes = list(range(x.ndim))
+    axes[-2], axes[-1] = axes[-1], axes[-2]
+    return transpose(x, tuple(axes))
+
+
+def add(x0, x1):
+    return Add()(x0, x1)
+
+
+def sub(x0, x1):
+    return Sub()(x0, x1)
+
+
+def mul(x0, x1):
+    return Mul()(x0, x1)
+
+
+def div(x0, x1):
+    return Div()(x0, x1)
+
+
+def neg(x):
+    return Neg()(x)
+
+
+def pow(x0, x1):
+    return Pow()(x0, x1)
+
+
+def log(x):
+    return Log()(x)
+
+
+def matmul(x0, x1):
+    return MatMul()(x0, x1)
+
+
+def get_item(x, index):
+    return GetItem(index)(x)
+
+
+def reshape(x, shape):
+    if tuple(x.shape) == tuple(shape):
+        return x
+    return Reshape(tuple(shape))(x)
+
+
+def transpose(x, axes=None):
+    return Transpose(axes)(x)
+
+
+def sum(x, axis=None, keepdims=False):
+    return Sum(axis, keepdims)(x)
+
+
+def sum_to(x, shape):
+    if tuple(x.shape) == tuple(shape):
+        return x
+    return SumTo(tuple(shape))(x)
+
+
+def broadcast_to(x, shape):
+    if tuple(x.shape) == tuple(shape):
+        return x
+    return BroadcastTo(tuple(shape))(x)

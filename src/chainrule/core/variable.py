@@ -1,0 +1,208 @@
+"""Variable: an array with a gradient and a memory of the Function that made it."""
+
+import numpy as np
+
+from chainrule.backend import get_array_module
+from chainrule.core import engine, ops
+
+_SCALARS = (int, float, complex, bool, np.generic)
+_new = object.__new__
+
+
+def as_array(data, like=None):
+    """An ndarray of ``data``; a Python scalar takes the dtype ``like`` would give it.
+
+    NumPy's promotion rules decide: ``float32 array * 2.0`` stays float32, an
+    integer array times 0.5 becomes float64, as it would in plain NumPy.
+    """
+    if like is None:
+        if isinstance(data, (str, bytes)) or data is None:
+            raise TypeError(f"Variable: data must be an array or a number, got {type(data).__name__}")
+        if get_array_module(data) is not np:
+            return data
+        return np.asarray(data)
+    xp = get_array_module(like)
+    if (type(data) is float or type(data) is int) and like.dtype.kind in "fc":
+        return xp.asarray(data, dtype=like.dtype)
+    if isinstance(data, _SCALARS):
+        return xp.asarray(data, dtype=np.result_type(like, data))
+    return as_array(data)
+
+
+class Variable:
+    """A node of the graph holding ``data`` (an array) and, after backward, ``grad``.
+
+    >>> x = Variable(np.array(3.0))
+    >>> y = x * x + 2 * x
+    >>> y.backward()
+    >>> x.grad
+    variable(8.)
+    """
+
+    __slots__ = ("data", "name", "grad", "creator", "generation", "requires_grad", "__weakref__")
+    __array_ufunc__ = None  # `ndarray + Variable` defers to Variable.__radd__
+    __array_priority__ = 200  # the same for CuPy arrays
+
+    def __init__(self, data, name=None, requires_grad=True):
+        if isinstance(data, Variable):
+            raise TypeError("Variable: data is already a Variable (use it directly, or .data)")
+        self.data = data if type(data) is np.ndarray else as_array(data)
+        self.name = name
+        self.grad = None
+        self.creator = None
+        self.generation = 0
+        self.requires_grad = requires_grad
+
+    def _derived(self, data):
+        """A new plain Variable for data computed from this one (a Function's output).
+
+        The hot path of every operation, so it fills the slots without ``__init__``.
+        """
+        y = _new(Variable)
+        y.data = data if type(data) is np.ndarray else as_array(data)
+        y.name = y.grad = y.creator = None
+        y.generation = 0
+        y.requires_grad = False
+        return y
+
+    def constant(self, value):
+        """``value`` as a Variable that needs no gradient, in the dtype this one gives it."""
+        if isinstance(value, Variable):
+            return value
+        return self._derived(as_array(value, like=self.data))
+
+    # ---- the graph ------------------------------------------------------
+    def backward(self, grad=None, retain_grad=False, create_graph=False):
+        """Fill ``.grad`` of every leaf this Variable depends on (accumulating).
+
+        ``grad`` defaults to ones. ``retain_grad`` keeps the grads of intermediate
+        Variables too; ``create_graph`` records the backward pass so that the
+        grads can be differentiated again.
+        """
+        engine.backward([self], [grad], retain_grad=retain_grad, create_graph=create_graph)
+
+    def cleargrad(self):
+        self.grad = None
+
+    def unchain(self):
+        """Forget the creator: this Variable becomes a leaf (truncated backprop)."""
+        self.creator = None
+
+    def detach(self):
+        """A new leaf sharing this Variable's data, cut from the graph."""
+        return Variable(self.data, requires_grad=False)
+
+    # ---- array facts ----------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def T(self):
+        return ops.transpose(self)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        body = np.array2string(self.numpy(), prefix="variable(", separator=", ")
+        name = f", name={self.name!r}" if self.name else ""
+        return f"variable({body}{name})"
+
+    def item(self):
+        return self.data.item()
+
+    def numpy(self):
+        """The data as a NumPy array (copied from the GPU when it lives there)."""
+        xp = get_array_module(self.data)
+        return self.data if xp is np else xp.asnumpy(self.data)
+
+    # ---- shape methods ----------------------------------------------------
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = shape[0]
+        return ops.reshape(self, shape)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = axes[0]
+        return ops.transpose(self, tuple(axes) if axes else None)
+
+    def sum(self, axis=None, keepdims=False):
+        return ops.sum(self, axis, keepdims)
+
+    def sum_to(self, shape):
+        return ops.sum_to(self, shape)
+
+    def broadcast_to(self, shape):
+        return ops.broadcast_to(self, shape)
+
+    def __getitem__(self, index):
+        if isinstance(index, Variable):
+            index = index.data
+        return ops.get_item(self, index)
+
+    # ---- operators --------------------------------------------------------
+    def _operand(self, other):
+        return other if isinstance(other, Variable) else self.constant(other)
+
+    def __add__(self, other):
+        return ops.add(self, self._operand(other))
+
+    def __radd__(self, other):
+        return ops.add(self._operand(other), self)
+
+    def __sub__(self, other):
+        return ops.sub(self, self._operand(other))
+
+    def __rsub__(self, other):
+        return ops.sub(self._operand(other), self)
+
+    def __mul__(self, other):
+        return ops.mul(self, self._operand(other))
+
+    def __rmul__(self, other):
+        return ops.mul(self._operand(other), self)
+
+    def __truediv__(self, other):
+        return ops.div(self, self._operand(other))
+
+    def __rtruediv__(self, other):
+        return ops.div(self._operand(other), self)
+
+    def __pow__(self, other):
+        return ops.pow(self, self._operand(other))
+
+    def __rpow__(self, other):
+        return ops.pow(self._operand(other), self)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, self._operand(other))
+
+    def __rmatmul__(self, other):
+        return ops.matmul(self._operand(other), self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+
+def as_variable(obj):
+    """``obj`` itself if it is a Variable, else a new Variable that needs no gradient."""
+    if isinstance(obj, Variable):
+        return obj
+    return Variable(obj, requires_grad=False)

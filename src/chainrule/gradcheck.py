@@ -1,0 +1,114 @@
+"""Numerical gradients and gradient checking: the proof behind every backward rule."""
+
+import numpy as np
+
+from chainrule.core import Variable, grad, no_grad
+
+
+class GradcheckError(AssertionError):
+    """An analytic gradient disagrees with the numerical one."""
+
+
+def numerical_grad(fn, inputs, grad_output=None, eps=1e-6):
+    """Central differences of ``sum(fn(*inputs) * grad_output)`` for each float input.
+
+    ``inputs`` are arrays (integer ones, like indices, get ``None``). Computed in
+    float64. ``fn`` takes and returns Variables, as in ``gradcheck``.
+    """
+    arrays = [np.array(_array(x), dtype=np.float64) if _is_float(x) else _array(x) for x in inputs]
+    grads = []
+    for a in arrays:
+        if not _is_float(a):
+            grads.append(None)
+            continue
+        g = np.zeros_like(a)
+        for i in np.ndindex(*a.shape):
+            saved = a[i]
+            a[i] = saved + eps
+            plus = _weighted(fn, arrays, grad_output)
+            a[i] = saved - eps
+            minus = _weighted(fn, arrays, grad_output)
+            a[i] = saved
+            g[i] = (plus - minus) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+def gradcheck(fn, inputs, grad_output=None, eps=1e-6, atol=1e-5, rtol=1e-4, order=1, seed=0):
+    """Check ``fn``'s analytic gradients against central differences; True or raise.
+
+    ``order=2`` also checks the gradient of the gradient (double backprop),
+    through a random direction. The error names the function, the input, the
+    worst element and both values::
+
+        gradcheck(F.tanh, [np.random.randn(3, 4)], order=2)
+    """
+    rng = np.random.default_rng(seed)
+    arrays = [np.array(_array(x), dtype=np.float64) if _is_float(x) else _array(x) for x in inputs]
+    if grad_output is None:
+        with no_grad():
+            out = fn(*[Variable(a) for a in arrays])
+        grad_output = rng.standard_normal(np.shape(_array(out)))
+    _check_first_order(fn, arrays, grad_output, eps, atol, rtol)
+    if order >= 2:
+        directions = [rng.standard_normal(a.shape) if _is_float(a) else None for a in arrays]
+        _check_first_order(_directional_grad(fn, grad_output, directions), arrays, None,
+                           eps, atol, rtol, label="the gradient of ")
+    return True
+
+
+def _check_first_order(fn, arrays, grad_output, eps, atol, rtol, label=""):
+    variables = [Variable(a.copy(), requires_grad=_is_float(a)) for a in arrays]
+    floats = [v for v in variables if v.requires_grad]
+    out = fn(*variables)
+    gy = np.ones(out.shape) if grad_output is None else grad_output
+    analytic = grad(out, floats, grad_outputs=[Variable(gy)], allow_unused=True)
+    numeric = [g for g in numerical_grad(fn, arrays, gy, eps) if g is not None]
+    name = getattr(fn, "__name__", type(fn).__name__)
+    for index, (a, n) in enumerate(zip(analytic, numeric)):
+        a = np.zeros_like(n) if a is None else np.asarray(a.data, dtype=np.float64)
+        if a.shape != n.shape:
+            raise GradcheckError(
+                f"gradcheck: {label}{name} input {index}: gradient shape {a.shape}, expected {n.shape}"
+            )
+        error = np.abs(a - n) - (atol + rtol * np.abs(n))
+        if error.size and error.max() > 0:
+            worst = np.unravel_index(np.argmax(error), error.shape)
+            raise GradcheckError(
+                f"gradcheck: {label}{name} input {index}, element {tuple(int(i) for i in worst)}: "
+                f"analytic {a[worst]:.8g} vs numerical {n[worst]:.8g} "
+                f"(atol {atol}, rtol {rtol})"
+            )
+
+
+def _directional_grad(fn, grad_output, directions):
+    """x ↦ Σ_k <∂(fn(x)·gy)/∂x_k, d_k>: its gradient is a Hessian-vector product."""
+
+    def gradient_of(*variables):
+        floats = [v for v in variables if v.requires_grad]
+        gs = grad(fn(*variables), floats, grad_outputs=[Variable(grad_output)],
+                  create_graph=True, allow_unused=True)
+        total = None
+        for g, d in zip(gs, [d for d in directions if d is not None]):
+            if g is not None:
+                term = (g * d).sum()
+                total = term if total is None else total + term
+        if total is None:  # the gradient does not depend on the inputs: a constant
+            return Variable(np.array(0.0), requires_grad=False)
+        return total
+
+    gradient_of.__name__ = getattr(fn, "__name__", type(fn).__name__)
+    return gradient_of
+
+
+def _weighted(fn, arrays, grad_output):
+    out = fn(*[Variable(a, requires_grad=_is_float(a)) for a in arrays])
+    return float(np.sum(_array(out).astype(np.float64) * grad_output))
+
+
+def _array(x):
+    return x.data if isinstance(x, Variable) else np.asarray(x)
+
+
+def _is_float(x):
+    return np.issubdtype(_array(x).dtype, np.floating)
