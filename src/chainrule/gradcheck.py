@@ -102,8 +102,8 @@ def _directional_grad(fn, grad_output, directions):
 
 
 def _weighted(fn, arrays, grad_output):
-    out = fn(*[Variable(a, requires_grad=_is_float(a)) for a in arrays])
-    return float(np.sum(_array(out).astype(np.float64) * grad_output))
+    out = _array(fn(*[Variable(a, requires_grad=_is_float(a)) for a in arrays]))
+    return float(np.sum(out if grad_output is None else out.astype(np.float64) * grad_output))
 
 
 def _array(x):

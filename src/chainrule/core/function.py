@@ -36,11 +36,11 @@ class Function:
     outputs = ()
 
     def __call__(self, *inputs):
-        try:
-            xs = [x.data for x in inputs]
-        except AttributeError:
-            inputs = self._lift(inputs)
-            xs = [x.data for x in inputs]
+        for x in inputs:
+            if not hasattr(x, "creator"):  # an array or a number among the inputs
+                inputs = self._lift(inputs)
+                break
+        xs = [x.data for x in inputs]
         try:
             ys = self.forward(*xs)
         except (ValueError, IndexError, TypeError) as error:

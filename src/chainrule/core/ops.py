@@ -182,7 +182,7 @@ class Sum(Function):
 
     def backward(self, gy):
         shape = self.inputs[0].shape
-        return broadcast_to(reshape(gy, kept_shape(shape, self.axis, self.keepdims)), shape)
+        return broadcast_to(reshape(gy, kept_shape(shape, self.axis)), shape)
 
 
 class SumTo(Function):
@@ -211,10 +211,8 @@ class BroadcastTo(Function):
         return sum_to(gy, self.inputs[0].shape)
 
 
-def kept_shape(shape, axis, keepdims):
-    """The shape of a sum over ``axis`` of an array of ``shape`` with keepdims=True."""
-    if keepdims or not shape:
-        return shape
+def kept_shape(shape, axis):
+    """The shape of a reduction over ``axis`` of an array of ``shape`` with keepdims=True."""
     if axis is None:
         return (1,) * len(shape)
     axes = {a % len(shape) for a in (axis if isinstance(axis, tuple) else (axis,))}

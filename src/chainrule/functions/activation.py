@@ -1,0 +1,167 @@
+"""Activation functions: sigmoid, relu, leaky_relu, gelu, softmax, log_softmax.
+
+The hot elementwise ones (sigmoid, relu, leaky_relu) run their backward as one
+fused Function (``SigmoidGrad``, ``ReluGrad``, ``LeakyReluGrad``), so a plain
+backward costs one call per op; each fused gradient has a backward of its own
+for higher-order derivatives. Kinks follow PyTorch: relu'(0) = 0.
+"""
+
+import math
+
+from chainrule.backend import get_array_module
+from chainrule.core import Function, as_variable
+from chainrule.functions.math import TanhGrad, tanh
+from chainrule.functions.math import exp as _exp
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e⁻ˣ);  dy/dx = y (1 - y)"""
+
+    def forward(self, x):
+        # tanh form: never overflows for large |x|
+        return get_array_module(x).tanh(x * 0.5) * 0.5 + 0.5
+
+    def backward(self, gy):
+        return SigmoidGrad()(gy, self.outputs[0]())
+
+
+class SigmoidGrad(Function):
+    """gx = gy y (1 - y);  ∂gx/∂gy = y (1 - y), ∂gx/∂y = gy (1 - 2y)"""
+
+    def forward(self, gy, y):
+        return gy * y * (1 - y)
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        return SigmoidGrad()(ggx, y), ggx * gy * (1 - 2 * y)
+
+
+class ReLU(Function):
+    """y = max(x, 0);  dy/dx = 1 where x > 0, else 0 (relu'(0) = 0, as in PyTorch)"""
+
+    def forward(self, x):
+        return get_array_module(x).maximum(x, 0)
+
+    def backward(self, gy):
+        return ReluGrad()(gy, self.outputs[0]())
+
+
+class ReluGrad(Function):
+    """gx = gy · [y > 0];  ∂gx/∂gy = [y > 0], ∂gx/∂y = 0 (piecewise constant)"""
+
+    def forward(self, gy, y):
+        return gy * (y > 0)
+
+    def backward(self, ggx):
+        return ReluGrad()(ggx, self.inputs[1]), None
+
+
+class LeakyReLU(Function):
+    """y = x where x > 0, else slope · x;  dy/dx = 1 where x > 0, else slope"""
+
+    def __init__(self, slope):
+        self.slope = slope
+
+    def forward(self, x):
+        return get_array_module(x).where(x > 0, x, x * self.slope)
+
+    def backward(self, gy):
+        return LeakyReluGrad(self.slope)(gy, self.inputs[0])
+
+
+class LeakyReluGrad(Function):
+    """gx = gy where x > 0, else slope · gy;  linear in gy, piecewise constant in x"""
+
+    def __init__(self, slope):
+        self.slope = slope
+
+    def forward(self, gy, x):
+        return get_array_module(gy).where(x > 0, gy, gy * self.slope)
+
+    def backward(self, ggx):
+        return LeakyReluGrad(self.slope)(ggx, self.inputs[1]), None
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+_GELU_A = 0.044715
+
+
+class GELU(Function):
+    """y = x/2 · (1 + tanh u),  u = √(2/π) (x + 0.044715 x³)  (torch's approximate='tanh');
+    dy/dx = (1 + t)/2 + x/2 · (1 - t²) · √(2/π) (1 + 3 · 0.044715 x²),  t = tanh u"""
+
+    def forward(self, x):
+        u = (x + _GELU_A * x * x * x) * _GELU_C
+        return x * (get_array_module(x).tanh(u) + 1) * 0.5
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        x2 = x * x
+        t = tanh((x + _GELU_A * x2 * x) * _GELU_C)
+        du = (1 + (3 * _GELU_A) * x2) * _GELU_C
+        # d tanh = (1 - t²) du: TanhGrad forms it in one call and differentiates again
+        return gy * ((1 + t) * 0.5 + TanhGrad()(x * du, t) * 0.5)
+
+
+class Softmax(Function):
+    """yᵢ = e^(xᵢ - max x) / Σⱼ e^(xⱼ - max x) along ``axis``;  gx = y (gy - Σ gy y)"""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        e /= e.sum(axis=self.axis, keepdims=True)
+        return e
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        gx = gy * y
+        return gx - y * gx.sum(axis=self.axis, keepdims=True)
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x) along ``axis``;  gx = gy - eʸ Σ gy"""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy - _exp(y) * gy.sum(axis=self.axis, keepdims=True)
+
+
+def sigmoid(x):
+    """y = 1 / (1 + e⁻ˣ), stable for any x."""
+    return Sigmoid()(as_variable(x))
+
+
+def relu(x):
+    """y = max(x, 0); the gradient at 0 is 0, as in PyTorch."""
+    return ReLU()(as_variable(x))
+
+
+def leaky_relu(x, slope=0.01):
+    """y = x for x > 0, slope · x otherwise; the gradient at 0 is ``slope``, as in PyTorch."""
+    return LeakyReLU(slope)(as_variable(x))
+
+
+def gelu(x):
+    """GELU, tanh approximation: equal to torch's ``gelu(x, approximate='tanh')``."""
+    return GELU()(as_variable(x))
+
+
+def softmax(x, axis=-1):
+    """Softmax along ``axis`` (shape kept); each slice sums to 1."""
+    return Softmax(axis)(as_variable(x))
+
+
+def log_softmax(x, axis=-1):
+    """log(softmax(x)) along ``axis``, computed stably as x - logsumexp(x)."""
+    return LogSoftmax(axis)(as_variable(x))

@@ -1,0 +1,226 @@
+"""Elementwise arithmetic and mathematical functions.
+
+The arithmetic wrappers (add, sub, mul, div, neg, pow, log) call the core
+operations that Variable's own operators use; they only accept arrays or
+scalars on either side. The rest are Functions whose docstring is the rule and
+whose backward is written with chainrule operations, so it differentiates again.
+Where the derivative is simpler in the output (exp, tanh, tan, sqrt), backward
+reuses the output instead of recomputing from the input.
+"""
+
+from chainrule.backend import get_array_module
+from chainrule.core import Function, Variable, as_variable, ops
+
+
+def _binary(x0, x1):
+    """Make sure at least one operand is a Variable; Function lifts the other in its dtype."""
+    if isinstance(x0, Variable) or isinstance(x1, Variable):
+        return x0, x1
+    # a Python scalar takes the dtype of the array beside it, as in NumPy
+    if isinstance(x0, (int, float)) and not isinstance(x1, (int, float)):
+        return x0, as_variable(x1)
+    return as_variable(x0), x1
+
+
+def add(x0, x1):
+    """y = x0 + x1 (broadcasting)."""
+    return ops.add(*_binary(x0, x1))
+
+
+def sub(x0, x1):
+    """y = x0 - x1 (broadcasting)."""
+    return ops.sub(*_binary(x0, x1))
+
+
+def mul(x0, x1):
+    """y = x0 * x1 (broadcasting)."""
+    return ops.mul(*_binary(x0, x1))
+
+
+def div(x0, x1):
+    """y = x0 / x1 (broadcasting)."""
+    return ops.div(*_binary(x0, x1))
+
+
+def neg(x):
+    """y = -x."""
+    return ops.neg(as_variable(x))
+
+
+def pow(x0, x1):
+    """y = x0 ** x1 (broadcasting); the exponent gets a gradient only when it needs one."""
+    return ops.pow(*_binary(x0, x1))
+
+
+def log(x):
+    """y = log x (natural logarithm)."""
+    return ops.log(as_variable(x))
+
+
+class Square(Function):
+    """y = x²;  dy/dx = 2x"""
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        return gy * (x + x)
+
+
+class Sqrt(Function):
+    """y = √x;  dy/dx = 1 / (2y)"""
+
+    def forward(self, x):
+        return get_array_module(x).sqrt(x)
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy / (y + y)
+
+
+class Exp(Function):
+    """y = eˣ;  dy/dx = y"""
+
+    def forward(self, x):
+        return get_array_module(x).exp(x)
+
+    def backward(self, gy):
+        return gy * self.outputs[0]()
+
+
+class Sin(Function):
+    """y = sin x;  dy/dx = cos x"""
+
+    def forward(self, x):
+        return get_array_module(x).sin(x)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        return gy * cos(x)
+
+
+class Cos(Function):
+    """y = cos x;  dy/dx = -sin x"""
+
+    def forward(self, x):
+        return get_array_module(x).cos(x)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        return -gy * sin(x)
+
+
+class Tan(Function):
+    """y = tan x;  dy/dx = 1 + y²"""
+
+    def forward(self, x):
+        return get_array_module(x).tan(x)
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy * (1 + y * y)
+
+
+class Tanh(Function):
+    """y = tanh x;  dy/dx = 1 - y²  (backward is one fused TanhGrad call)"""
+
+    def forward(self, x):
+        return get_array_module(x).tanh(x)
+
+    def backward(self, gy):
+        return TanhGrad()(gy, self.outputs[0]())
+
+
+class TanhGrad(Function):
+    """gx = gy (1 - y²);  ∂gx/∂gy = 1 - y², ∂gx/∂y = -2 y gy"""
+
+    def forward(self, gy, y):
+        return gy * (1 - y * y)
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        return TanhGrad()(ggx, y), -2 * ggx * gy * y
+
+
+class Abs(Function):
+    """y = |x|;  dy/dx = sign x, with abs'(0) = 0 as in PyTorch"""
+
+    def forward(self, x):
+        return get_array_module(x).abs(x)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        return gy * get_array_module(x.data).sign(x.data)
+
+
+class Clip(Function):
+    """y = min(max(x, x_min), x_max);  dy/dx = 1 where x_min ≤ x ≤ x_max (bounds included, as
+    torch.clamp), else 0.  Either bound may be None."""
+
+    def __init__(self, x_min, x_max):
+        self.x_min = x_min
+        self.x_max = x_max
+
+    def forward(self, x):
+        return get_array_module(x).clip(x, self.x_min, self.x_max)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        inside = get_array_module(x).ones(x.shape, dtype=bool)
+        if self.x_min is not None:
+            inside &= x >= self.x_min
+        if self.x_max is not None:
+            inside &= x <= self.x_max
+        return gy * inside.astype(x.dtype)
+
+
+def square(x):
+    """y = x²."""
+    return Square()(as_variable(x))
+
+
+def sqrt(x):
+    """y = √x (x > 0 for a finite gradient)."""
+    return Sqrt()(as_variable(x))
+
+
+def exp(x):
+    """y = eˣ."""
+    return Exp()(as_variable(x))
+
+
+def sin(x):
+    """y = sin x."""
+    return Sin()(as_variable(x))
+
+
+def cos(x):
+    """y = cos x."""
+    return Cos()(as_variable(x))
+
+
+def tan(x):
+    """y = tan x."""
+    return Tan()(as_variable(x))
+
+
+def tanh(x):
+    """y = tanh x."""
+    return Tanh()(as_variable(x))
+
+
+def abs(x):
+    """y = |x|; the gradient at 0 is 0, as in PyTorch."""
+    return Abs()(as_variable(x))
+
+
+def clip(x, x_min, x_max):
+    """y = x clipped to [x_min, x_max]; the gradient is 1 inside (bounds included), 0 outside.
+
+    >>> clip(Variable(np.array([-2.0, 0.5, 3.0])), -1.0, 1.0)
+    variable([-1. ,  0.5,  1. ])
+    """
+    if x_min is not None and x_max is not None and x_min > x_max:
+        raise ValueError(f"clip: x_min {x_min} is greater than x_max {x_max}")
+    return Clip(x_min, x_max)(as_variable(x))

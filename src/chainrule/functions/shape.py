@@ -1,0 +1,174 @@
+"""Shape operations: reshape, transpose, broadcasting, indexing, joining, where.
+
+reshape, transpose, broadcast_to, sum_to and get_item are the core operations
+Variable's own methods use; the rest are built here. Every gradient is itself
+made of these operations, so it differentiates again.
+"""
+
+import math
+
+from chainrule.backend import get_array_module
+from chainrule.core import Function, Variable, as_variable, ops
+
+
+def reshape(x, shape):
+    """y = x.reshape(shape) (one entry may be -1)."""
+    return ops.reshape(as_variable(x), tuple(shape) if isinstance(shape, list) else shape)
+
+
+def transpose(x, axes=None):
+    """y = x.transpose(axes); None reverses the axes."""
+    return ops.transpose(as_variable(x), None if axes is None else tuple(axes))
+
+
+def broadcast_to(x, shape):
+    """y = x broadcast to ``shape``; the gradient sums back."""
+    x = as_variable(x)
+    shape = tuple(shape)
+    try:
+        get_array_module(x.data).broadcast_shapes(x.shape, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: shape {x.shape} cannot broadcast to {shape}") from None
+    return ops.broadcast_to(x, shape)
+
+
+def sum_to(x, shape):
+    """y = x summed down to ``shape`` (the shape it was broadcast from)."""
+    return ops.sum_to(as_variable(x), tuple(shape))
+
+
+def get_item(x, index):
+    """y = x[index]; repeated fancy indices add up in the gradient."""
+    if isinstance(index, Variable):
+        index = index.data
+    return ops.get_item(as_variable(x), index)
+
+
+class Concat(Function):
+    """y = concatenate(xs, axis);  gxᵢ = gy sliced back to xᵢ's span along ``axis``"""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *xs):
+        return get_array_module(xs[0]).concatenate(xs, axis=self.axis)
+
+    def backward(self, gy):
+        axis = self.axis % gy.ndim
+        lead = (slice(None),) * axis
+        gxs = []
+        start = 0
+        for x in self.inputs:
+            stop = start + x.shape[axis]
+            gxs.append(gy[lead + (slice(start, stop),)] if x.requires_grad else None)
+            start = stop
+        return tuple(gxs)
+
+
+class Stack(Function):
+    """y = stack(xs, axis), a new axis;  gxᵢ = gy[..., i, ...] along ``axis``"""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *xs):
+        return get_array_module(xs[0]).stack(xs, axis=self.axis)
+
+    def backward(self, gy):
+        lead = (slice(None),) * (self.axis % gy.ndim)
+        return tuple(gy[lead + (i,)] if x.requires_grad else None
+                     for i, x in enumerate(self.inputs))
+
+
+class Where(Function):
+    """y = x0 where condition, else x1 (broadcasting);  gx0 = gy · c, gx1 = gy · (1 - c)"""
+
+    def __init__(self, condition):
+        self.condition = condition
+
+    def forward(self, x0, x1):
+        return get_array_module(x0).where(self.condition, x0, x1)
+
+    def backward(self, gy):
+        return where(self.condition, gy, 0.0), where(self.condition, 0.0, gy)
+
+
+def _variables(xs, op):
+    if isinstance(xs, Variable) or not isinstance(xs, (list, tuple)):
+        raise TypeError(f"{op}: expects a list or tuple of arrays, got {type(xs).__name__}")
+    if not xs:
+        raise ValueError(f"{op}: needs at least one array")
+    return [as_variable(x) for x in xs]
+
+
+def concat(xs, axis=0):
+    """Join arrays along an existing ``axis``; the other axes must agree."""
+    xs = _variables(xs, "concat")
+    ndim = xs[0].ndim
+    if ndim == 0 or not -ndim <= axis < ndim:
+        raise ValueError(f"concat: axis {axis} is out of range for shape {xs[0].shape}")
+    for x in xs[1:]:
+        if x.ndim != ndim or any(m != n for i, (m, n) in enumerate(zip(x.shape, xs[0].shape))
+                                 if i != axis % ndim):
+            raise ValueError(f"concat: shapes {xs[0].shape} and {x.shape} differ "
+                             f"off axis {axis}")
+    return Concat(axis)(*xs)
+
+
+def stack(xs, axis=0):
+    """Join arrays of one shape along a new ``axis``."""
+    xs = _variables(xs, "stack")
+    for x in xs[1:]:
+        if x.shape != xs[0].shape:
+            raise ValueError(f"stack: shapes {xs[0].shape} and {x.shape} differ")
+    if not -xs[0].ndim - 1 <= axis <= xs[0].ndim:
+        raise ValueError(f"stack: axis {axis} is out of range for shape {xs[0].shape}")
+    return Stack(axis)(*xs)
+
+
+def where(condition, x0, x1):
+    """Pick x0 where ``condition`` is true, else x1 (all three broadcast together).
+
+    ``condition`` is a boolean array or Variable and gets no gradient.
+    """
+    if isinstance(condition, Variable):
+        condition = condition.data
+    condition = get_array_module(condition).asarray(condition, dtype=bool)
+    if not isinstance(x0, Variable) and not isinstance(x1, Variable):
+        x0 = as_variable(x0)
+    return Where(condition)(x0, x1)
+
+
+def flatten(x):
+    """(N, ...) -> (N, -1): keeps axis 0, joins the others."""
+    x = as_variable(x)
+    if x.ndim == 0:
+        raise ValueError("flatten: needs at least one axis, got shape ()")
+    return ops.reshape(x, (x.shape[0], math.prod(x.shape[1:])))
+
+
+def expand_dims(x, axis):
+    """Insert an axis of length 1 at ``axis``."""
+    x = as_variable(x)
+    ndim = x.ndim + 1
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"expand_dims: axis {axis} is out of range for shape {x.shape}")
+    axis %= ndim
+    return ops.reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def squeeze(x, axis=None):
+    """Remove axes of length 1: ``axis`` (an int or tuple) or, when None, all of them."""
+    x = as_variable(x)
+    if axis is None:
+        axes = {i for i, n in enumerate(x.shape) if n == 1}
+    else:
+        axes = set()
+        for a in axis if isinstance(axis, (tuple, list)) else (axis,):
+            if not -x.ndim <= a < x.ndim:
+                raise ValueError(f"squeeze: axis {a} is out of range for shape {x.shape}")
+            if x.shape[a] != 1:
+                raise ValueError(f"squeeze: axis {a} of shape {x.shape} has length "
+                                 f"{x.shape[a]}, not 1")
+            axes.add(a % x.ndim)
+    return ops.reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))

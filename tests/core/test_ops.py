@@ -1,0 +1,119 @@
+"""The core operations behind Variable's operators, proven against central differences and torch."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule.core import ops
+from harness import broadcast_shapes, check_op, random_array, seeds, shapes, torch
+
+BINARY = [
+    (lambda a, b: a + b, np.add),
+    (lambda a, b: a - b, np.subtract),
+    (lambda a, b: a * b, np.multiply),
+    (lambda a, b: a / b, np.divide),
+]
+
+
+@pytest.mark.parametrize("fn, reference", BINARY, ids=["add", "sub", "mul", "div"])
+@given(pair=broadcast_shapes(), seed=seeds)
+def test_binary_operators_broadcast_and_differentiate_twice(fn, reference, pair, seed):
+    a = random_array(seed, pair[0])
+    b = random_array(seed + 1, pair[1], 0.5, 2.0)  # away from zero for division
+    check_op(fn, [a, b], reference, torch_fn=fn)
+
+
+@given(shape=shapes(), seed=seeds)
+def test_neg_and_power_with_constant_exponent(shape, seed):
+    x = random_array(seed, shape, 0.5, 2.0)
+    check_op(lambda a: -a, [x], np.negative, torch_fn=lambda a: -a)
+    check_op(lambda a: a**3, [x], lambda a: a**3, torch_fn=lambda a: a**3)
+    check_op(lambda a: a**-1.5, [x], lambda a: a**-1.5, torch_fn=lambda a: a**-1.5)
+
+
+@given(pair=broadcast_shapes(), seed=seeds)
+def test_power_differentiates_in_base_and_exponent(pair, seed):
+    base = random_array(seed, pair[0], 0.5, 2.0)
+    exponent = random_array(seed + 1, pair[1], -1.5, 1.5)
+    check_op(lambda a, b: a**b, [base, exponent], np.power, torch_fn=lambda a, b: a**b)
+
+
+@pytest.mark.parametrize("s0, s1", [
+    ((3,), (3,)), ((2, 3), (3, 4)), ((3,), (3, 4)), ((2, 3), (3,)),
+    ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((5, 2, 3), (5, 3, 4)),
+    ((3,), (5, 3, 2)), ((5, 2, 3), (3,)), ((1, 2, 3), (4, 3, 2)),
+])
+def test_matmul_batched_and_vector_cases(s0, s1):
+    a, b = random_array(0, s0), random_array(1, s1)
+    check_op(lambda x, y: x @ y, [a, b], np.matmul, torch_fn=lambda x, y: x @ y)
+
+
+def test_matmul_mismatch_names_the_operation_and_shapes():
+    with pytest.raises(ValueError, match=r"matmul: .*\(2, 3\) and \(4, 5\)"):
+        cr.Variable(np.ones((2, 3))) @ cr.Variable(np.ones((4, 5)))
+
+
+@given(shape=shapes(min_dims=1), seed=seeds)
+def test_sum_over_every_axis_choice(shape, seed):
+    x = random_array(seed, shape)
+    for axis in [None, 0, -1, tuple(range(len(shape)))]:
+        for keepdims in (False, True):
+            check_op(lambda a: a.sum(axis=axis, keepdims=keepdims), [x],
+                     lambda a: a.sum(axis=axis, keepdims=keepdims),
+                     torch_fn=lambda a: a.sum(dim=tuple(range(a.ndim)) if axis is None else axis,
+                                              keepdim=keepdims))
+
+
+def test_sum_to_reduces_broadcast_axes():
+    x = random_array(0, (2, 3, 4))
+    check_op(lambda a: ops.sum_to(a, (3, 1)), [x], lambda a: a.sum(axis=(0, 2))[:, None])
+    check_op(lambda a: ops.sum_to(a, (1, 3, 4)), [x], lambda a: a.sum(axis=0, keepdims=True))
+
+
+def test_sum_to_refuses_a_shape_that_does_not_broadcast():
+    with pytest.raises(ValueError, match="sumto"):
+        ops.sum_to(cr.Variable(np.ones((2, 3))), (4,))
+
+
+@given(shape=shapes(max_dims=3), seed=seeds)
+def test_broadcast_to_a_larger_shape(shape, seed):
+    x = random_array(seed, shape)
+    target = (2,) + tuple(shape)
+    check_op(lambda a: a.broadcast_to(target), [x], lambda a: np.broadcast_to(a, target),
+             torch_fn=lambda a: a.broadcast_to(target))
+
+
+@given(shape=shapes(min_dims=1), seed=seeds, data=st.data())
+def test_transpose_with_any_permutation(shape, seed, data):
+    axes = tuple(data.draw(st.permutations(range(len(shape)))))
+    x = random_array(seed, shape)
+    check_op(lambda a: a.transpose(*axes), [x], lambda a: a.transpose(axes),
+             torch_fn=lambda a: a.permute(*axes))
+    check_op(lambda a: a.T, [x], lambda a: a.T)
+
+
+@given(shape=shapes(min_dims=1), seed=seeds)
+def test_reshape_to_flat_and_back(shape, seed):
+    x = random_array(seed, shape)
+    check_op(lambda a: a.reshape(-1).reshape(shape), [x], lambda a: a)
+    check_op(lambda a: a.reshape(-1), [x], np.ravel, torch_fn=lambda a: a.reshape(-1))
+
+
+@pytest.mark.parametrize("index", [
+    1, slice(0, 2), (slice(None), 1), (Ellipsis, 0), np.array([0, 0, 2]),
+    (np.array([0, 1, 1]), np.array([2, 2, 0])), np.array([True, False, True]),
+])
+def test_get_item_scatters_gradient_adding_repeated_indices(index):
+    x = random_array(3, (3, 4))
+    check_op(lambda a: a[index], [x], lambda a: a[index],
+             torch_fn=lambda a: a[tuple(torch.as_tensor(i) if isinstance(i, np.ndarray) else i
+                                        for i in (index if isinstance(index, tuple) else (index,)))]
+             if torch is not None else None)
+
+
+def test_repeated_fancy_index_gradient_counts_each_use():
+    x = cr.Variable(np.zeros(3))
+    x[np.array([0, 0, 0, 2])].sum().backward()
+    np.testing.assert_allclose(x.grad.data, [3, 0, 1])
