@@ -22,33 +22,37 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
     (``Variable.backward``); with them, nothing is written and the gradients of
     exactly those Variables are returned (``chainrule.grad``).
     """
-    grads = {}
-    heap = []
+    wanted = None if inputs is None else set(inputs)
+    add = _add_recorded if create_graph else _add_arrays
+    grads = {}  # Variable -> summed gradient, waiting for its creator's turn
+    heap = []  # (-generation, arrival, function): latest generation first
     seen = set()
-    order = itertools.count()
+    arrival = itertools.count()
 
     def schedule(function):
         if function is not None and function not in seen:
             seen.add(function)
-            heapq.heappush(heap, (-function.generation, next(order), function))
+            heapq.heappush(heap, (-function.generation, next(arrival), function))
 
     for y, gy in zip(outputs, grad_outputs):
         if gy is None:
             gy = y._derived(get_array_module(y.data).ones_like(y.data))
-        elif not hasattr(gy, "creator"):
-            gy = y.constant(gy)
         gy = _fit(gy, y, None)
-        grads[y] = gy if y not in grads else grads[y] + gy
+        grads[y] = gy if y not in grads else add(grads[y], gy)
         schedule(y.creator)
 
-    wanted = None if inputs is None else set(inputs)
-    add = _add_recorded if create_graph else _add_arrays
+    plain = wanted is None and not retain_grad
     previous = grad_mode.enabled
     grad_mode.enabled = create_graph
     try:
         while heap:
             function = heapq.heappop(heap)[2]
-            gys = [_take(grads, ref(), wanted, retain_grad) for ref in function.outputs]
+            if plain:
+                gys = [grads.pop(ref(), None) for ref in function.outputs]
+            else:
+                gys = [_take(grads, ref(), wanted, retain_grad) for ref in function.outputs]
+            if None in gys:
+                gys = _zeros_for_missing(gys, function)
             gxs = function.backward(*gys)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
@@ -56,7 +60,7 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
                 if gx is None or not x.requires_grad:
                     continue
                 gx = _fit(gx, x, function)
-                if x.creator is None and wanted is None:
+                if x.creator is None and wanted is None:  # a leaf: its .grad accumulates
                     x.grad = gx if x.grad is None else add(x.grad, gx)
                     continue
                 previous_gx = grads.get(x)
@@ -84,17 +88,25 @@ def _take(grads, y, wanted, retain_grad):
     if y is None:  # an output nobody kept: no gradient reached it
         return None
     gy = grads.get(y) if wanted is not None and y in wanted else grads.pop(y, None)
-    if gy is None:
-        gy = y._derived(get_array_module(y.data).zeros_like(y.data))
-    if retain_grad:
+    if retain_grad and gy is not None:
         y.grad = gy
     return gy
 
 
+def _zeros_for_missing(gys, function):
+    """Zeros for the outputs of a multi-output Function that no gradient reached."""
+    outputs = [ref() for ref in function.outputs]
+    return [
+        y._derived(get_array_module(y.data).zeros_like(y.data)) if gy is None and y is not None
+        else gy
+        for gy, y in zip(gys, outputs)
+    ]
+
+
 def _fit(gx, x, function):
     """``gx`` as a Variable of ``x``'s shape: broadcast axes summed away, anything else refused."""
-    if not hasattr(gx, "creator"):
-        gx = x._derived(gx)
+    if not hasattr(gx, "creator"):  # a backward may return plain arrays
+        gx = x.constant(gx)
     if gx.data.shape == x.data.shape:
         return gx
     try:

@@ -1,6 +1,6 @@
 """Linear algebra: matmul (batched, as NumPy's ``@``) and the affine map ``linear``."""
 
-from chainrule.core import Function, Variable, as_variable, ops
+from chainrule.core import Function, as_variable, ops
 
 
 def _check_matmul(op, a, b):
@@ -19,10 +19,8 @@ def matmul(x0, x1):
 
     Shapes: (..., n, k) @ (..., k, m) -> (..., n, m); 1-D operands as in NumPy.
     """
-    if not isinstance(x0, Variable) and not isinstance(x1, Variable):
-        x0 = as_variable(x0)
-    _check_matmul("matmul", x0 if hasattr(x0, "ndim") else as_variable(x0),
-                  x1 if hasattr(x1, "ndim") else as_variable(x1))
+    x0, x1 = as_variable(x0), as_variable(x1)  # arrays keep their dtype either way
+    _check_matmul("matmul", x0, x1)
     return ops.matmul(x0, x1)
 
 

@@ -39,11 +39,11 @@ class Extreme(Function):
 
     def backward(self, gy):
         x = self.inputs[0].data
-        kept = kept_shape(x.shape, self.axis, self.keepdims)
-        hit = x == self.outputs[0]().data.reshape(kept)
+        kept = kept_shape(x.shape, self.axis)
+        hit = (x == self.outputs[0]().data.reshape(kept)).astype(x.dtype)
         share = hit / hit.sum(axis=self.axis, keepdims=True)
         # the share is a constant: gx is linear in gy, flat in x between ties
-        return ops.reshape(gy, kept) * share.astype(x.dtype)
+        return ops.reshape(gy, kept) * share
 
 
 class LogSumExp(Function):
@@ -59,21 +59,13 @@ class LogSumExp(Function):
         m = x.max(axis=self.axis, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)  # a slice of all -inf gives -inf, not nan
         y = xp.log(xp.exp(x - m).sum(axis=self.axis, keepdims=True)) + m
-        return y if self.keepdims else y.reshape(_reduced_shape(x.shape, self.axis))
+        return y if self.keepdims else y.squeeze(axis=self.axis)
 
     def backward(self, gy):
         x = self.inputs[0]
-        kept = kept_shape(x.shape, self.axis, self.keepdims)
+        kept = kept_shape(x.shape, self.axis)
         y = ops.reshape(self.outputs[0](), kept)
         return ops.reshape(gy, kept) * exp(x - y)
-
-
-def _reduced_shape(shape, axis):
-    """The shape left after reducing ``axis`` without keepdims."""
-    if axis is None:
-        return ()
-    axes = {a % len(shape) for a in (axis if isinstance(axis, tuple) else (axis,))}
-    return tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
 def sum(x, axis=None, keepdims=False):

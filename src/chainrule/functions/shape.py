@@ -12,8 +12,8 @@ from chainrule.core import Function, Variable, as_variable, ops
 
 
 def reshape(x, shape):
-    """y = x.reshape(shape) (one entry may be -1)."""
-    return ops.reshape(as_variable(x), tuple(shape) if isinstance(shape, list) else shape)
+    """y = x.reshape(shape) (one entry may be -1; an int means a 1-D shape)."""
+    return ops.reshape(as_variable(x), (shape,) if isinstance(shape, int) else tuple(shape))
 
 
 def transpose(x, axes=None):

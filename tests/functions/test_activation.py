@@ -1,0 +1,119 @@
+"""Activations: forward against NumPy, gradients at orders 1 and 2, PyTorch, and the kinks."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import chainrule as cr
+import chainrule.functions as F
+from harness import check_op, random_array, seeds, shapes, torch
+
+
+def away_from_zero(seed, shape, margin=0.1):
+    """Values in ±[margin, 2]: clear of the kink at 0."""
+    sign = np.where(random_array(seed + 1, shape) > 0, 1.0, -1.0)
+    return sign * random_array(seed, shape, margin, 2.0)
+
+
+def np_softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def np_gelu(x):
+    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+
+
+@given(shape=shapes(), seed=seeds)
+def test_sigmoid_matches_the_logistic_function(shape, seed):
+    x = random_array(seed, shape, -4.0, 4.0)
+    check_op(F.sigmoid, [x], lambda a: 1 / (1 + np.exp(-a)), torch_fn=getattr(torch, "sigmoid", None))
+
+
+def test_sigmoid_saturates_without_overflow():
+    with np.errstate(over="raise"):
+        y = F.sigmoid(np.array([-1000.0, 0.0, 1000.0]))
+    np.testing.assert_array_equal(y.data, [0.0, 0.5, 1.0])
+
+
+@given(shape=shapes(), seed=seeds)
+def test_relu_away_from_zero(shape, seed):
+    x = away_from_zero(seed, shape)
+    check_op(F.relu, [x], lambda a: np.maximum(a, 0), torch_fn=getattr(torch, "relu", None))
+
+
+@given(shape=shapes(), seed=seeds)
+def test_leaky_relu_with_its_slope(shape, seed):
+    x = away_from_zero(seed, shape)
+    check_op(lambda a: F.leaky_relu(a, slope=0.2), [x], lambda a: np.where(a > 0, a, 0.2 * a),
+             torch_fn=lambda a: torch.nn.functional.leaky_relu(a, 0.2))
+    check_op(F.leaky_relu, [x], lambda a: np.where(a > 0, a, 0.01 * a),
+             torch_fn=lambda a: torch.nn.functional.leaky_relu(a))
+
+
+def test_relu_and_leaky_relu_gradients_at_zero_follow_pytorch():
+    x = cr.Variable(np.array([0.0, 1.0, -1.0]))
+    F.relu(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 0.0])  # relu'(0) = 0
+    x.cleargrad()
+    F.leaky_relu(x, slope=0.1).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.1, 1.0, 0.1])  # the slope at 0, as torch
+
+
+def test_relu_second_derivative_is_zero():
+    x = cr.Variable(np.array([-1.5, 2.0]))
+    (gx,) = cr.grad(F.relu(x) * x, [x], create_graph=True)  # d(x relu x) = relu x + x [x>0]
+    np.testing.assert_array_equal(gx.data, [0.0, 4.0])
+    (ggx,) = cr.grad(gx.sum(), [x])
+    np.testing.assert_array_equal(ggx.data, [0.0, 2.0])
+
+
+@given(shape=shapes(), seed=seeds)
+def test_gelu_equals_torch_tanh_approximation(shape, seed):
+    x = random_array(seed, shape, -3.0, 3.0)
+    check_op(F.gelu, [x], np_gelu,
+             torch_fn=lambda a: torch.nn.functional.gelu(a, approximate="tanh"))
+
+
+@pytest.mark.parametrize("axis", [0, -1, 1])
+@given(seed=seeds)
+def test_softmax_along_an_axis(axis, seed):
+    x = random_array(seed, (3, 4, 2), -3.0, 3.0)
+    check_op(lambda a: F.softmax(a, axis=axis), [x], lambda a: np_softmax(a, axis),
+             torch_fn=lambda a: torch.softmax(a, dim=axis))
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+@given(seed=seeds)
+def test_log_softmax_along_an_axis(axis, seed):
+    x = random_array(seed, (4, 3), -3.0, 3.0)
+    check_op(lambda a: F.log_softmax(a, axis=axis), [x], lambda a: np.log(np_softmax(a, axis)),
+             torch_fn=lambda a: torch.log_softmax(a, dim=axis))
+
+
+def test_softmax_and_log_softmax_are_stable_for_huge_logits():
+    x = cr.Variable(np.array([[1000.0, -1000.0, 999.0]]))
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        p = F.softmax(x)
+        log_p = F.log_softmax(x)
+        (log_p * np.array([[1.0, 0.0, 0.0]])).sum().backward()
+    np.testing.assert_allclose(p.data.sum(), 1.0)
+    np.testing.assert_allclose(log_p.data, [[-np.log1p(np.exp(-1.0)), -2000 - np.log1p(np.exp(-1.0)),
+                                             -1 - np.log1p(np.exp(-1.0))]])
+    assert np.all(np.isfinite(x.grad.data))
+
+
+def test_softmax_rows_sum_to_one():
+    y = F.softmax(random_array(3, (5, 7)), axis=1)
+    np.testing.assert_allclose(y.data.sum(axis=1), np.ones(5))
+
+
+@pytest.mark.parametrize("fn, grad_name", [
+    (F.sigmoid, "SigmoidGrad"), (F.relu, "ReluGrad"), (F.leaky_relu, "LeakyReluGrad"),
+    (F.tanh, "TanhGrad"), (F.exp, "Mul"),
+])
+def test_hot_activations_backpropagate_in_one_fused_call(fn, grad_name):
+    x = cr.Variable(np.array([0.5, -1.5]))
+    (gx,) = cr.grad(fn(x), [x], grad_outputs=[cr.Variable(np.ones(2))], create_graph=True)
+    assert type(gx.creator).__name__ == grad_name
+    assert gx.creator.inputs[0].creator is None  # straight from the output gradient
