@@ -111,18 +111,22 @@ class Affine:
         return dx.reshape(self.original_x_shape)
 
 
-def softmax(x):
-    """softmax(x)_i = exp(x_i - max x) / Σ_j exp(x_j - max x) over the last axis."""
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+def log_softmax(x):
+    """log softmax(x)_i = z_i - log Σ_j exp z_j with z = x - max x, over the last axis.
+
+    Shifting by the max keeps exp from overflowing; the result is finite for finite x.
+    """
+    z = x - x.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
-def cross_entropy_error(y, t):
-    """L = -(1/N) Σ_n log y[n, t_n] for labels t (N,), or -(1/N) Σ t log y for one-hot t (N, C)."""
-    n = y.shape[0]
-    if t.shape == y.shape:
-        return -np.sum(t * np.log(y)) / n
-    return -np.sum(np.log(y[np.arange(n), t])) / n
+def cross_entropy_error(log_y, t):
+    """L = -(1/N) Σ_n log y[n, t_n] for labels t (N,), or -(1/N) Σ t log y for one-hot t (N, C),
+    from log-probabilities ``log_y`` (N, C) so that y = 0 never meets log."""
+    n = log_y.shape[0]
+    if t.shape == log_y.shape:
+        return -np.sum(t * log_y) / n
+    return -np.sum(log_y[np.arange(n), t]) / n
 
 
 class SoftmaxWithLoss:
@@ -139,9 +143,10 @@ class SoftmaxWithLoss:
     def forward(self, x, t):
         if x.ndim != 2:
             raise ValueError(f"SoftmaxWithLoss: x must be (N, C) scores, got shape {x.shape}")
+        log_y = log_softmax(x)
         self.t = t
-        self.y = softmax(x)
-        self.loss = cross_entropy_error(self.y, t)
+        self.y = np.exp(log_y)
+        self.loss = cross_entropy_error(log_y, t)
         return self.loss
 
     def backward(self, dout=1):
@@ -155,24 +160,26 @@ class SoftmaxWithLoss:
 
 
 class Dropout:
-    """Inverted dropout, as in PyTorch: train out = x * m / (1 - p), m ~ Bernoulli(1 - p);
-    test out = x;  dx = dout * m / (1 - p).
+    """Inverted dropout, as in PyTorch: train out = x * m / (1 - p), m ~ Bernoulli(1 - p) per
+    element, p = dropout_ratio;  dx = dout * m / (1 - p);  test (train_flg=False) out = x.
 
     Scaling in training keeps E[out] = x, so the test pass needs no change.
     The mask comes from ``np.random``, so ``np.random.seed`` makes it repeatable.
     """
 
     def __init__(self, dropout_ratio=0.5):
-        if not 0 <= dropout_ratio < 1:
-            raise ValueError(f"Dropout: dropout_ratio must be in [0, 1), got {dropout_ratio}")
+        if not 0 <= dropout_ratio <= 1:
+            raise ValueError(f"Dropout: dropout_ratio must be in [0, 1], got {dropout_ratio}")
         self.dropout_ratio = dropout_ratio
         self.mask = None
 
     def forward(self, x, train_flg=True):
         if not train_flg:
             return x
-        keep = np.random.rand(*x.shape) > self.dropout_ratio
-        self.mask = keep * (1.0 / (1.0 - self.dropout_ratio))
+        p = self.dropout_ratio
+        self.mask = (np.random.rand(*x.shape) >= p).astype(x.dtype)  # keep with probability 1-p
+        if p < 1:  # p = 1 drops everything: nothing left to scale
+            self.mask *= 1 / (1 - p)
         return x * self.mask
 
     def backward(self, dout):
@@ -256,11 +263,12 @@ class TwoLayerNet:
     """
 
     def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01):
-        std = weight_init_std
-        self.params = {"W1": std * np.random.randn(input_size, hidden_size),
-                       "b1": np.zeros(hidden_size),
-                       "W2": std * np.random.randn(hidden_size, output_size),
-                       "b2": np.zeros(output_size)}
+        self.params = {
+            "W1": weight_init_std * np.random.randn(input_size, hidden_size),
+            "b1": np.zeros(hidden_size),
+            "W2": weight_init_std * np.random.randn(hidden_size, output_size),
+            "b2": np.zeros(output_size),
+        }
         p = self.params
         self.layers = OrderedDict(
             Affine1=Affine(p["W1"], p["b1"]), Relu1=Relu(), Affine2=Affine(p["W2"], p["b2"])
