@@ -59,7 +59,8 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
             for x, gx in zip(function.inputs, gxs):
                 if gx is None or not x.requires_grad:
                     continue
-                gx = _fit(gx, x, function)
+                if not hasattr(gx, "creator") or gx.data.shape != x.data.shape:
+                    gx = _fit(gx, x, function)
                 if x.creator is None and wanted is None:  # a leaf: its .grad accumulates
                     x.grad = gx if x.grad is None else add(x.grad, gx)
                     continue

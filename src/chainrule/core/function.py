@@ -45,14 +45,16 @@ class Function:
             ys = self.forward(*xs)
         except (ValueError, IndexError, TypeError) as error:
             raise type(error)(self.describe_failure(error, xs)) from None
-        derived = inputs[0]._derived
-        outputs = [derived(y) for y in ys] if type(ys) is tuple else [derived(ys)]
+        if type(ys) is not tuple:  # the common case: one output
+            outputs = (inputs[0]._derived(ys),)
+        else:
+            outputs = tuple([inputs[0]._derived(y) for y in ys])
         if grad_mode.enabled:
             for x in inputs:
                 if x.requires_grad:
                     self._link(inputs, outputs)
                     break
-        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+        return outputs[0] if len(outputs) == 1 else outputs
 
     def _link(self, inputs, outputs):
         """Record the call: inputs kept, outputs weakly, each output's creator set."""

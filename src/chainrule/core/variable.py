@@ -154,48 +154,45 @@ class Variable:
             index = index.data
         return ops.get_item(self, index)
 
-    # ---- operators --------------------------------------------------------
-    def _operand(self, other):
-        return other if isinstance(other, Variable) else self.constant(other)
-
+    # ---- operators: Function.__call__ lifts numbers and arrays to constants ----
     def __add__(self, other):
-        return ops.add(self, self._operand(other))
+        return ops.Add()(self, other)
 
     def __radd__(self, other):
-        return ops.add(self._operand(other), self)
+        return ops.Add()(other, self)
 
     def __sub__(self, other):
-        return ops.sub(self, self._operand(other))
+        return ops.Sub()(self, other)
 
     def __rsub__(self, other):
-        return ops.sub(self._operand(other), self)
+        return ops.Sub()(other, self)
 
     def __mul__(self, other):
-        return ops.mul(self, self._operand(other))
+        return ops.Mul()(self, other)
 
     def __rmul__(self, other):
-        return ops.mul(self._operand(other), self)
+        return ops.Mul()(other, self)
 
     def __truediv__(self, other):
-        return ops.div(self, self._operand(other))
+        return ops.Div()(self, other)
 
     def __rtruediv__(self, other):
-        return ops.div(self._operand(other), self)
+        return ops.Div()(other, self)
 
     def __pow__(self, other):
-        return ops.pow(self, self._operand(other))
+        return ops.Pow()(self, other)
 
     def __rpow__(self, other):
-        return ops.pow(self._operand(other), self)
+        return ops.Pow()(other, self)
 
     def __matmul__(self, other):
-        return ops.matmul(self, self._operand(other))
+        return ops.MatMul()(self, other)
 
     def __rmatmul__(self, other):
-        return ops.matmul(self._operand(other), self)
+        return ops.MatMul()(other, self)
 
     def __neg__(self):
-        return ops.neg(self)
+        return ops.Neg()(self)
 
     def __pos__(self):
         return self
