@@ -13,11 +13,11 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "src" / "chainrule"
 LAYERS = {
     "manual": 0, "backend": 0, "serialization": 0,
     "core": 1, "data": 1,
-    "functions": 2, "gradcheck": 2, "viz": 2,
+    "functions": 2, "gradcheck": 2, "viz": 2, "viz_layout": 2,
     "nn": 3, "expr": 3,
     "optim": 4,
     "distributed": 5,
-    "models": 6, "training": 6,
+    "models": 6, "training": 6, "runfiles": 6,
     "cli": 7,
 }
 

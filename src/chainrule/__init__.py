@@ -13,6 +13,7 @@ from chainrule.core import (
 )
 
 from chainrule.gradcheck import GradcheckError, gradcheck, numerical_grad
+from chainrule.serialization import load, save
 
 __version__ = "0.1.0"
 
@@ -26,7 +27,9 @@ __all__ = [
     "grad",
     "gradcheck",
     "is_grad_enabled",
+    "load",
     "no_grad",
     "numerical_grad",
+    "save",
     "set_grad_enabled",
 ]
