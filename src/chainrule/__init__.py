@@ -13,6 +13,7 @@ from chainrule.core import (
 )
 
 from chainrule.gradcheck import GradcheckError, gradcheck, numerical_grad
+from chainrule.nn.parameter import Parameter
 from chainrule.serialization import load, save
 
 __version__ = "0.1.0"
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Function",
     "GradcheckError",
+    "Parameter",
     "Variable",
     "as_array",
     "as_variable",

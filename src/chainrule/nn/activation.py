@@ -1,0 +1,60 @@
+"""Activations as modules, for use inside Sequential: each forward is one call into F."""
+
+import chainrule.functions as F
+from chainrule.nn.module import Module
+
+
+class ReLU(Module):
+    """y = max(x, 0), elementwise."""
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+class Sigmoid(Module):
+    """y = 1 / (1 + exp(-x)), elementwise."""
+
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    """y = tanh x, elementwise."""
+
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class LeakyReLU(Module):
+    """y = x for x > 0, slope · x otherwise, elementwise."""
+
+    def __init__(self, slope=0.01):
+        super().__init__()
+        self.slope = slope
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.slope)
+
+    def extra_repr(self):
+        return f"slope={self.slope}"
+
+
+class GELU(Module):
+    """y = x/2 · (1 + tanh(√(2/π) (x + 0.044715 x³))): PyTorch's gelu(approximate='tanh')."""
+
+    def forward(self, x):
+        return F.gelu(x)
+
+
+class Softmax(Module):
+    """y_i = exp(x_i) / Σ_j exp(x_j) along ``axis``."""
+
+    def __init__(self, axis=-1):
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x):
+        return F.softmax(x, self.axis)
+
+    def extra_repr(self):
+        return f"axis={self.axis}"

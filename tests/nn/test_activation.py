@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+
+from .twin import assert_close, backward_both, random_input, torch_or_skip
+
+CASES = [
+    (nn.ReLU(), "ReLU()", lambda t: t.nn.ReLU()),
+    (nn.Sigmoid(), "Sigmoid()", lambda t: t.nn.Sigmoid()),
+    (nn.Tanh(), "Tanh()", lambda t: t.nn.Tanh()),
+    (nn.LeakyReLU(0.2), "LeakyReLU(slope=0.2)", lambda t: t.nn.LeakyReLU(0.2)),
+    (nn.GELU(), "GELU()", lambda t: t.nn.GELU(approximate="tanh")),
+    (nn.Softmax(axis=1), "Softmax(axis=1)", lambda t: t.nn.Softmax(dim=1)),
+]
+
+
+@pytest.mark.parametrize(("layer", "text", "twin"), CASES, ids=[c[1] for c in CASES])
+def test_activation_matches_torch_forward_and_backward(layer, text, twin):
+    torch = torch_or_skip()
+    x = cr.Variable(random_input((3, 4, 5)))
+    t_x = torch.tensor(x.data, requires_grad=True)
+    y, t_y = layer(x), twin(torch)(t_x)
+    assert y.shape == x.shape and y.dtype == np.float32
+    assert_close(y, t_y)
+    backward_both(y, t_y)
+    assert_close(x.grad, t_x.grad)
+
+
+@pytest.mark.parametrize(("layer", "text", "twin"), CASES, ids=[c[1] for c in CASES])
+def test_activation_repr_and_no_parameters(layer, text, twin):
+    assert repr(layer) == text and list(layer.parameters()) == []
+
+
+def test_leaky_relu_default_slope_is_torchs():
+    assert nn.LeakyReLU().slope == 0.01
+    np.testing.assert_allclose(nn.LeakyReLU()(np.array([-1.0, 2.0])).data, [-0.01, 2.0])

@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+
+from .twin import assert_close, backward_both, random_input, torch_or_skip
+
+
+def test_pooling_stride_defaults_to_kernel_size():
+    x = random_input((2, 3, 8, 6))
+    assert nn.MaxPool2d(2)(x).shape == (2, 3, 4, 3)
+    assert nn.AvgPool2d(2, stride=1)(x).shape == (2, 3, 7, 5)
+    assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, pad=0)"
+
+
+def test_max_pool_takes_each_window_maximum():
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    np.testing.assert_array_equal(nn.MaxPool2d(2)(x).data, [[[[5, 7], [13, 15]]]])
+    np.testing.assert_array_equal(nn.AvgPool2d(2)(x).data, [[[[2.5, 4.5], [10.5, 12.5]]]])
+
+
+@pytest.mark.parametrize(("kernel_size", "stride", "pad"), [(2, None, 0), (3, 2, 1)])
+@pytest.mark.parametrize("kind", ["MaxPool2d", "AvgPool2d"])
+def test_pooling_matches_torch(kind, kernel_size, stride, pad):
+    torch = torch_or_skip()
+    layer = getattr(nn, kind)(kernel_size, stride, pad)
+    options = {"count_include_pad": True} if kind == "AvgPool2d" else {}
+    twin = getattr(torch.nn, kind)(kernel_size, stride, padding=pad, **options)
+    x = cr.Variable(random_input((2, 3, 7, 8)))
+    t_x = torch.tensor(x.data, requires_grad=True)
+    y, t_y = layer(x), twin(t_x)
+    assert_close(y, t_y)
+    backward_both(y, t_y)
+    assert_close(x.grad, t_x.grad)
