@@ -96,3 +96,19 @@ __all__ = [
 ]
 
 # conv, pool, norm and embedding families are appended below by their owner
+from chainrule.functions.conv import col2im, conv2d, conv_transpose2d, im2col
+from chainrule.functions.embedding import embedding
+from chainrule.functions.norm import batch_norm, layer_norm
+from chainrule.functions.pool import avg_pool2d, max_pool2d
+
+__all__ += [
+    "avg_pool2d",
+    "batch_norm",
+    "col2im",
+    "conv2d",
+    "conv_transpose2d",
+    "embedding",
+    "im2col",
+    "layer_norm",
+    "max_pool2d",
+]

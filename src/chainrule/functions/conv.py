@@ -1,0 +1,323 @@
+"""Convolutions: conv2d, conv_transpose2d, and the im2col / col2im they are built on.
+
+im2col is one strided view of the padded input: ``view[n, c, u, v, i, j] =
+xpad[n, c, i·sh + u, j·sw + v]`` (no loop over pixels), copied once into the
+matrix the GEMM wants. conv2d lays the columns out as (C·kh·kw, N·OH·OW), so
+``y = W (O, C·kh·kw) @ col`` is ONE matrix product whose (O, N, OH, OW) result
+is returned as a transposed view (N, O, OH, OW): no copy, every (OH, OW) plane
+contiguous, and ``gy`` arriving in that layout reshapes for free in backward.
+col2im adds kh·kw strided slices back (a loop over kernel offsets, not pixels).
+
+Backward follows Chainer and DeZero: conv2d's gx is conv_transpose2d(gy, W),
+its gW a ``Conv2dGradW`` whose own backward is conv2d / conv_transpose2d
+again, so gradients of every order are convolutions.
+"""
+
+import operator
+
+from chainrule.backend import get_array_module
+from chainrule.core import Function, as_variable
+
+
+def as_pair(value, what):
+    """``(a, b)`` from an int or a pair of ints; ``what`` names the argument in errors."""
+    try:
+        if isinstance(value, (tuple, list)):
+            pair = tuple(operator.index(v) for v in value)
+        else:
+            pair = (operator.index(value),) * 2
+    except TypeError:
+        pair = ()
+    if len(pair) != 2:
+        raise TypeError(f"{what} must be an int or a pair of ints, got {value!r}")
+    return pair
+
+
+def conv_geometry(x_shape, kernel, stride, pad):
+    """Checked ``(OH, OW)`` of a kh×kw window sliding over ``x_shape`` (N, C, H, W).
+
+    Called inside ``forward``: Function adds the op's name and the input shapes to the error.
+    """
+    if len(x_shape) != 4:
+        raise ValueError(f"input must be (N, C, H, W), got shape {tuple(x_shape)}")
+    if min(stride) < 1 or min(pad) < 0:
+        raise ValueError(f"stride {stride} must be positive and pad {pad} non-negative")
+    hp, wp = x_shape[2] + 2 * pad[0], x_shape[3] + 2 * pad[1]
+    if kernel[0] > hp or kernel[1] > wp or min(kernel) < 1:
+        raise ValueError(f"kernel {tuple(kernel)} is larger than the padded input {(hp, wp)}")
+    return (hp - kernel[0]) // stride[0] + 1, (wp - kernel[1]) // stride[1] + 1
+
+
+def _padded(x, pad, fill):
+    """x (N, C, H, W) inside a border of ``fill`` (x itself when there is no pad)."""
+    (ph, pw), (n, c, h, w) = pad, x.shape
+    if not (ph or pw):
+        return x
+    padded = get_array_module(x).full((n, c, h + 2 * ph, w + 2 * pw), fill, dtype=x.dtype)
+    padded[:, :, ph:ph + h, pw:pw + w] = x
+    return padded
+
+
+def window_view(x, kernel, stride, pad, fill=0):
+    """The strided view (N, C, kh, kw, OH, OW) of every window of x padded with ``fill``."""
+    x = _padded(x, pad, fill)
+    (kh, kw), (sh, sw) = kernel, stride
+    n, c, hp, wp = x.shape
+    s_n, s_c, s_h, s_w = x.strides
+    return get_array_module(x).lib.stride_tricks.as_strided(
+        x, shape=(n, c, kh, kw, (hp - kh) // sh + 1, (wp - kw) // sw + 1),
+        strides=(s_n, s_c, s_h, s_w, s_h * sh, s_w * sw),
+    )
+
+
+def zeros_nchw(xp, shape, dtype, channels_major):
+    """Zeros of shape (N, C, H, W), stored (C, N, H, W) when ``channels_major`` (conv's layout)."""
+    if not channels_major:
+        return xp.zeros(shape, dtype=dtype)
+    n, c, h, w = shape
+    return xp.zeros((c, n, h, w), dtype=dtype).transpose(1, 0, 2, 3)
+
+
+def is_channels_major(x):
+    """True when x (N, C, H, W) is stored with C outermost, as conv2d's outputs are."""
+    return x.shape[0] > 1 and x.shape[1] > 1 and x.strides[1] > x.strides[0]
+
+
+def col2im_array(col, size, stride, pad, channels_major=False):
+    """x (N, C, h, w) = Σ_{u,v} col[:, :, u, v] added at xpad[:, :, i·sh + u, j·sw + v], unpadded.
+
+    The adjoint of ``window_view``: overlapping windows add up. Rows first, then columns:
+    the kh row shifts add whole (OH, OW) planes (long contiguous runs when sh = 1), so only
+    the kw column shifts pay NumPy's cost of short rows.
+    """
+    xp = get_array_module(col)
+    n, c, kh, kw, oh, ow = col.shape
+    (h, w), (sh, sw), (ph, pw) = size, stride, pad
+    if channels_major:
+        rows = xp.zeros((c, kw, n, h + 2 * ph, ow), dtype=col.dtype).transpose(2, 0, 1, 3, 4)
+    else:
+        rows = xp.zeros((n, c, kw, h + 2 * ph, ow), dtype=col.dtype)
+    for u in range(kh):
+        rows[:, :, :, u:u + sh * (oh - 1) + 1:sh] += col[:, :, u]
+    x = zeros_nchw(xp, (n, c, h + 2 * ph, w + 2 * pw), col.dtype, channels_major)
+    for v in range(kw):
+        x[:, :, :, v:v + sw * (ow - 1) + 1:sw] += rows[:, :, v]
+    return x[:, :, ph:ph + h, pw:pw + w]
+
+
+def _columns(x, kernel, stride, pad):
+    """im2col as the GEMM's matrix (C·kh·kw, N·OH·OW), gathered by two strided copies.
+
+    First the kw column shifts (C, kw, N, Hp, OW), then the kh row shifts of those, which
+    move whole (OH, OW) planes when sh = 1: faster than one copy of short rows.
+    """
+    xp = get_array_module(x)
+    xpad = _padded(x, pad, 0)
+    (kh, kw), (sh, sw) = kernel, stride
+    n, c, hp, wp = xpad.shape
+    oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    s_n, s_c, s_h, s_w = xpad.strides
+    shifts = xp.ascontiguousarray(xp.lib.stride_tricks.as_strided(
+        xpad, shape=(c, kw, n, hp, ow), strides=(s_c, s_w, s_n, s_h, s_w * sw)))
+    b_c, b_v, b_n, b_h, b_w = shifts.strides
+    col = xp.lib.stride_tricks.as_strided(
+        shifts, shape=(c, kh, kw, n, oh, ow), strides=(b_c, b_h, b_v, b_n, b_h * sh, b_w))
+    return col.reshape(c * kh * kw, n * oh * ow), (oh, ow)
+
+
+def _check_channels(x, W, axis):
+    """Raised inside ``forward``: Function prefixes the op's name and the input shapes."""
+    if W.ndim != 4:
+        raise ValueError(f"W must be 4-D, got shape {W.shape}")
+    if x.ndim == 4 and x.shape[1] != W.shape[axis]:
+        raise ValueError(
+            f"input has {x.shape[1]} channels but W {W.shape} expects {W.shape[axis]}"
+        )
+
+
+class Conv2d(Function):
+    """y[n, o, i, j] = Σ_{c,u,v} W[o, c, u, v] xpad[n, c, i·sh + u, j·sw + v] + b[o]
+
+    x (N, C, H, W), W (O, C, kh, kw), b (O,) -> y (N, O, OH, OW).
+    gx = conv_transpose2d(gy, W);  gW = Conv2dGradW(x, gy);  gb = Σ_{n,i,j} gy.
+    """
+
+    def __init__(self, stride, pad):
+        self.stride = stride
+        self.pad = pad
+        self.col = None
+
+    def forward(self, x, W, b=None):
+        _check_channels(x, W, 1)
+        conv_geometry(x.shape, W.shape[2:], self.stride, self.pad)
+        o = W.shape[0]
+        col, (oh, ow) = _columns(x, W.shape[2:], self.stride, self.pad)
+        self.col = col  # backward's gW reuses it instead of gathering the windows again
+        y = W.reshape(o, -1) @ col
+        if b is not None:
+            y += b.reshape(o, 1)
+        return y.reshape(o, x.shape[0], oh, ow).transpose(1, 0, 2, 3)
+
+    def backward(self, gy):
+        x, W = self.inputs[:2]
+        gx = gW = None
+        if x.requires_grad:
+            gx = ConvTranspose2d(self.stride, self.pad, x.shape[2:])(gy, W)
+        if W.requires_grad:
+            gW = Conv2dGradW(W.shape[2:], self.stride, self.pad, self.col)(x, gy)
+        if len(self.inputs) == 2:
+            return gx, gW
+        return gx, gW, gy.sum(axis=(0, 2, 3))
+
+
+class Conv2dGradW(Function):
+    """gW[o, c, u, v] = Σ_{n,i,j} gy[n, o, i, j] xpad[n, c, i·sh + u, j·sw + v]
+
+    Bilinear in x and gy: for ggW, gx = conv_transpose2d(gy, ggW), ggy = conv2d(x, ggW).
+    """
+
+    def __init__(self, kernel, stride, pad, col=None):
+        self.kernel = tuple(kernel)
+        self.stride = stride
+        self.pad = pad
+        self.col = col
+
+    def forward(self, x, gy):
+        col = self.col
+        if col is None:
+            col = _columns(x, self.kernel, self.stride, self.pad)[0]
+        self.col = None  # only the forward needs it
+        o = gy.shape[1]
+        gy2 = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # free when gy is channels-major
+        return (gy2 @ col.T).reshape((o, x.shape[1]) + self.kernel)
+
+    def backward(self, ggW):
+        x, gy = self.inputs
+        gx = ggy = None
+        if x.requires_grad:
+            gx = ConvTranspose2d(self.stride, self.pad, x.shape[2:])(gy, ggW)
+        if gy.requires_grad:
+            ggy = Conv2d(self.stride, self.pad)(x, ggW)
+        return gx, ggy
+
+
+class ConvTranspose2d(Function):
+    """y[n, o, i·sh + u - ph, j·sw + v - pw] += Σ_c x[n, c, i, j] W[c, o, u, v];  y += b[o]
+
+    The adjoint of conv2d. x (N, C, H, W), W (C, O, kh, kw), b (O,) -> y (N, O, OH, OW)
+    with OH = (H - 1)·sh - 2·ph + kh unless ``outsize`` (conv2d's input size) is given.
+    gx = conv2d(gy, W);  gW = Conv2dGradW(gy, x);  gb = Σ_{n,i,j} gy.
+    """
+
+    name = "conv_transpose2d"
+
+    def __init__(self, stride, pad, outsize=None):
+        self.stride = stride
+        self.pad = pad
+        self.outsize = None if outsize is None else tuple(outsize)
+
+    def forward(self, x, W, b=None):
+        if x.ndim != 4:
+            raise ValueError(f"input must be (N, C, H, W), got shape {x.shape}")
+        _check_channels(x, W, 0)
+        c, o, kh, kw = W.shape
+        n, _, h, w = x.shape
+        size = self.outsize or tuple(
+            (s - 1) * st - 2 * p + k for s, st, p, k in zip((h, w), self.stride, self.pad, (kh, kw))
+        )
+        if min(size) < 1:
+            raise ValueError(f"output size {size} is empty (kernel too small for the pad)")
+        if conv_geometry((n, o) + size, (kh, kw), self.stride, self.pad) != (h, w):
+            raise ValueError(f"output size {size} does not match the input size {(h, w)}")
+        col = W.reshape(c, -1).T @ x.transpose(1, 0, 2, 3).reshape(c, -1)
+        col = col.reshape(o, kh, kw, n, h, w).transpose(3, 0, 1, 2, 4, 5)
+        y = col2im_array(col, size, self.stride, self.pad, channels_major=True)
+        if b is not None:
+            y += b.reshape(1, o, 1, 1)
+        return y
+
+    def backward(self, gy):
+        x, W = self.inputs[:2]
+        gx = gW = None
+        if x.requires_grad:
+            gx = Conv2d(self.stride, self.pad)(gy, W)
+        if W.requires_grad:
+            gW = Conv2dGradW(W.shape[2:], self.stride, self.pad)(gy, x)
+        if len(self.inputs) == 2:
+            return gx, gW
+        return gx, gW, gy.sum(axis=(0, 2, 3))
+
+
+class Im2col(Function):
+    """col[n, c, u, v, i, j] = xpad[n, c, i·sh + u, j·sw + v];  gx = col2im(gcol)"""
+
+    def __init__(self, kernel, stride, pad):
+        self.kernel = kernel
+        self.stride = stride
+        self.pad = pad
+
+    def forward(self, x):
+        conv_geometry(x.shape, self.kernel, self.stride, self.pad)
+        view = window_view(x, self.kernel, self.stride, self.pad)
+        return get_array_module(x).ascontiguousarray(view)
+
+    def backward(self, gcol):
+        return Col2im(self.inputs[0].shape[2:], self.stride, self.pad)(gcol)
+
+
+class Col2im(Function):
+    """x[n, c, i·sh + u - ph, j·sw + v - pw] += col[n, c, u, v, i, j];  gcol = im2col(gx)"""
+
+    def __init__(self, size, stride, pad):
+        self.size = tuple(size)
+        self.stride = stride
+        self.pad = pad
+
+    def forward(self, col):
+        if col.ndim != 6:
+            raise ValueError(f"col must be (N, C, kh, kw, OH, OW), got shape {col.shape}")
+        n, c, kh, kw, oh, ow = col.shape
+        geometry = conv_geometry((n, c) + self.size, (kh, kw), self.stride, self.pad)
+        if geometry != (oh, ow):
+            raise ValueError(f"windows {(oh, ow)} do not tile an image of size {self.size}")
+        return col2im_array(col, self.size, self.stride, self.pad)
+
+    def backward(self, gx):
+        kernel = self.inputs[0].shape[2:4]
+        return Im2col(kernel, self.stride, self.pad)(gx)
+
+
+def conv2d(x, W, b=None, stride=1, pad=0):
+    """2-D convolution (cross-correlation, as in PyTorch) of x (N, C, H, W) with W (O, C, kh, kw).
+
+    ``stride`` and ``pad`` are ints or pairs; zero padding. Returns (N, O, OH, OW) with
+    OH = (H + 2·ph - kh) // sh + 1::
+
+        y = conv2d(x, W, b, stride=1, pad=1)   # 3×3 kernel: same height and width
+    """
+    f = Conv2d(as_pair(stride, "conv2d: stride"), as_pair(pad, "conv2d: pad"))
+    x = as_variable(x)
+    return f(x, W) if b is None else f(x, W, b)
+
+
+def conv_transpose2d(x, W, b=None, stride=1, pad=0):
+    """Transposed convolution (the adjoint of conv2d) of x (N, C, H, W) with W (C, O, kh, kw).
+
+    Returns (N, O, OH, OW) with OH = (H - 1)·sh - 2·ph + kh, as torch's conv_transpose2d.
+    """
+    f = ConvTranspose2d(as_pair(stride, "conv_transpose2d: stride"),
+                        as_pair(pad, "conv_transpose2d: pad"))
+    x = as_variable(x)
+    return f(x, W) if b is None else f(x, W, b)
+
+
+def im2col(x, kh, kw, stride=1, pad=0):
+    """Every kh×kw window of x (N, C, H, W) zero-padded: col (N, C, kh, kw, OH, OW)."""
+    f = Im2col((kh, kw), as_pair(stride, "im2col: stride"), as_pair(pad, "im2col: pad"))
+    return f(as_variable(x))
+
+
+def col2im(col, h, w, stride=1, pad=0):
+    """The adjoint of im2col: col (N, C, kh, kw, OH, OW) summed back into x (N, C, h, w)."""
+    f = Col2im((h, w), as_pair(stride, "col2im: stride"), as_pair(pad, "col2im: pad"))
+    return f(as_variable(col))

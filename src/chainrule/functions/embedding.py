@@ -1,0 +1,59 @@
+"""Embedding: rows of a weight matrix picked by integer ids."""
+
+from chainrule.backend import get_array_module, scatter_add
+from chainrule.core import Function, Variable, as_variable
+
+
+class Embedding(Function):
+    """y = W[ids]  (ids any shape, W (num, dim) -> y ids.shape + (dim,))
+
+    gW[k] = Σ_{i: ids[i] = k} gy[i]: repeated ids accumulate.
+    """
+
+    def __init__(self, ids):
+        self.ids = ids
+
+    def forward(self, W):
+        return W.take(self.ids, axis=0)
+
+    def backward(self, gy):
+        return EmbeddingGrad(self.ids, self.inputs[0].shape)(gy)
+
+
+class EmbeddingGrad(Function):
+    """gW = zeros(num, dim) with gy[i] added to row ids[i];  linear in gy: ggy = ggW[ids]"""
+
+    def __init__(self, ids, shape):
+        self.ids = ids
+        self.shape = shape
+
+    def forward(self, gy):
+        gW = get_array_module(gy).zeros(self.shape, dtype=gy.dtype)
+        scatter_add(gW, self.ids, gy)
+        return gW
+
+    def backward(self, ggW):
+        return Embedding(self.ids)(ggW)
+
+
+def embedding(ids, W):
+    """The rows of W (num, dim) at integer ``ids`` (any shape): W[ids] of shape ids.shape + (dim,).
+
+    ``ids`` must lie in [0, num); a repeated id adds its rows' gradients together::
+
+        y = embedding(np.array([[0, 2], [2, 1]]), W)   # W (3, 4) -> y (2, 2, 4)
+    """
+    W = as_variable(W)
+    ids = ids.data if isinstance(ids, Variable) else ids
+    xp = get_array_module(W.data)
+    ids = xp.asarray(ids)
+    if W.ndim != 2:
+        raise ValueError(f"embedding: W must be (num, dim), got shape {W.shape}")
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= W.shape[0]):
+        raise ValueError(
+            f"embedding: ids must lie in [0, {W.shape[0]}) for W of shape {W.shape}, "
+            f"got values from {int(ids.min())} to {int(ids.max())}"
+        )
+    return Embedding(ids)(W)

@@ -1,0 +1,209 @@
+"""Pooling: max_pool2d and avg_pool2d over the strided window view of conv.py.
+
+Both loop over the kh·kw kernel offsets, each step one vectorised operation on
+a whole (N, C, OH, OW) plane of the window view; never over pixels. Max-pool
+keeps only the index of each window's maximum (int8 when kh·kw < 128), not a
+mask of the input. Its argmax is a tournament of pairwise comparisons: NumPy's
+``argmax`` over a short last axis costs one inner call per window, several
+times slower for 2×2 windows. Ties go to the first maximum, as in PyTorch.
+"""
+
+from chainrule.backend import get_array_module
+from chainrule.core import Function, as_variable
+from chainrule.functions.conv import (
+    as_pair,
+    col2im_array,
+    conv_geometry,
+    is_channels_major,
+    window_view,
+    zeros_nchw,
+)
+
+
+class _Pool(Function):
+    """Window geometry shared by the pooling Functions and their gradients."""
+
+    def __init__(self, kernel, stride, pad):
+        self.kernel = kernel
+        self.stride = stride
+        self.pad = pad
+
+    def check(self, x):
+        """The output size; pads beyond half a kernel are refused, as in PyTorch."""
+        if any(2 * p > k for p, k in zip(self.pad, self.kernel)):
+            raise ValueError(f"pad {self.pad} must be at most half of kernel {self.kernel}")
+        return conv_geometry(x.shape, self.kernel, self.stride, self.pad)
+
+    def offsets(self):
+        kh, kw = self.kernel
+        return [(u, v) for u in range(kh) for v in range(kw)]
+
+
+class MaxPool2d(_Pool):
+    """y[n, c, i, j] = max_{u,v} xpad[n, c, i·sh + u, j·sw + v]  (padding is -inf)
+
+    x (N, C, H, W) -> y (N, C, OH, OW);  gx routes gy to each window's first maximum.
+    """
+
+    name = "max_pool2d"
+
+    def forward(self, x):
+        self.check(x)
+        self.shape = x.shape
+        self.channels_major = is_channels_major(x)
+        planes = window_planes(x, self.kernel, self.stride, self.pad, fill=-float("inf"))
+        y, self.index = _max_and_argmax(planes)
+        return y
+
+    def backward(self, gy):
+        return MaxPool2dGrad(self)(gy)
+
+
+def window_planes(x, kernel, stride, pad, fill=0):
+    """The windows of x as kh·kw contiguous planes (kh·kw, N, C, OH, OW): plane t = (u, v).
+
+    One strided copy; after it every operation runs over long contiguous rows, where
+    NumPy is several times faster than on the strided window view itself.
+    """
+    view = window_view(x, kernel, stride, pad, fill)
+    planes = get_array_module(x).ascontiguousarray(view.transpose(2, 3, 0, 1, 4, 5))
+    return planes.reshape((-1,) + planes.shape[2:])
+
+
+def _max_and_argmax(planes):
+    """Max and first argmax over the planes, by a pairwise tournament.
+
+    The earlier half always sits on the left and wins ties, so the first maximum is kept.
+    Indices are blended arithmetically (ia + [b > a] (ib - ia)): ``where`` is far slower.
+    """
+    xp = get_array_module(planes)
+    itype = xp.int8 if len(planes) < 128 else xp.int32
+    if len(planes) == 1:
+        return planes[0], xp.zeros(planes.shape[1:], dtype=itype)
+    level = [(plane, itype(t)) for t, plane in enumerate(planes)]
+    while len(level) > 1:
+        merged = []
+        for (a, ia), (b, ib) in zip(level[0::2], level[1::2]):
+            later = b > a
+            merged.append((xp.maximum(a, b), ia + later * (ib - ia)))
+        level = merged + level[len(merged) * 2:]
+    return level[0]
+
+
+class MaxPool2dGrad(Function):
+    """gx[n, c, i·sh + u - ph, j·sw + v - pw] += gy[n, c, i, j] at each window's argmax (u, v)
+
+    Linear in gy; its backward gathers: ggy = ggx at the argmax (MaxPool2dGather).
+    """
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def forward(self, gy):
+        pool = self.pool
+        xp = get_array_module(gy)
+        (ph, pw), (sh, sw) = pool.pad, pool.stride
+        n, c, h, w = pool.shape
+        oh, ow = gy.shape[2:]
+        gx = zeros_nchw(xp, (n, c, h + 2 * ph, w + 2 * pw), gy.dtype, pool.channels_major)
+        overlap = sh < pool.kernel[0] or sw < pool.kernel[1]
+        # [index = t] · gy: a multiply, several times faster than where or masked copies
+        for t, (u, v) in enumerate(pool.offsets()):
+            target = gx[:, :, u:u + sh * (oh - 1) + 1:sh, v:v + sw * (ow - 1) + 1:sw]
+            if overlap:  # two windows may route to the same pixel: add
+                target += (pool.index == t) * gy
+            else:
+                xp.multiply(pool.index == t, gy, out=target)
+        return gx[:, :, ph:ph + h, pw:pw + w]
+
+    def backward(self, ggx):
+        return MaxPool2dGather(self.pool)(ggx)
+
+
+class MaxPool2dGather(Function):
+    """y[n, c, i, j] = xpad[n, c, i·sh + u, j·sw + v] at the argmax (u, v) of a max-pool
+
+    The adjoint of MaxPool2dGrad: gx = MaxPool2dGrad(gy).
+    """
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def forward(self, x):
+        pool = self.pool
+        planes = window_planes(x, pool.kernel, pool.stride, pool.pad)
+        y = (pool.index == 0) * planes[0]
+        for t in range(1, len(planes)):
+            y += (pool.index == t) * planes[t]
+        return y
+
+    def backward(self, gy):
+        return MaxPool2dGrad(self.pool)(gy)
+
+
+class AvgPool2d(_Pool):
+    """y[n, c, i, j] = Σ_{u,v} xpad[n, c, i·sh + u, j·sw + v] / (kh·kw)  (zeros counted)
+
+    x (N, C, H, W) -> y (N, C, OH, OW);  gx = AvgPool2dGrad(gy) spreads gy / (kh·kw).
+    """
+
+    name = "avg_pool2d"
+
+    def forward(self, x):
+        self.check(x)
+        view = window_view(x, self.kernel, self.stride, self.pad)
+        offsets = self.offsets()
+        y = view[:, :, 0, 0].copy()
+        for u, v in offsets[1:]:
+            y += view[:, :, u, v]
+        y *= 1.0 / len(offsets)  # a Python float keeps float32 float32
+        return y
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return AvgPool2dGrad(self, x.shape[2:], is_channels_major(x.data))(gy)
+
+
+class AvgPool2dGrad(Function):
+    """gx[n, c, i·sh + u - ph, j·sw + v - pw] += gy[n, c, i, j] / (kh·kw) for every (u, v)
+
+    The adjoint of avg_pool2d, so its backward is avg_pool2d itself.
+    """
+
+    def __init__(self, pool, size, channels_major):
+        self.pool = pool
+        self.size = size
+        self.channels_major = channels_major
+
+    def forward(self, gy):
+        pool = self.pool
+        share = gy * (1.0 / (pool.kernel[0] * pool.kernel[1]))
+        col = get_array_module(gy).broadcast_to(
+            share[:, :, None, None], gy.shape[:2] + pool.kernel + gy.shape[2:]
+        )
+        return col2im_array(col, self.size, pool.stride, pool.pad, self.channels_major)
+
+    def backward(self, ggx):
+        pool = self.pool
+        return AvgPool2d(pool.kernel, pool.stride, pool.pad)(ggx)
+
+
+def _geometry(op, kernel_size, stride, pad):
+    kernel = as_pair(kernel_size, f"{op}: kernel_size")
+    stride = kernel if stride is None else as_pair(stride, f"{op}: stride")
+    return kernel, stride, as_pair(pad, f"{op}: pad")
+
+
+def max_pool2d(x, kernel_size, stride=None, pad=0):
+    """Max over each kh×kw window of x (N, C, H, W); ``stride`` None means ``kernel_size``.
+
+    ``kernel_size``, ``stride``, ``pad`` are ints or pairs; padding never wins (it is -inf)::
+
+        y = max_pool2d(x, 2)   # (N, C, 28, 28) -> (N, C, 14, 14)
+    """
+    return MaxPool2d(*_geometry("max_pool2d", kernel_size, stride, pad))(as_variable(x))
+
+
+def avg_pool2d(x, kernel_size, stride=None, pad=0):
+    """Mean over each kh×kw window of x (N, C, H, W), zero padding counted (PyTorch's default)."""
+    return AvgPool2d(*_geometry("avg_pool2d", kernel_size, stride, pad))(as_variable(x))

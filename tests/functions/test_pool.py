@@ -1,0 +1,120 @@
+"""max_pool2d and avg_pool2d against loop references, central differences and torch."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule.functions.conv import conv2d
+from chainrule.functions.pool import avg_pool2d, max_pool2d
+from harness import check_op, compare_with_torch, random_array, seeds, torch
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else v
+
+
+@st.composite
+def pools(draw):
+    """(x shape, kernel_size, stride, pad): ints or pairs, pad at most half the kernel."""
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = draw(st.one_of(st.none(), st.integers(1, 3),
+                            st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    pad = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    h, w = (draw(st.integers(max(1, k - 2 * p), 5)) for k, p in zip(kernel, pad))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), h, w)
+    kernel_size = kernel[0] if kernel[0] == kernel[1] and draw(st.booleans()) else kernel
+    return shape, kernel_size, stride, pad
+
+
+def pool_reference(x, kernel_size, stride, pad, reduce, fill):
+    (kh, kw), (ph, pw) = pair(kernel_size), pair(pad)
+    sh, sw = pair(kernel_size if stride is None else stride)
+    xpad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    oh, ow = (xpad.shape[2] - kh) // sh + 1, (xpad.shape[3] - kw) // sw + 1
+    planes = [xpad[:, :, u:u + sh * oh:sh, v:v + sw * ow:sw][:, :, :oh, :ow]
+              for u in range(kh) for v in range(kw)]
+    return reduce(np.stack(planes), axis=0)
+
+
+def torch_pool(name, kernel_size, stride, pad):
+    def pool(x):
+        return getattr(torch.nn.functional, name)(x, pair(kernel_size), stride, pair(pad))
+    return pool
+
+
+@settings(max_examples=15)
+@given(case=pools(), seed=seeds)
+def test_max_pool2d_matches_loops_torch_and_differentiates_twice(case, seed):
+    shape, kernel_size, stride, pad = case
+    x = random_array(seed, shape)
+    check_op(lambda x: max_pool2d(x, kernel_size, stride, pad), [x],
+             lambda x: pool_reference(x, kernel_size, stride, pad, np.max, -np.inf),
+             torch_fn=torch_pool("max_pool2d", kernel_size, stride, pad))
+
+
+@settings(max_examples=15)
+@given(case=pools(), seed=seeds)
+def test_avg_pool2d_counts_padding_like_torch_and_differentiates_twice(case, seed):
+    shape, kernel_size, stride, pad = case
+    x = random_array(seed, shape)
+    check_op(lambda x: avg_pool2d(x, kernel_size, stride, pad), [x],
+             lambda x: pool_reference(x, kernel_size, stride, pad, np.mean, 0.0),
+             torch_fn=torch_pool("avg_pool2d", kernel_size, stride, pad))
+
+
+@pytest.mark.parametrize("pool", [max_pool2d, avg_pool2d], ids=["max", "avg"])
+def test_pool_gradient_is_differentiable_in_the_output_gradient(pool):
+    """The gradient Functions' own backward (gather for max, avg_pool2d for avg)."""
+    x = random_array(0, (2, 2, 5, 5))
+    gy = random_array(1, (2, 2, 4, 4))
+
+    def input_grad(gy):
+        xv = cr.Variable(x)
+        (gx,) = cr.grad(pool(xv, 2, 1, 0), [xv], grad_outputs=[gy], create_graph=True)
+        return gx * gx
+
+    # grad_output given: gradcheck would otherwise probe the output shape under no_grad
+    cr.gradcheck(input_grad, [gy], grad_output=random_array(2, x.shape), order=2)
+
+
+def test_max_pool2d_sends_ties_to_the_first_maximum_like_torch():
+    x = np.ones((1, 1, 4, 4))
+    xv = cr.Variable(x)
+    max_pool2d(xv, 2).backward()
+    expected = np.zeros((4, 4))
+    expected[::2, ::2] = 1
+    np.testing.assert_array_equal(xv.grad.data[0, 0], expected)
+    compare_with_torch(lambda x: max_pool2d(x, 3, 1, 1),
+                       lambda x: torch.nn.functional.max_pool2d(x, 3, 1, 1), [x])
+
+
+def test_overlapping_max_windows_add_their_gradients():
+    x = np.array([[[[0.0, 5.0, 1.0], [2.0, 3.0, 4.0]]]])
+    xv = cr.Variable(x)
+    max_pool2d(xv, 2, 1).backward()  # the 5 wins both windows
+    np.testing.assert_array_equal(xv.grad.data, [[[[0, 2, 0], [0, 0, 0]]]])
+
+
+@pytest.mark.parametrize("pool", [max_pool2d, avg_pool2d], ids=["max", "avg"])
+def test_pools_keep_float32_on_channels_major_conv_outputs(pool):
+    rng = np.random.default_rng(0)
+    x = cr.Variable(rng.standard_normal((3, 2, 6, 6)).astype(np.float32))
+    W = cr.Variable(rng.standard_normal((4, 2, 3, 3)).astype(np.float32))
+    h = conv2d(x, W, None, 1, 1)  # stored channels-major
+    y = pool(h, 2)
+    y.backward(np.ones(y.shape, np.float32))
+    assert y.dtype == x.grad.dtype == W.grad.dtype == np.float32
+    expected = pool(cr.Variable(np.ascontiguousarray(h.data)), 2)
+    np.testing.assert_array_equal(y.data, expected.data)
+
+
+@pytest.mark.parametrize("pool, name", [(max_pool2d, "max_pool2d"), (avg_pool2d, "avg_pool2d")])
+def test_pool_errors_name_the_op(pool, name):
+    with pytest.raises(ValueError, match=rf"{name}: pad \(2, 2\) must be at most half"):
+        pool(np.ones((1, 1, 6, 6)), 3, 1, 2)
+    with pytest.raises(ValueError, match=rf"{name}: kernel \(4, 4\) is larger .*\(1, 1, 3, 3\)"):
+        pool(np.ones((1, 1, 3, 3)), 4)
+    with pytest.raises(TypeError, match=rf"{name}: kernel_size must be an int or a pair"):
+        pool(np.ones((1, 1, 3, 3)), 2.5)
