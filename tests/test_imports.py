@@ -13,11 +13,14 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "src" / "chainrule"
 LAYERS = {
     "manual": 0, "backend": 0, "serialization": 0,
     "core": 1, "data": 1,
-    "functions": 2, "gradcheck": 2, "viz": 2, "viz_layout": 2,
+    "viz_layout": 1,
+    "functions": 2, "gradcheck": 2, "viz": 2,
     "nn": 3, "expr": 3,
     "optim": 4,
+    "__init__": 5,  # the public face (chainrule/__init__.py) gathers the layers below it
     "distributed": 5,
-    "models": 6, "training": 6, "runfiles": 6,
+    "models": 5, "runfiles": 5,
+    "training": 6,
     "cli": 7,
 }
 
@@ -25,7 +28,9 @@ MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or 
 
 
 def layer_of(dotted):
-    return LAYERS[dotted.split(".")[1]]
+    name = dotted.split(".")[1]
+    is_module = (PACKAGE / name).is_dir() or (PACKAGE / f"{name}.py").is_file()
+    return LAYERS[name if is_module else "__init__"]  # `from chainrule import __version__`
 
 
 def module_name(path):

@@ -1,0 +1,36 @@
+"""Optimizers, learning-rate schedules and gradient clipping.
+
+>>> from chainrule import optim
+>>> opt = optim.Adam(model.parameters(), lr=1e-3)
+>>> scheduler = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=100)
+"""
+
+from chainrule.optim import lr_scheduler
+from chainrule.optim.adadelta import AdaDelta
+from chainrule.optim.adagrad import AdaGrad
+from chainrule.optim.adam import Adam, AdamW
+from chainrule.optim.clip import clip_grad_norm
+from chainrule.optim.lr_scheduler import CosineAnnealingLR, LinearWarmup, StepLR
+from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.rmsprop import RMSprop
+from chainrule.optim.sgd import SGD
+
+Adagrad = AdaGrad  # PyTorch's spelling
+Adadelta = AdaDelta
+
+__all__ = [
+    "SGD",
+    "AdaDelta",
+    "AdaGrad",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "CosineAnnealingLR",
+    "LinearWarmup",
+    "Optimizer",
+    "RMSprop",
+    "StepLR",
+    "clip_grad_norm",
+    "lr_scheduler",
+]

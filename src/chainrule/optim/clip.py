@@ -1,0 +1,36 @@
+"""Gradient clipping by the total norm of all gradients."""
+
+from chainrule.backend import get_array_module
+from chainrule.core import Variable
+
+
+def clip_grad_norm(params, max_norm, norm_type=2.0):
+    """Scale the gradients of ``params`` so that their total norm is at most ``max_norm``.
+
+        total = || (||g_1||_p, ..., ||g_n||_p) ||_p     (p = norm_type, inf allowed)
+        g_i <- g_i * min(1, max_norm / (total + 1e-6))
+
+    As ``torch.nn.utils.clip_grad_norm_``: parameters without a gradient are left
+    out; returns the total norm before clipping, as a Python float (0.0 when no
+    parameter has a gradient). Each gradient gets a new scaled array, because the
+    engine may share one gradient array among several Variables.
+
+    >>> loss.backward()
+    >>> clip_grad_norm(model.parameters(), max_norm=1.0)
+    """
+    params = [params] if isinstance(params, Variable) else list(params)
+    norm_type = float(norm_type)
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return 0.0
+    xp = get_array_module(grads[0].data)
+    norms = xp.stack([xp.linalg.norm(g.data.ravel(), norm_type) for g in grads])
+    total = float(xp.linalg.norm(norms, norm_type))
+    scale = max_norm / (total + 1e-6)
+    if scale < 1:
+        scaled = set()
+        for g in grads:
+            if id(g) not in scaled:  # one grad Variable may be the .grad of several params
+                scaled.add(id(g))
+                g.data = g.data * scale
+    return total
