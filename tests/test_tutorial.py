@@ -28,3 +28,12 @@ def test_every_tutorial_block_runs_in_order(tmp_path, monkeypatch, capsys):
             raise AssertionError(f"tutorial block {number} failed: {error!r}\n{code}") from error
     out = capsys.readouterr().out
     assert "715.0000000000001" in out and "test accuracy" in out
+
+
+def test_every_readme_block_runs_in_order(tmp_path, monkeypatch, capsys):
+    readme = TUTORIAL.parents[1] / "README.md"
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "readme"}
+    for number, code in enumerate(BLOCK.findall(readme.read_text(encoding="utf-8")), 1):
+        exec(compile(code, f"README.md block {number}", "exec"), namespace)
+    assert "variable(3.29744254)" in capsys.readouterr().out
