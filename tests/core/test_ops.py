@@ -117,3 +117,36 @@ def test_repeated_fancy_index_gradient_counts_each_use():
     x = cr.Variable(np.zeros(3))
     x[np.array([0, 0, 0, 2])].sum().backward()
     np.testing.assert_allclose(x.grad.data, [3, 0, 1])
+
+
+SCALAR_FORMS = [
+    (lambda a: a + 2.5, lambda a: a + 2.5), (lambda a: 2.5 + a, lambda a: 2.5 + a),
+    (lambda a: a - 2.5, lambda a: a - 2.5), (lambda a: 2.5 - a, lambda a: 2.5 - a),
+    (lambda a: a * 2.5, lambda a: a * 2.5), (lambda a: 2.5 * a, lambda a: 2.5 * a),
+    (lambda a: a / 2.5, lambda a: a / 2.5), (lambda a: 2.5 / a, lambda a: 2.5 / a),
+    (lambda a: a**2.5, lambda a: a**2.5), (lambda a: 2.5**a, lambda a: 2.5**a),
+    (lambda a: a * 3 + 1, lambda a: a * 3 + 1),
+]
+
+
+@pytest.mark.parametrize("fn, reference", SCALAR_FORMS)
+@given(shape=shapes(), seed=seeds)
+def test_python_numbers_on_either_side_differentiate_twice(fn, reference, shape, seed):
+    x = random_array(seed, shape, 0.5, 2.0)
+    check_op(fn, [x], reference, torch_fn=fn)
+
+
+@pytest.mark.parametrize("fn, reference", SCALAR_FORMS)
+def test_python_numbers_keep_float32(fn, reference):
+    x = cr.Variable(np.array([0.5, 1.5], dtype=np.float32))
+    y = fn(x)
+    assert y.dtype == np.float32
+    (gx,) = cr.grad(y.sum(), [x], create_graph=True)
+    assert gx.dtype == np.float32
+    np.testing.assert_array_equal(y.data, reference(x.data))  # bitwise what NumPy gives
+
+
+def test_a_python_number_is_kept_by_its_op_not_as_a_variable():
+    x = cr.Variable(np.array(3.0))
+    y = x * 0.5
+    assert len(y.creator.inputs) == 1 and y.creator.name == "mul 0.5"

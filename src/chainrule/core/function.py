@@ -31,9 +31,9 @@ class Function:
                 return 2 * x * gy
     """
 
-    generation = 0
-    inputs = ()
-    outputs = ()
+    # Slots for what every recorded call keeps; subclasses still get a __dict__
+    # for their own settings (axis, shape, ...), created only when they set one.
+    __slots__ = ("inputs", "outputs", "generation", "__dict__", "__weakref__")
 
     def __call__(self, *inputs):
         for x in inputs:
@@ -97,7 +97,7 @@ class Function:
         return f"{self.name}: {error} (input shapes {shapes}){user_line()}"
 
     def __repr__(self):
-        return f"<{type(self).__name__} generation={self.generation}>"
+        return f"<{type(self).__name__} generation={getattr(self, 'generation', 0)}>"
 
 
 def user_line():

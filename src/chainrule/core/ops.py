@@ -77,6 +77,83 @@ class Pow(Function):
         return gx0, gy * self.outputs[0]() * log(x0)
 
 
+class AddScalar(Function):
+    """y = x + c for a Python number c (kept weak: a float32 x stays float32);  dy/dx = 1"""
+
+    __slots__ = ("c",)
+
+    def __init__(self, c):
+        self.c = c
+
+    @property
+    def name(self):
+        return f"add {self.c!r}"
+
+    def forward(self, x):
+        return x + self.c
+
+    def backward(self, gy):
+        return gy
+
+
+class MulScalar(Function):
+    """y = c x for a Python number c;  dy/dx = c"""
+
+    __slots__ = ("c",)
+
+    def __init__(self, c):
+        self.c = c
+
+    @property
+    def name(self):
+        return f"mul {self.c!r}"
+
+    def forward(self, x):
+        return x * self.c
+
+    def backward(self, gy):
+        return MulScalar(self.c)(gy)
+
+
+class DivScalar(Function):
+    """y = x / c for a Python number c;  dy/dx = 1/c"""
+
+    __slots__ = ("c",)
+
+    def __init__(self, c):
+        self.c = c
+
+    @property
+    def name(self):
+        return f"div {self.c!r}"
+
+    def forward(self, x):
+        return x / self.c
+
+    def backward(self, gy):
+        return DivScalar(self.c)(gy)
+
+
+class PowScalar(Function):
+    """y = x ** c for a Python number c;  dy/dx = c x^(c-1)"""
+
+    __slots__ = ("c",)
+
+    def __init__(self, c):
+        self.c = c
+
+    @property
+    def name(self):
+        return f"pow {self.c!r}"
+
+    def forward(self, x):
+        return x**self.c
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        return gy * MulScalar(self.c)(PowScalar(self.c - 1)(x))
+
+
 class Log(Function):
     """y = log x;  dy/dx = 1/x"""
 

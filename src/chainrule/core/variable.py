@@ -6,6 +6,7 @@ from chainrule.backend import get_array_module
 from chainrule.core import engine, ops
 
 _SCALARS = (int, float, complex, bool, np.generic)
+_NUMBERS = {int, float}  # Python numbers: NumPy keeps them weak, so dtypes survive
 _new = object.__new__
 
 
@@ -59,7 +60,9 @@ class Variable:
         The hot path of every operation, so it fills the slots without ``__init__``.
         """
         y = _new(Variable)
-        y.data = data if type(data) is np.ndarray else as_array(data)
+        if type(data) is not np.ndarray:  # 0-d results come back as NumPy scalars
+            data = np.asarray(data) if isinstance(data, np.generic) else as_array(data)
+        y.data = data
         y.name = y.grad = y.creator = None
         y.generation = 0
         y.requires_grad = False
@@ -154,32 +157,48 @@ class Variable:
             index = index.data
         return ops.get_item(self, index)
 
-    # ---- operators: Function.__call__ lifts numbers and arrays to constants ----
+    # ---- operators --------------------------------------------------------
+    # A Python number takes a one-input scalar op (cheaper, and no gradient is
+    # computed for it); anything else is lifted to a constant by Function.__call__.
     def __add__(self, other):
+        if type(other) in _NUMBERS:
+            return ops.AddScalar(other)(self)
         return ops.Add()(self, other)
 
     def __radd__(self, other):
+        if type(other) in _NUMBERS:
+            return ops.AddScalar(other)(self)
         return ops.Add()(other, self)
 
     def __sub__(self, other):
+        if type(other) in _NUMBERS:
+            return ops.AddScalar(-other)(self)
         return ops.Sub()(self, other)
 
     def __rsub__(self, other):
         return ops.Sub()(other, self)
 
     def __mul__(self, other):
+        if type(other) in _NUMBERS:
+            return ops.MulScalar(other)(self)
         return ops.Mul()(self, other)
 
     def __rmul__(self, other):
+        if type(other) in _NUMBERS:
+            return ops.MulScalar(other)(self)
         return ops.Mul()(other, self)
 
     def __truediv__(self, other):
+        if type(other) in _NUMBERS:
+            return ops.DivScalar(other)(self)
         return ops.Div()(self, other)
 
     def __rtruediv__(self, other):
         return ops.Div()(other, self)
 
     def __pow__(self, other):
+        if type(other) in _NUMBERS:
+            return ops.PowScalar(other)(self)
         return ops.Pow()(self, other)
 
     def __rpow__(self, other):
