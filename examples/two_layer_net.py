@@ -27,7 +27,8 @@ def main():
                 param -= LEARNING_RATE * grads[key]  # in place: the layers hold these arrays
         if epoch % 5 == 0:
             loss = net.loss(train.x, train.t)
-            print(f"epoch {epoch}: loss {loss:.4f}, train accuracy {net.accuracy(train.x, train.t):.4f}")
+            accuracy = net.accuracy(train.x, train.t)
+            print(f"epoch {epoch}: loss {loss:.4f}, train accuracy {accuracy:.4f}")
     print(f"test accuracy: {net.accuracy(test.x, test.t):.4f}")
 
 

@@ -74,7 +74,8 @@ def test_each_module_imports_alone(path):
 
 def test_import_chainrule_loads_no_optional_package():
     code = (
-        "import sys, chainrule, chainrule.functions, chainrule.nn, chainrule.optim, chainrule.data\n"
+        "import sys, chainrule, chainrule.functions, chainrule.nn, chainrule.optim,"
+        " chainrule.data\n"
         "heavy = {'torch', 'safetensors', 'tqdm', 'matplotlib', 'cupy', 'mpi4py', 'graphviz',"
         " 'scipy'}\n"
         "print(sorted(heavy & set(sys.modules)))"

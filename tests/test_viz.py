@@ -71,7 +71,8 @@ def test_dot_labels_show_names_values_gradients_and_operations():
     dot = viz.draw(y).dot
     assert dot.startswith("digraph chainrule {")
     for text in ["715.0000000000001", "tax\\n1.1\\ngrad 650", "apple\\n100\\ngrad 2.2",
-                 "apple_num\\n2\\ngrad 110.00000000000001", "orange\\n150\\ngrad 3.3000000000000003",
+                 "apple_num\\n2\\ngrad 110.00000000000001",
+                 "orange\\n150\\ngrad 3.3000000000000003",
                  "orange_num\\n3\\ngrad 165", 'label="mul"', 'label="add"']:
         assert text in dot
     assert dot.count('label="mul"') == 3

@@ -11,7 +11,6 @@ from chainrule.core import (
     no_grad,
     set_grad_enabled,
 )
-
 from chainrule.gradcheck import GradcheckError, gradcheck, numerical_grad
 from chainrule.nn.parameter import Parameter
 from chainrule.serialization import load, save

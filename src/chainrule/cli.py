@@ -168,7 +168,8 @@ def run_info(args):
 
 
 EXTRAS = {"gpu": ["cupy"], "mpi": ["mpi4py"], "viz": ["graphviz"],
-          "train": ["tqdm", "matplotlib", "safetensors", "threadpoolctl"], "test": ["pytest", "hypothesis", "xdist"]}
+          "train": ["tqdm", "matplotlib", "safetensors", "threadpoolctl"],
+          "test": ["pytest", "hypothesis", "xdist"]}
 
 
 def describe_system():

@@ -68,7 +68,8 @@ def _check_first_order(fn, arrays, grad_output, eps, atol, rtol, label=""):
         a = np.zeros_like(n) if a is None else np.asarray(a.data, dtype=np.float64)
         if a.shape != n.shape:
             raise GradcheckError(
-                f"gradcheck: {label}{name} input {index}: gradient shape {a.shape}, expected {n.shape}"
+                f"gradcheck: {label}{name} input {index}: "
+                f"gradient shape {a.shape}, expected {n.shape}"
             )
         error = np.abs(a - n) - (atol + rtol * np.abs(n))
         if error.size and error.max() > 0:

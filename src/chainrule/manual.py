@@ -1,4 +1,4 @@
-"""Layers by hand: explicit ``forward`` and ``backward(dout)``, as in the seeds' chapter on backprop.
+"""Layers by hand: explicit ``forward`` and ``backward(dout)``, as in the seeds' backprop chapter.
 
 Each layer caches what its backward needs during ``forward``; ``backward``
 receives the gradient of the loss with respect to the layer's output (``dout``)

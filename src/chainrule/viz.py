@@ -111,7 +111,7 @@ def variable_lines(v, values=True, grads=True, name=None):
 
 
 def build(outputs, values=True, grads=True, model=None):
-    """The drawing's nodes (key -> Node), edges (key pairs) and objects (key -> node), from one walk.
+    """The drawing's nodes (key -> Node), edges (key pairs), objects (key -> node), in one walk.
 
     With ``model``, parameters are labelled with their dotted names (``0.W``).
     """

@@ -60,10 +60,13 @@ def test_sum_over_every_axis_choice(shape, seed):
     x = random_array(seed, shape)
     for axis in [None, 0, -1, tuple(range(len(shape)))]:
         for keepdims in (False, True):
-            check_op(lambda a: a.sum(axis=axis, keepdims=keepdims), [x],
-                     lambda a: a.sum(axis=axis, keepdims=keepdims),
-                     torch_fn=lambda a: a.sum(dim=tuple(range(a.ndim)) if axis is None else axis,
-                                              keepdim=keepdims))
+            # Default arguments bind this iteration's axis and keepdims into each lambda.
+            def summed(a, axis=axis, keepdims=keepdims):
+                return a.sum(axis=axis, keepdims=keepdims)
+
+            check_op(summed, [x], summed,
+                     torch_fn=lambda a, axis=axis, keepdims=keepdims: a.sum(
+                         dim=tuple(range(a.ndim)) if axis is None else axis, keepdim=keepdims))
 
 
 def test_sum_to_reduces_broadcast_axes():

@@ -1,4 +1,4 @@
-"""batch_norm and layer_norm against NumPy, central differences and torch, running statistics too."""
+"""batch_norm and layer_norm vs NumPy, central differences and torch, running statistics too."""
 
 import numpy as np
 import pytest
@@ -97,7 +97,8 @@ def test_batch_norm_keeps_float32_and_accepts_variable_buffers():
 
 def test_batch_norm_errors_name_the_function_and_shapes():
     g = cr.Variable(np.ones(3))
-    with pytest.raises(ValueError, match=r"batch_norm: gamma \(3,\) and beta \(3,\) must be \(2,\)"):
+    message = r"batch_norm: gamma \(3,\) and beta \(3,\) must be \(2,\)"
+    with pytest.raises(ValueError, match=message):
         batch_norm(np.ones((4, 2)), g, g)
     with pytest.raises(ValueError, match=r"batch_norm: training needs more than 1 value"):
         batch_norm(np.ones((1, 3)), g, g)
@@ -136,5 +137,6 @@ def test_layer_norm_keeps_float32_and_rejects_mismatched_shapes():
     compare_with_torch(lambda x, g, b: layer_norm(x, g, b, eps=1e-3),
                        lambda x, g, b: torch.nn.functional.layer_norm(x, (6,), g, b, 1e-3),
                        [x.data.astype(np.float64), np.ones(6), np.zeros(6)])
-    with pytest.raises(ValueError, match=r"layer_norm: gamma \(4,\) .* trailing axes of x \(2, 6\)"):
+    message = r"layer_norm: gamma \(4,\) .* trailing axes of x \(2, 6\)"
+    with pytest.raises(ValueError, match=message):
         layer_norm(x, cr.Variable(np.ones(4)), cr.Variable(np.ones(4)))

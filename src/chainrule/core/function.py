@@ -76,7 +76,8 @@ class Function:
         anchor = next((x for x in inputs if hasattr(x, "creator")), None)
         if anchor is None:
             names = ", ".join(type(x).__name__ for x in inputs)
-            raise TypeError(f"{self.name}: needs a chainrule Variable among its inputs, got {names}")
+            raise TypeError(
+                f"{self.name}: needs a chainrule Variable among its inputs, got {names}")
         return [x if hasattr(x, "creator") else anchor.constant(x) for x in inputs]
 
     def forward(self, *xs):
@@ -101,7 +102,7 @@ class Function:
 
 
 def user_line():
-    """`` (file.py:12)`` for the innermost stack frame outside chainrule, found only when raising."""
+    """`` (file.py:12)`` for the innermost stack frame outside chainrule, found when raising."""
     for frame in reversed(traceback.extract_stack(sys._getframe(1))):
         if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
             return f" ({os.path.basename(frame.filename)}:{frame.lineno})"

@@ -18,7 +18,8 @@ def as_array(data, like=None):
     """
     if like is None:
         if isinstance(data, (str, bytes)) or data is None:
-            raise TypeError(f"Variable: data must be an array or a number, got {type(data).__name__}")
+            raise TypeError(
+                f"Variable: data must be an array or a number, got {type(data).__name__}")
         if get_array_module(data) is not np:
             return data
         return np.asarray(data)

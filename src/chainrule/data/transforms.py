@@ -81,7 +81,7 @@ class Flatten:
 
 
 class ToFloat:
-    """y = scale * x as a floating array (float32 by default); e.g. ``ToFloat(1 / 255)`` on uint8."""
+    """y = scale * x as a floating array (float32 by default), e.g. ``ToFloat(1 / 255)``."""
 
     def __init__(self, scale=1.0, dtype=np.float32):
         self.scale, self.dtype = scale, np.dtype(dtype)

@@ -1,7 +1,8 @@
 """Embedding: rows of a weight matrix picked by integer ids."""
 
-from chainrule.backend import get_array_module, scatter_add
+from chainrule.backend import get_array_module
 from chainrule.core import Function, Variable, as_variable
+from chainrule.core.ops import GetItemGrad
 
 
 class Embedding(Function):
@@ -17,23 +18,8 @@ class Embedding(Function):
         return W.take(self.ids, axis=0)
 
     def backward(self, gy):
-        return EmbeddingGrad(self.ids, self.inputs[0].shape)(gy)
-
-
-class EmbeddingGrad(Function):
-    """gW = zeros(num, dim) with gy[i] added to row ids[i];  linear in gy: ggy = ggW[ids]"""
-
-    def __init__(self, ids, shape):
-        self.ids = ids
-        self.shape = shape
-
-    def forward(self, gy):
-        gW = get_array_module(gy).zeros(self.shape, dtype=gy.dtype)
-        scatter_add(gW, self.ids, gy)
-        return gW
-
-    def backward(self, ggW):
-        return Embedding(self.ids)(ggW)
+        # gW = zeros(num, dim) with gy[i] added to row ids[i]: indexing's own scatter-add.
+        return GetItemGrad(self.ids, self.inputs[0].shape)(gy)
 
 
 def embedding(ids, W):

@@ -105,7 +105,8 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
 def _batch_norm_eval(x, gamma, beta, running_mean, running_var, eps, shape):
     """y = x γ/√(r_var + ε) + (β - r_mean γ/√(r_var + ε)): affine in x, γ and β."""
     if running_mean is None or running_var is None:
-        raise ValueError("batch_norm: eval mode (training=False) needs running_mean and running_var")
+        raise ValueError(
+            "batch_norm: eval mode (training=False) needs running_mean and running_var")
     c = x.shape[1]
     running_mean, running_var = _array(running_mean), _array(running_var)
     if running_mean.shape != (c,) or running_var.shape != (c,):

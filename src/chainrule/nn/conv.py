@@ -20,7 +20,8 @@ def pair(owner, name, value):
 class _ConvNd(Module):
     """The shared parts: sizes checked, W and b drawn U(-1/√fan_in, 1/√fan_in) as in PyTorch."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, pad, bias, dtype):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0, bias=True,
+                 dtype=np.float32):
         super().__init__()
         name = type(self).__name__
         self.in_channels = positive_int(name, "in_channels", in_channels)
@@ -48,10 +49,6 @@ class Conv2d(_ConvNd):
     W (out, in, kh, kw), b (out,) as in PyTorch.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0, bias=True,
-                 dtype=np.float32):
-        super().__init__(in_channels, out_channels, kernel_size, stride, pad, bias, dtype)
-
     def weight_shape(self):
         return (self.out_channels, self.in_channels) + self.kernel_size
 
@@ -65,10 +62,6 @@ class ConvTranspose2d(_ConvNd):
     x (N, in, H, W) -> y (N, out, H', W'), H' = (H - 1) stride - 2 pad + kh;
     W (in, out, kh, kw), b (out,) as in PyTorch.
     """
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0, bias=True,
-                 dtype=np.float32):
-        super().__init__(in_channels, out_channels, kernel_size, stride, pad, bias, dtype)
 
     def weight_shape(self):
         return (self.in_channels, self.out_channels) + self.kernel_size
