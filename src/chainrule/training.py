@@ -14,7 +14,9 @@ from a checkpoint continues with the very numbers it would have had::
 import contextlib
 import dataclasses
 import os
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -123,6 +125,7 @@ class Trainer:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, "
                                   f"got {getattr(config, name)}")
         self.config, self.log = config, log
+        self.stop_requested = threading.Event()  # set by Ctrl-C while run() trains
         np.random.seed(config.seed)  # weight initialisation draws from the global RNG
         self.train_set, self.test_set = models.load_datasets(
             config.dataset, config.data_dir, config.download)
@@ -165,7 +168,7 @@ class Trainer:
         write_json(os.path.join(self.out_dir, "config.json"),
                    {**dataclasses.asdict(config), "out": self.out_dir, "resume": self.resumed})
         try:
-            with blas_threads(config.threads):
+            with blas_threads(config.threads), ctrl_c_between_steps() as self.stop_requested:
                 for epoch in range(self.epoch + 1, config.epochs + 1):
                     self.train_epoch(epoch)
         except KeyboardInterrupt:
@@ -214,6 +217,8 @@ class Trainer:
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
+            if self.stop_requested.is_set():  # between two steps: the saved state is whole
+                raise KeyboardInterrupt
             n = len(tb)
             seen, total_loss = seen + n, total_loss + float(loss.item()) * n
             correct += int((y.data.argmax(axis=1) == t).sum())
@@ -241,6 +246,31 @@ class Trainer:
         path = os.path.join(self.out_dir, name)
         save(self.state() if state is None else state, path)
         return path
+
+
+@contextlib.contextmanager
+def ctrl_c_between_steps():
+    """Turn Ctrl-C into a request honoured after the current optimizer step.
+
+    A KeyboardInterrupt raised at an arbitrary bytecode can land mid-update, or
+    inside a finalizer that swallows it; a flag checked between steps cannot.
+    A second Ctrl-C interrupts at once. Yields the Event that records the request;
+    outside the main thread, where signals cannot be caught, it is never set.
+    """
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+
+    def request_stop(signum, frame):
+        requested.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def blas_threads(n):
