@@ -48,25 +48,22 @@ def walk(outputs):
     order and an edge is ``(variable, function)`` or ``(function, variable)``,
     repeated when a Function takes the same Variable twice (``x * x``).
     """
-    variables = {id(y): y for y in outputs}
-    functions, edges = {}, []
-    stack = [y.creator for y in outputs if y.creator is not None]
+    variables, functions, edges = {}, {}, []
+    stack = list(reversed(outputs))
     while stack:
-        f = stack.pop()
+        v = stack.pop()
+        if id(v) in variables:
+            continue
+        variables[id(v)] = v
+        f = v.creator
+        if f is None:
+            continue
+        edges.append((f, v))
         if id(f) in functions:
             continue
         functions[id(f)] = f
-        for ref in f.outputs:
-            y = ref()
-            if y is not None:  # an output nobody kept has nothing to show
-                variables.setdefault(id(y), y)
-                edges.append((f, y))
-        for x in f.inputs:
-            variables.setdefault(id(x), x)
-            edges.append((x, f))
-        # reversed, so that the first input's creator is popped, and numbered, first
-        stack.extend(x.creator for x in reversed(f.inputs)
-                     if x.creator is not None and id(x.creator) not in functions)
+        edges.extend((x, f) for x in f.inputs)
+        stack.extend(reversed(f.inputs))  # the first input is popped, and numbered, first
     return (sorted(variables.values(), key=_generation),
             sorted(functions.values(), key=_generation), edges)
 

@@ -19,40 +19,49 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
     """Backpropagate from ``outputs``; returns the grads of ``inputs`` when given.
 
     Without ``inputs``, every leaf's gradient is accumulated into its ``.grad``
-    (``Variable.backward``); with them, nothing is written and the gradients of
-    exactly those Variables are returned (``chainrule.grad``).
+    (``Variable.backward``); with them, no ``.grad`` is written and the gradients
+    of exactly those Variables are returned (``chainrule.grad``).
     """
-    wanted = None if inputs is None else set(inputs)
+    found = None if inputs is None else {x: None for x in inputs}
     add = _add_recorded if create_graph else _add_arrays
-    grads = {}  # Variable -> summed gradient, waiting for its creator's turn
+    pending = {}  # Function -> summed gradient of its output (a list for several outputs)
     heap = []  # (-generation, arrival, function): latest generation first
-    seen = set()
     arrival = itertools.count()
 
-    def schedule(function):
-        if function is not None and function not in seen:
-            seen.add(function)
-            heapq.heappush(heap, (-function.generation, next(arrival), function))
+    def deposit(x, gx):
+        """Hand ``gx`` to ``x``: its ``.grad`` if it is a leaf, else its creator's inbox."""
+        if found is not None and x in found:
+            found[x] = gx if found[x] is None else add(found[x], gx)
+        f = x.creator
+        if f is None:
+            if found is None:
+                x.grad = gx if x.grad is None else add(x.grad, gx)
+            return
+        if f not in pending:
+            heapq.heappush(heap, (-f.generation, next(arrival), f))
+        outs = getattr(f, "outputs", ())
+        if len(outs) > 1:
+            inbox = pending.setdefault(f, [None] * len(outs))
+            i = [ref() for ref in outs].index(x)
+            gx = inbox[i] = gx if inbox[i] is None else add(inbox[i], gx)
+        else:
+            previous_gx = pending.get(f)
+            gx = pending[f] = gx if previous_gx is None else add(previous_gx, gx)
+        if retain_grad:
+            x.grad = gx
 
     for y, gy in zip(outputs, grad_outputs):
         if gy is None:
             gy = y._derived(get_array_module(y.data).ones_like(y.data))
-        gy = _fit(gy, y, None)
-        grads[y] = gy if y not in grads else add(grads[y], gy)
-        schedule(y.creator)
+        deposit(y, _fit(gy, y, None))
 
-    plain = wanted is None and not retain_grad
     previous = grad_mode.enabled
     grad_mode.enabled = create_graph
     try:
         while heap:
             function = heapq.heappop(heap)[2]
-            if plain:
-                gys = [grads.pop(ref(), None) for ref in function.outputs]
-            else:
-                gys = [_take(grads, ref(), wanted, retain_grad) for ref in function.outputs]
-            if None in gys:
-                gys = _zeros_for_missing(gys, function)
+            gys = pending.pop(function)
+            gys = _zeros_for_missing(gys, function) if type(gys) is list else (gys,)
             gxs = function.backward(*gys)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
@@ -61,17 +70,11 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
                     continue
                 if not hasattr(gx, "creator") or gx.data.shape != x.data.shape:
                     gx = _fit(gx, x, function)
-                if x.creator is None and wanted is None:  # a leaf: its .grad accumulates
-                    x.grad = gx if x.grad is None else add(x.grad, gx)
-                    continue
-                previous_gx = grads.get(x)
-                grads[x] = gx if previous_gx is None else add(previous_gx, gx)
-                if wanted is None or x not in wanted:
-                    schedule(x.creator)
+                deposit(x, gx)
     finally:
         grad_mode.enabled = previous
-    if inputs is not None:
-        return [grads.get(x) for x in inputs]
+    if found is not None:
+        return [found[x] for x in inputs]
     return None
 
 
@@ -84,24 +87,15 @@ def _add_arrays(g0, g1):
     return g0._derived(g0.data + g1.data)
 
 
-def _take(grads, y, wanted, retain_grad):
-    """The summed gradient of output ``y``, removed from ``grads`` unless it is wanted."""
-    if y is None:  # an output nobody kept: no gradient reached it
-        return None
-    gy = grads.get(y) if wanted is not None and y in wanted else grads.pop(y, None)
-    if retain_grad and gy is not None:
-        y.grad = gy
-    return gy
-
-
 def _zeros_for_missing(gys, function):
     """Zeros for the outputs of a multi-output Function that no gradient reached."""
-    outputs = [ref() for ref in function.outputs]
-    return [
-        y._derived(get_array_module(y.data).zeros_like(y.data)) if gy is None and y is not None
-        else gy
-        for gy, y in zip(gys, outputs)
-    ]
+    filled = []
+    for gy, ref in zip(gys, function.outputs):
+        y = ref()
+        if gy is None and y is not None:
+            gy = y._derived(get_array_module(y.data).zeros_like(y.data))
+        filled.append(gy)
+    return filled
 
 
 def _fit(gx, x, function):

@@ -35,6 +35,11 @@ class Function:
     # for their own settings (axis, shape, ...), created only when they set one.
     __slots__ = ("inputs", "outputs", "generation", "__dict__", "__weakref__")
 
+    # Whether backward reads ``self.outputs`` (y = self.outputs[0]()). An op whose
+    # backward never does sets this False: its calls then keep no weak references,
+    # which makes a long graph cheaper to build. Several outputs are always kept.
+    keeps_outputs = True
+
     def __call__(self, *inputs):
         for x in inputs:
             if not hasattr(x, "creator"):  # an array or a number among the inputs
@@ -64,7 +69,8 @@ class Function:
                 generation = x.generation
         self.generation = generation
         self.inputs = inputs
-        self.outputs = [weakref.ref(y) for y in outputs]
+        if self.keeps_outputs or len(outputs) > 1:
+            self.outputs = [weakref.ref(y) for y in outputs]
         generation += 1
         for y in outputs:
             y.creator = self

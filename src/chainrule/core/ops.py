@@ -13,6 +13,8 @@ from chainrule.core.function import Function
 class Add(Function):
     """y = x0 + x1;  dy/dx0 = dy/dx1 = 1"""
 
+    keeps_outputs = False
+
     def forward(self, x0, x1):
         return x0 + x1
 
@@ -23,6 +25,8 @@ class Add(Function):
 class Sub(Function):
     """y = x0 - x1;  dy/dx0 = 1, dy/dx1 = -1"""
 
+    keeps_outputs = False
+
     def forward(self, x0, x1):
         return x0 - x1
 
@@ -32,6 +36,8 @@ class Sub(Function):
 
 class Mul(Function):
     """y = x0 * x1;  dy/dx0 = x1, dy/dx1 = x0"""
+
+    keeps_outputs = False
 
     def forward(self, x0, x1):
         return x0 * x1
@@ -44,6 +50,8 @@ class Mul(Function):
 class Div(Function):
     """y = x0 / x1;  dy/dx0 = 1/x1, dy/dx1 = -x0/x1²"""
 
+    keeps_outputs = False
+
     def forward(self, x0, x1):
         return x0 / x1
 
@@ -55,6 +63,8 @@ class Div(Function):
 
 class Neg(Function):
     """y = -x;  dy/dx = -1"""
+
+    keeps_outputs = False
 
     def forward(self, x):
         return -x
@@ -80,6 +90,8 @@ class Pow(Function):
 class AddScalar(Function):
     """y = x + c for a Python number c (kept weak: a float32 x stays float32);  dy/dx = 1"""
 
+    keeps_outputs = False
+
     __slots__ = ("c",)
 
     def __init__(self, c):
@@ -98,6 +110,8 @@ class AddScalar(Function):
 
 class MulScalar(Function):
     """y = c x for a Python number c;  dy/dx = c"""
+
+    keeps_outputs = False
 
     __slots__ = ("c",)
 
@@ -118,6 +132,8 @@ class MulScalar(Function):
 class DivScalar(Function):
     """y = x / c for a Python number c;  dy/dx = 1/c"""
 
+    keeps_outputs = False
+
     __slots__ = ("c",)
 
     def __init__(self, c):
@@ -136,6 +152,8 @@ class DivScalar(Function):
 
 class PowScalar(Function):
     """y = x ** c for a Python number c;  dy/dx = c x^(c-1)"""
+
+    keeps_outputs = False
 
     __slots__ = ("c",)
 
@@ -157,6 +175,8 @@ class PowScalar(Function):
 class Log(Function):
     """y = log x;  dy/dx = 1/x"""
 
+    keeps_outputs = False
+
     def forward(self, x):
         return get_array_module(x).log(x)
 
@@ -167,6 +187,8 @@ class Log(Function):
 
 class MatMul(Function):
     """y = x0 @ x1 (batched);  gx0 = gy @ x1ᵀ, gx1 = x0ᵀ @ gy over the last two axes"""
+
+    keeps_outputs = False
 
     def forward(self, x0, x1):
         return x0 @ x1
@@ -191,6 +213,8 @@ class MatMul(Function):
 class GetItem(Function):
     """y = x[index];  gx scatters gy back, adding where an index repeats"""
 
+    keeps_outputs = False
+
     def __init__(self, index):
         self.index = index
 
@@ -204,6 +228,8 @@ class GetItem(Function):
 
 class GetItemGrad(Function):
     """gx = zeros(shape) with gy added at index;  its own gradient is ggy = ggx[index]"""
+
+    keeps_outputs = False
 
     def __init__(self, index, shape):
         self.index = index
@@ -221,6 +247,8 @@ class GetItemGrad(Function):
 class Reshape(Function):
     """y = x.reshape(shape);  gx = gy.reshape(x.shape)"""
 
+    keeps_outputs = False
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -233,6 +261,8 @@ class Reshape(Function):
 
 class Transpose(Function):
     """y = x.transpose(axes);  gx = gy.transpose(inverse of axes)"""
+
+    keeps_outputs = False
 
     def __init__(self, axes=None):
         self.axes = axes
@@ -250,6 +280,8 @@ class Transpose(Function):
 class Sum(Function):
     """y = Σ x over axis;  gx = gy broadcast back to x's shape"""
 
+    keeps_outputs = False
+
     def __init__(self, axis=None, keepdims=False):
         self.axis = axis
         self.keepdims = keepdims
@@ -265,6 +297,8 @@ class Sum(Function):
 class SumTo(Function):
     """y = x summed down to ``shape`` (undoes broadcasting);  gx = gy broadcast back"""
 
+    keeps_outputs = False
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -277,6 +311,8 @@ class SumTo(Function):
 
 class BroadcastTo(Function):
     """y = x broadcast to ``shape``;  gx = gy summed back to x's shape"""
+
+    keeps_outputs = False
 
     def __init__(self, shape):
         self.shape = shape

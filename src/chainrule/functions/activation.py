@@ -28,6 +28,8 @@ class Sigmoid(Function):
 class SigmoidGrad(Function):
     """gx = gy y (1 - y);  ∂gx/∂gy = y (1 - y), ∂gx/∂y = gy (1 - 2y)"""
 
+    keeps_outputs = False
+
     def forward(self, gy, y):
         return gy * y * (1 - y)
 
@@ -49,6 +51,8 @@ class ReLU(Function):
 class ReluGrad(Function):
     """gx = gy · [y > 0];  ∂gx/∂gy = [y > 0], ∂gx/∂y = 0 (piecewise constant)"""
 
+    keeps_outputs = False
+
     def forward(self, gy, y):
         return gy * (y > 0)
 
@@ -58,6 +62,8 @@ class ReluGrad(Function):
 
 class LeakyReLU(Function):
     """y = x where x > 0, else slope · x;  dy/dx = 1 where x > 0, else slope"""
+
+    keeps_outputs = False
 
     def __init__(self, slope):
         self.slope = slope
@@ -71,6 +77,8 @@ class LeakyReLU(Function):
 
 class LeakyReluGrad(Function):
     """gx = gy where x > 0, else slope · gy;  linear in gy, piecewise constant in x"""
+
+    keeps_outputs = False
 
     def __init__(self, slope):
         self.slope = slope
@@ -89,6 +97,8 @@ _GELU_A = 0.044715
 class GELU(Function):
     """y = x/2 · (1 + tanh u),  u = √(2/π) (x + 0.044715 x³)  (torch's approximate='tanh');
     dy/dx = (1 + t)/2 + x/2 · (1 - t²) · √(2/π) (1 + 3 · 0.044715 x²),  t = tanh u"""
+
+    keeps_outputs = False
 
     def forward(self, x):
         u = (x + _GELU_A * x * x * x) * _GELU_C

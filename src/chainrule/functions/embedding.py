@@ -11,6 +11,8 @@ class Embedding(Function):
     gW[k] = Σ_{i: ids[i] = k} gy[i]: repeated ids accumulate.
     """
 
+    keeps_outputs = False
+
     def __init__(self, ids):
         self.ids = ids
 

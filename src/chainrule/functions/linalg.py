@@ -31,6 +31,8 @@ class Linear(Function):
     are folded into one batch axis for gW and gb.
     """
 
+    keeps_outputs = False
+
     def forward(self, x, W, b=None):
         y = x @ W
         if b is not None:

@@ -14,6 +14,8 @@ class SoftmaxCrossEntropy(Function):
     """loss = -1/N Σₙ Σ_c tₙ꜀ log softmax(xₙ)꜀, log softmax = x - logsumexp(x) (stable);
     gx = (softmax(x) - t) · gy / N.  Shapes: x (N, C), t one-hot (N, C) -> a scalar."""
 
+    keeps_outputs = False
+
     name = "softmax_cross_entropy"
 
     def __init__(self, t):
@@ -44,6 +46,8 @@ class MeanSquaredError(Function):
     """loss = 1/n Σ (x0 - x1)², n the number of elements (x0 and x1 broadcast);
     gx0 = 2 (x0 - x1) gy / n, gx1 = -gx0"""
 
+    keeps_outputs = False
+
     name = "mean_squared_error"
 
     def forward(self, x0, x1):
@@ -61,6 +65,8 @@ class SigmoidCrossEntropy(Function):
     """loss = -1/n Σ [t log σ(x) + (1 - t) log(1 - σ(x))]
            = 1/n Σ [max(x, 0) - x t + log(1 + e^-|x|)]  (stable form, as torch's
     binary_cross_entropy_with_logits);  gx = (σ(x) - t) gy / n, n the number of elements"""
+
+    keeps_outputs = False
 
     name = "sigmoid_cross_entropy"
 

@@ -60,6 +60,8 @@ def log(x):
 class Square(Function):
     """y = x²;  dy/dx = 2x"""
 
+    keeps_outputs = False
+
     def forward(self, x):
         return x * x
 
@@ -92,6 +94,8 @@ class Exp(Function):
 class Sin(Function):
     """y = sin x;  dy/dx = cos x"""
 
+    keeps_outputs = False
+
     def forward(self, x):
         return get_array_module(x).sin(x)
 
@@ -102,6 +106,8 @@ class Sin(Function):
 
 class Cos(Function):
     """y = cos x;  dy/dx = -sin x"""
+
+    keeps_outputs = False
 
     def forward(self, x):
         return get_array_module(x).cos(x)
@@ -135,6 +141,8 @@ class Tanh(Function):
 class TanhGrad(Function):
     """gx = gy (1 - y²);  ∂gx/∂gy = 1 - y², ∂gx/∂y = -2 y gy"""
 
+    keeps_outputs = False
+
     def forward(self, gy, y):
         return gy * (1 - y * y)
 
@@ -145,6 +153,8 @@ class TanhGrad(Function):
 
 class Abs(Function):
     """y = |x|;  dy/dx = sign x, with abs'(0) = 0 as in PyTorch"""
+
+    keeps_outputs = False
 
     def forward(self, x):
         return get_array_module(x).abs(x)
@@ -157,6 +167,8 @@ class Abs(Function):
 class Clip(Function):
     """y = min(max(x, x_min), x_max);  dy/dx = 1 where x_min ≤ x ≤ x_max (bounds included, as
     torch.clamp), else 0.  Either bound may be None."""
+
+    keeps_outputs = False
 
     def __init__(self, x_min, x_max):
         self.x_min = x_min

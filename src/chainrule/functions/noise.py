@@ -13,6 +13,8 @@ class Dropout(Function):
     """y = x · m / (1 - p), m ~ Bernoulli(1 - p) per element (inverted dropout);
     gx = gy · m / (1 - p), the same mask"""
 
+    keeps_outputs = False
+
     def __init__(self, p):
         self.p = p
         self.mask = None

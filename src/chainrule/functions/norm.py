@@ -16,6 +16,8 @@ class Normalize(Function):
     gx = (g - mean(g) - x̂ mean(g x̂)) / √(σ² + ε);  gγ = Σ gy x̂, gβ = Σ gy over ``param_axes``.
     """
 
+    keeps_outputs = False
+
     def __init__(self, axes, param_axes, param_shape, eps):
         self.axes = axes
         self.param_axes = param_axes

@@ -47,6 +47,8 @@ def get_item(x, index):
 class Concat(Function):
     """y = concatenate(xs, axis);  gxᵢ = gy sliced back to xᵢ's span along ``axis``"""
 
+    keeps_outputs = False
+
     def __init__(self, axis):
         self.axis = axis
 
@@ -68,6 +70,8 @@ class Concat(Function):
 class Stack(Function):
     """y = stack(xs, axis), a new axis;  gxᵢ = gy[..., i, ...] along ``axis``"""
 
+    keeps_outputs = False
+
     def __init__(self, axis):
         self.axis = axis
 
@@ -82,6 +86,8 @@ class Stack(Function):
 
 class Where(Function):
     """y = x0 where condition, else x1 (broadcasting);  gx0 = gy · c, gx1 = gy · (1 - c)"""
+
+    keeps_outputs = False
 
     def __init__(self, condition):
         self.condition = condition
