@@ -39,7 +39,7 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
             return
         if f not in pending:
             heapq.heappush(heap, (-f.generation, next(arrival), f))
-        outs = getattr(f, "outputs", ())
+        outs = f.outputs
         if len(outs) > 1:
             inbox = pending.setdefault(f, [None] * len(outs))
             i = [ref() for ref in outs].index(x)

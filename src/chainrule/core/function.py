@@ -45,7 +45,12 @@ class Function:
             if not hasattr(x, "creator"):  # an array or a number among the inputs
                 inputs = self._lift(inputs)
                 break
-        xs = [x.data for x in inputs]
+        if len(inputs) == 1:  # unrolled: on Python 3.11 a comprehension costs a frame
+            xs = (inputs[0].data,)
+        elif len(inputs) == 2:
+            xs = (inputs[0].data, inputs[1].data)
+        else:
+            xs = [x.data for x in inputs]
         try:
             ys = self.forward(*xs)
         except (ValueError, IndexError, TypeError) as error:
@@ -69,8 +74,8 @@ class Function:
                 generation = x.generation
         self.generation = generation
         self.inputs = inputs
-        if self.keeps_outputs or len(outputs) > 1:
-            self.outputs = [weakref.ref(y) for y in outputs]
+        keep = self.keeps_outputs or len(outputs) > 1
+        self.outputs = [weakref.ref(y) for y in outputs] if keep else ()
         generation += 1
         for y in outputs:
             y.creator = self
