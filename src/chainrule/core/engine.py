@@ -23,41 +23,31 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
     of exactly those Variables are returned (``chainrule.grad``).
     """
     found = None if inputs is None else {x: None for x in inputs}
-    add = _add_recorded if create_graph else _add_arrays
-    pending = {}  # Function -> summed gradient of its output (a list for several outputs)
-    heap = []  # (-generation, arrival, function): latest generation first
-    arrival = itertools.count()
-
-    def deposit(x, gx):
-        """Hand ``gx`` to ``x``: its ``.grad`` if it is a leaf, else its creator's inbox."""
-        if found is not None and x in found:
-            found[x] = gx if found[x] is None else add(found[x], gx)
-        f = x.creator
-        if f is None:
-            if found is None:
-                x.grad = gx if x.grad is None else add(x.grad, gx)
-            return
-        if f not in pending:
-            heapq.heappush(heap, (-f.generation, next(arrival), f))
-        outs = f.outputs
-        if len(outs) > 1:
-            inbox = pending.setdefault(f, [None] * len(outs))
-            i = [ref() for ref in outs].index(x)
-            gx = inbox[i] = gx if inbox[i] is None else add(inbox[i], gx)
-        else:
-            previous_gx = pending.get(f)
-            gx = pending[f] = gx if previous_gx is None else add(previous_gx, gx)
-        if retain_grad:
-            x.grad = gx
-
+    walk = _Walk(found, _add_recorded if create_graph else _add_arrays, retain_grad)
     for y, gy in zip(outputs, grad_outputs):
         if gy is None:
             gy = y._derived(get_array_module(y.data).ones_like(y.data))
-        deposit(y, _fit(gy, y, None))
-
+        walk.deposit(y, _fit(gy, y, None))
     previous = grad_mode.enabled
     grad_mode.enabled = create_graph
     try:
+        walk.run()
+    finally:
+        grad_mode.enabled = previous
+    return None if found is None else [found[x] for x in inputs]
+
+
+class _Walk:
+    """One backward pass: each Function's inbox of output gradients, and the order to run them."""
+
+    def __init__(self, found, add, retain_grad):
+        self.found, self.add, self.retain_grad = found, add, retain_grad
+        self.pending = {}  # Function -> summed gradient of its output (a list for several)
+        self.heap = []  # (-generation, arrival, function): latest generation first
+        self.arrival = itertools.count()
+
+    def run(self):
+        heap, pending, deposit = self.heap, self.pending, self.deposit
         while heap:
             function = heapq.heappop(heap)[2]
             gys = pending.pop(function)
@@ -71,11 +61,30 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
                 if not hasattr(gx, "creator") or gx.data.shape != x.data.shape:
                     gx = _fit(gx, x, function)
                 deposit(x, gx)
-    finally:
-        grad_mode.enabled = previous
-    if found is not None:
-        return [found[x] for x in inputs]
-    return None
+
+    def deposit(self, x, gx):
+        """Hand ``gx`` to ``x``: its ``.grad`` if it is a leaf, else its creator's inbox."""
+        found, add = self.found, self.add
+        if found is not None and x in found:
+            found[x] = gx if found[x] is None else add(found[x], gx)
+        f = x.creator
+        if f is None:
+            if found is None:
+                x.grad = gx if x.grad is None else add(x.grad, gx)
+            return
+        pending = self.pending
+        if f not in pending:
+            heapq.heappush(self.heap, (-f.generation, next(self.arrival), f))
+        outs = f.outputs
+        if len(outs) > 1:
+            inbox = pending.setdefault(f, [None] * len(outs))
+            i = [ref() for ref in outs].index(x)
+            gx = inbox[i] = gx if inbox[i] is None else add(inbox[i], gx)
+        else:
+            previous_gx = pending.get(f)
+            gx = pending[f] = gx if previous_gx is None else add(previous_gx, gx)
+        if self.retain_grad:
+            x.grad = gx
 
 
 def _add_recorded(g0, g1):
