@@ -34,9 +34,13 @@ def data():
     return x, t, params
 
 
-def make_chainrule(args):
+def make_chainrule(args, keep_freed_memory=True):
+    """As `chainrule train` runs it: freed buffers stay in the heap (see backend)."""
     import chainrule.functions as F
-    from chainrule import nn, optim
+    from chainrule import backend, nn, optim
+
+    if keep_freed_memory:
+        backend.keep_freed_memory()
 
     x, t, params = data()
     layers = [nn.Conv2d(1, 16, 3, pad=1), nn.Conv2d(16, 32, 3, pad=1), nn.Linear(FLAT, CLASSES)]
@@ -194,6 +198,7 @@ def make_jax(args, jit=False):
 
 IMPLEMENTATIONS = {
     "chainrule": make_chainrule,
+    "chainrule-plain": lambda args: make_chainrule(args, keep_freed_memory=False),
     "torch": make_torch,
     "dezero": make_dezero,
     "autograd": make_autograd,

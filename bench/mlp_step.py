@@ -32,9 +32,13 @@ def data():
     return x, t, layers
 
 
-def make_chainrule(args):
+def make_chainrule(args, keep_freed_memory=True):
+    """As `chainrule train` runs it: freed buffers stay in the heap (see backend)."""
     import chainrule.functions as F
-    from chainrule import nn, optim
+    from chainrule import backend, nn, optim
+
+    if keep_freed_memory:
+        backend.keep_freed_memory()
 
     x, t, layers = data()
     linears = [nn.Linear(n_in, n_out) for n_in, n_out in zip(SIZES[:-1], SIZES[1:])]
@@ -165,6 +169,7 @@ def make_jax(args, jit=False):
 
 IMPLEMENTATIONS = {
     "chainrule": make_chainrule,
+    "chainrule-plain": lambda args: make_chainrule(args, keep_freed_memory=False),
     "torch": make_torch,
     "dezero": make_dezero,
     "autograd": make_autograd,

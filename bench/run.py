@@ -28,8 +28,8 @@ import time
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)  # the workload modules, imported to read their tables only
 WORKLOADS = ("op_overhead", "deep_chain", "mlp_step", "cnn_step")
-FRAMEWORKS = ("chainrule", "torch", "dezero", "autograd", "jax", "jax-jit")
-MODULE_OF = {"jax-jit": "jax"}
+FRAMEWORKS = ("chainrule", "chainrule-plain", "torch", "dezero", "autograd", "jax", "jax-jit")
+MODULE_OF = {"jax-jit": "jax", "chainrule-plain": "chainrule"}
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 CHECK_TOLERANCE = 1e-3  # relative; float32 peers differ in summation order, not in math
 

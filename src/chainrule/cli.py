@@ -116,9 +116,10 @@ def _add_graph(p):
 
 
 def run_train(args):
-    from chainrule import training
+    from chainrule import backend, training
     from chainrule.runfiles import run_dir
 
+    backend.keep_freed_memory()  # a training program: reuse freed buffers step after step
     settings = {name: value for name, value in vars(args).items()
                 if name in {f for f in training.TrainConfig.__dataclass_fields__}
                 and value is not None}

@@ -1,4 +1,4 @@
-"""conv2d, conv_transpose2d, im2col and col2im against loop references, central differences and torch."""
+"""conv2d, conv_transpose2d, im2col, col2im vs loop references, central differences and torch."""
 
 import numpy as np
 import pytest

@@ -1,11 +1,11 @@
 """Convolutions: conv2d, conv_transpose2d, and the im2col / col2im they are built on.
 
 im2col is one strided view of the padded input: ``view[n, c, u, v, i, j] =
-xpad[n, c, i·sh + u, j·sw + v]`` (no loop over pixels), copied once into the
-matrix the GEMM wants. conv2d lays the columns out as (C·kh·kw, N·OH·OW), so
-``y = W (O, C·kh·kw) @ col`` is ONE matrix product whose (O, N, OH, OW) result
-is returned as a transposed view (N, O, OH, OW): no copy, every (OH, OW) plane
-contiguous, and ``gy`` arriving in that layout reshapes for free in backward.
+xpad[n, c, i·sh + u, j·sw + v]`` (no loop over pixels), copied into the matrix
+the GEMM wants, (C·kh·kw, N·OH·OW), so ``y = W (O, C·kh·kw) @ col`` is ONE matrix
+product whose (O, N, OH, OW) result is returned as a transposed view (N, O, OH, OW).
+With stride 1 the columns are "wide" (N·OH·Wp, see ``_wide_columns``): one copy of
+long contiguous runs, and conv_transpose2d folds them back with kh·kw long adds.
 col2im adds kh·kw strided slices back (a loop over kernel offsets, not pixels).
 
 Backward follows Chainer and DeZero: conv2d's gx is conv_transpose2d(gy, W),
@@ -125,6 +125,60 @@ def _columns(x, kernel, stride, pad):
     return col.reshape(c * kh * kw, n * oh * ow), (oh, ow)
 
 
+def _wide_padded(x, pad):
+    """x (N, C, H, W) zero-padded into (N, C, Hp + 1, Wp), a spare row for ``_wide_columns``."""
+    (ph, pw), (n, c, h, w) = pad, x.shape
+    xpad = get_array_module(x).zeros((n, c, h + 2 * ph + 1, w + 2 * pw), dtype=x.dtype)
+    xpad[:, :, ph:ph + h, pw:pw + w] = x
+    return xpad
+
+
+def _wide_columns(xpad, kernel, oh):
+    """Stride-1 im2col as (C·kh·kw, N·OH·Wp), one copy of contiguous runs of OH·Wp.
+
+    With stride 1, window (u, v) over a flattened padded plane is the run starting at
+    u·Wp + v: output (i, j) reads flat index (i + u)·Wp + j + v. The run covers Wp columns
+    per output row; the last kw - 1 of them are not outputs ("wide" columns, sliced off
+    or met by zeros). xpad comes from ``_wide_padded``.
+    """
+    xp = get_array_module(xpad)
+    (n, c, _, wp), (kh, kw) = xpad.shape, kernel
+    s_n, s_c, s_h, s_w = xpad.strides
+    view = xp.lib.stride_tricks.as_strided(
+        xpad, shape=(c, kh, kw, n, oh * wp), strides=(s_c, s_h, s_w, s_n, s_w))
+    return xp.ascontiguousarray(view).reshape(c * kh * kw, -1)
+
+
+def _widen(g, wp):
+    """g (N, C, OH, OW) as (C, N·OH·Wp): zero columns appended, matching ``_wide_columns``."""
+    n, c, oh, ow = g.shape
+    wide = get_array_module(g).zeros((c, n, oh, wp), dtype=g.dtype)
+    wide[..., :ow] = g.transpose(1, 0, 2, 3)
+    return wide.reshape(c, -1)
+
+
+def _wide_fold(col, shape, kernel, oh):
+    """The adjoint of ``_wide_columns``: col (C·kh·kw, N·OH·Wp) summed into (N, C, Hp + 1, Wp).
+
+    kh·kw adds of contiguous runs of OH·Wp; stored channels-major, as the GEMM left it.
+    """
+    (n, c, rows, wp), (kh, kw) = shape, kernel
+    planes = get_array_module(col).zeros((c, n, rows * wp), dtype=col.dtype)
+    col = col.reshape(c, kh, kw, n, oh * wp)
+    for u in range(kh):
+        for v in range(kw):
+            start = u * wp + v
+            planes[:, :, start:start + oh * wp] += col[:, u, v]
+    return planes.reshape(c, n, rows, wp).transpose(1, 0, 2, 3)
+
+
+def _conv_columns(x, kernel, stride, pad, oh):
+    """conv2d's im2col matrix: wide (``_wide_columns``) for stride 1, else ``_columns``."""
+    if tuple(stride) == (1, 1):
+        return _wide_columns(_wide_padded(x, pad), kernel, oh)
+    return _columns(x, kernel, stride, pad)[0]
+
+
 def _check_channels(x, W, axis):
     """Raised inside ``forward``: Function prefixes the op's name and the input shapes."""
     if W.ndim != 4:
@@ -142,6 +196,8 @@ class Conv2d(Function):
     gx = conv_transpose2d(gy, W);  gW = Conv2dGradW(x, gy);  gb = Σ_{n,i,j} gy.
     """
 
+    keeps_outputs = False
+
     def __init__(self, stride, pad):
         self.stride = stride
         self.pad = pad
@@ -149,14 +205,14 @@ class Conv2d(Function):
 
     def forward(self, x, W, b=None):
         _check_channels(x, W, 1)
-        conv_geometry(x.shape, W.shape[2:], self.stride, self.pad)
+        oh, ow = conv_geometry(x.shape, W.shape[2:], self.stride, self.pad)
         o = W.shape[0]
-        col, (oh, ow) = _columns(x, W.shape[2:], self.stride, self.pad)
+        col = _conv_columns(x, W.shape[2:], self.stride, self.pad, oh)
         self.col = col  # backward's gW reuses it instead of gathering the windows again
-        y = W.reshape(o, -1) @ col
-        if b is not None:
-            y += b.reshape(o, 1)
-        return y.reshape(o, x.shape[0], oh, ow).transpose(1, 0, 2, 3)
+        y = (W.reshape(o, -1) @ col).reshape(o, x.shape[0], oh, -1)[..., :ow]
+        if b is not None:  # the bias add also packs the wide columns out, in the same pass
+            y = get_array_module(x).add(y, b.reshape(o, 1, 1, 1), dtype=y.dtype)
+        return y.transpose(1, 0, 2, 3)  # (O, N, OH, OW) -> (N, O, OH, OW), a view
 
     def backward(self, gy):
         x, W = self.inputs[:2]
@@ -176,6 +232,8 @@ class Conv2dGradW(Function):
     Bilinear in x and gy: for ggW, gx = conv_transpose2d(gy, ggW), ggy = conv2d(x, ggW).
     """
 
+    keeps_outputs = False
+
     def __init__(self, kernel, stride, pad, col=None):
         self.kernel = tuple(kernel)
         self.stride = stride
@@ -183,12 +241,17 @@ class Conv2dGradW(Function):
         self.col = col
 
     def forward(self, x, gy):
+        n, o, oh, ow = gy.shape
         col = self.col
         if col is None:
-            col = _columns(x, self.kernel, self.stride, self.pad)[0]
+            col = _conv_columns(x, self.kernel, self.stride, self.pad, oh)
         self.col = None  # only the forward needs it
-        o = gy.shape[1]
         gy2 = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # free when gy is channels-major
+        if col.shape[1] != gy2.shape[1]:  # wide columns: pad gy with zeros or drop them
+            if o < len(col):
+                gy2 = _widen(gy, col.shape[1] // (n * oh))
+            else:
+                col = col.reshape(len(col), n, oh, -1)[..., :ow].reshape(len(col), -1)
         return (gy2 @ col.T).reshape((o, x.shape[1]) + self.kernel)
 
     def backward(self, ggW):
@@ -208,6 +271,8 @@ class ConvTranspose2d(Function):
     with OH = (H - 1)·sh - 2·ph + kh unless ``outsize`` (conv2d's input size) is given.
     gx = conv2d(gy, W);  gW = Conv2dGradW(gy, x);  gb = Σ_{n,i,j} gy.
     """
+
+    keeps_outputs = False
 
     name = "conv_transpose2d"
 
@@ -229,9 +294,15 @@ class ConvTranspose2d(Function):
             raise ValueError(f"output size {size} is empty (kernel too small for the pad)")
         if conv_geometry((n, o) + size, (kh, kw), self.stride, self.pad) != (h, w):
             raise ValueError(f"output size {size} does not match the input size {(h, w)}")
-        col = W.reshape(c, -1).T @ x.transpose(1, 0, 2, 3).reshape(c, -1)
-        col = col.reshape(o, kh, kw, n, h, w).transpose(3, 0, 1, 2, 4, 5)
-        y = col2im_array(col, size, self.stride, self.pad, channels_major=True)
+        if self.stride == (1, 1):
+            (ph, pw), wp = self.pad, size[1] + 2 * self.pad[1]
+            col = W.reshape(c, -1).T @ _widen(x, wp)
+            y = _wide_fold(col, (n, o, size[0] + 2 * ph + 1, wp), (kh, kw), h)
+            y = y[:, :, ph:ph + size[0], pw:pw + size[1]]
+        else:
+            col = W.reshape(c, -1).T @ x.transpose(1, 0, 2, 3).reshape(c, -1)
+            col = col.reshape(o, kh, kw, n, h, w).transpose(3, 0, 1, 2, 4, 5)
+            y = col2im_array(col, size, self.stride, self.pad, channels_major=True)
         if b is not None:
             y += b.reshape(1, o, 1, 1)
         return y
@@ -251,6 +322,8 @@ class ConvTranspose2d(Function):
 class Im2col(Function):
     """col[n, c, u, v, i, j] = xpad[n, c, i·sh + u, j·sw + v];  gx = col2im(gcol)"""
 
+    keeps_outputs = False
+
     def __init__(self, kernel, stride, pad):
         self.kernel = kernel
         self.stride = stride
@@ -267,6 +340,8 @@ class Im2col(Function):
 
 class Col2im(Function):
     """x[n, c, i·sh + u - ph, j·sw + v - pw] += col[n, c, u, v, i, j];  gcol = im2col(gx)"""
+
+    keeps_outputs = False
 
     def __init__(self, size, stride, pad):
         self.size = tuple(size)

@@ -23,6 +23,8 @@ from chainrule.functions.conv import (
 class _Pool(Function):
     """Window geometry shared by the pooling Functions and their gradients."""
 
+    keeps_outputs = False
+
     def __init__(self, kernel, stride, pad):
         self.kernel = kernel
         self.stride = stride
@@ -44,6 +46,8 @@ class MaxPool2d(_Pool):
 
     x (N, C, H, W) -> y (N, C, OH, OW);  gx routes gy to each window's first maximum.
     """
+
+    keeps_outputs = False
 
     name = "max_pool2d"
 
@@ -96,6 +100,8 @@ class MaxPool2dGrad(Function):
     Linear in gy; its backward gathers: ggy = ggx at the argmax (MaxPool2dGather).
     """
 
+    keeps_outputs = False
+
     def __init__(self, pool):
         self.pool = pool
 
@@ -126,6 +132,8 @@ class MaxPool2dGather(Function):
     The adjoint of MaxPool2dGrad: gx = MaxPool2dGrad(gy).
     """
 
+    keeps_outputs = False
+
     def __init__(self, pool):
         self.pool = pool
 
@@ -146,6 +154,8 @@ class AvgPool2d(_Pool):
 
     x (N, C, H, W) -> y (N, C, OH, OW);  gx = AvgPool2dGrad(gy) spreads gy / (kh·kw).
     """
+
+    keeps_outputs = False
 
     name = "avg_pool2d"
 
@@ -169,6 +179,8 @@ class AvgPool2dGrad(Function):
 
     The adjoint of avg_pool2d, so its backward is avg_pool2d itself.
     """
+
+    keeps_outputs = False
 
     def __init__(self, pool, size, channels_major):
         self.pool = pool
