@@ -87,19 +87,29 @@ class Pow(Function):
         return gx0, gy * self.outputs[0]() * log(x0)
 
 
-class AddScalar(Function):
-    """y = x + c for a Python number c (kept weak: a float32 x stays float32);  dy/dx = 1"""
+class ScalarOp(Function):
+    """An op of one Variable and a Python number ``c``, kept as a setting, not an input.
 
-    keeps_outputs = False
+    NumPy keeps Python numbers weak, so a float32 x stays float32, and no gradient
+    is computed for c. Variable's operators choose these for Python numbers.
+    """
 
     __slots__ = ("c",)
+    keeps_outputs = False
+    verb = ""
 
     def __init__(self, c):
         self.c = c
 
     @property
     def name(self):
-        return f"add {self.c!r}"
+        return f"{self.verb} {self.c!r}"
+
+
+class AddScalar(ScalarOp):
+    """y = x + c;  dy/dx = 1"""
+
+    verb = "add"
 
     def forward(self, x):
         return x + self.c
@@ -108,19 +118,10 @@ class AddScalar(Function):
         return gy
 
 
-class MulScalar(Function):
-    """y = c x for a Python number c;  dy/dx = c"""
+class MulScalar(ScalarOp):
+    """y = c x;  dy/dx = c"""
 
-    keeps_outputs = False
-
-    __slots__ = ("c",)
-
-    def __init__(self, c):
-        self.c = c
-
-    @property
-    def name(self):
-        return f"mul {self.c!r}"
+    verb = "mul"
 
     def forward(self, x):
         return x * self.c
@@ -129,19 +130,10 @@ class MulScalar(Function):
         return MulScalar(self.c)(gy)
 
 
-class DivScalar(Function):
-    """y = x / c for a Python number c;  dy/dx = 1/c"""
+class DivScalar(ScalarOp):
+    """y = x / c;  dy/dx = 1/c"""
 
-    keeps_outputs = False
-
-    __slots__ = ("c",)
-
-    def __init__(self, c):
-        self.c = c
-
-    @property
-    def name(self):
-        return f"div {self.c!r}"
+    verb = "div"
 
     def forward(self, x):
         return x / self.c
@@ -150,19 +142,10 @@ class DivScalar(Function):
         return DivScalar(self.c)(gy)
 
 
-class PowScalar(Function):
-    """y = x ** c for a Python number c;  dy/dx = c x^(c-1)"""
+class PowScalar(ScalarOp):
+    """y = x ** c;  dy/dx = c x^(c-1)"""
 
-    keeps_outputs = False
-
-    __slots__ = ("c",)
-
-    def __init__(self, c):
-        self.c = c
-
-    @property
-    def name(self):
-        return f"pow {self.c!r}"
+    verb = "pow"
 
     def forward(self, x):
         return x**self.c
