@@ -46,3 +46,23 @@ def test_cnn_learns_digits_to_97_percent():
     )
     train_with_sgd(model, epochs=20, lr=0.3, seed=0)
     assert accuracy_on_test_set(model) >= 0.97
+
+
+def test_mlp_learns_the_three_arm_spiral_to_95_percent():
+    from chainrule import optim
+    from chainrule.data import Spiral
+
+    np.random.seed(0)
+    model = nn.Sequential(nn.Linear(2, 30), nn.Sigmoid(), nn.Linear(30, 3))
+    opt = optim.SGD(model.parameters(), lr=1.0)
+    loader = DataLoader(Spiral(), batch_size=30, shuffle=True, seed=0)
+    for _ in range(300):  # epochs, each in a fresh order
+        for x, t in loader:
+            loss = F.softmax_cross_entropy(model(x), t)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    test = Spiral(train=False)
+    with cr.no_grad():
+        predicted = model(test.x).data.argmax(axis=1)
+    assert np.mean(predicted == test.t) >= 0.95, np.mean(predicted == test.t)
