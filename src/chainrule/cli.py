@@ -168,7 +168,7 @@ def run_info(args):
     return 0
 
 
-EXTRAS = {"gpu": ["cupy"], "mpi": ["mpi4py"], "viz": ["graphviz"],
+EXTRAS = {"gpu": ["cupy"], "viz": ["graphviz"],
           "train": ["tqdm", "matplotlib", "safetensors", "threadpoolctl"],
           "test": ["pytest", "hypothesis", "xdist"]}
 
