@@ -220,3 +220,8 @@ def test_grad_mode_is_thread_local():
         t.start()
         t.join()
     assert seen == [True]
+
+
+def test_backward_refuses_a_bare_boolean_meant_as_retain_grad():
+    with pytest.raises(TypeError, match="retain_grad=True"):
+        (cr.Variable(np.array(2.0)) * 3).backward(True)

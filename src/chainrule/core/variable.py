@@ -79,10 +79,14 @@ class Variable:
     def backward(self, grad=None, retain_grad=False, create_graph=False):
         """Fill ``.grad`` of every leaf this Variable depends on (accumulating).
 
-        ``grad`` defaults to ones. ``retain_grad`` keeps the grads of intermediate
-        Variables too; ``create_graph`` records the backward pass so that the
-        grads can be differentiated again.
+        ``grad`` (the gradient of this output, as in PyTorch) defaults to ones.
+        ``retain_grad`` keeps the grads of intermediate Variables too;
+        ``create_graph`` records the backward pass so that the grads can be
+        differentiated again.
         """
+        if isinstance(grad, bool):  # DeZero's backward(True) meant retain_grad
+            raise TypeError("backward: the first argument is the output gradient; "
+                            "pass retain_grad=True or create_graph=True by name")
         engine.backward([self], [grad], retain_grad=retain_grad, create_graph=create_graph)
 
     def cleargrad(self):
