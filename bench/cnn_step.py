@@ -182,18 +182,8 @@ def make_jax(args, jit=False):
     """JAX op by op; ``jit=True`` compiles the whole step (XLA), a reference point."""
     jax = harness.import_jax()
     x, t, params = data()
-    state = {"params": jax.tree.map(jax.numpy.asarray, [list(p) for p in params])}
-    x, t = jax.numpy.asarray(x), jax.numpy.asarray(t)
     update = jax.jit(jax_step(jax)) if jit else jax_step(jax)
-    first = []
-
-    def step():
-        state["params"], loss = update(state["params"], x, t)
-        jax.block_until_ready(state["params"])
-        if not first:
-            first.append(float(loss))
-
-    return step, lambda: first[0]
+    return harness.jax_training_steps(jax, update, [list(p) for p in params], x, t)
 
 
 IMPLEMENTATIONS = {

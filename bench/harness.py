@@ -141,3 +141,19 @@ def import_jax(x64=False):
 
     jax.config.update("jax_enable_x64", x64)
     return jax
+
+
+def jax_training_steps(jax, update, params, x, t):
+    """``(step, check)`` for a functional JAX update: params carried between steps,
+    the first step's loss kept as the cross-check, each step finished before it returns."""
+    state = {"params": jax.tree.map(jax.numpy.asarray, params)}
+    x, t = jax.numpy.asarray(x), jax.numpy.asarray(t)
+    first = []
+
+    def step():
+        state["params"], loss = update(state["params"], x, t)
+        jax.block_until_ready(state["params"])
+        if not first:
+            first.append(float(loss))
+
+    return step, lambda: first[0]

@@ -152,19 +152,9 @@ def make_jax(args, jit=False):
     """JAX op by op; ``jit=True`` compiles the whole step (XLA), a reference point."""
     jax = harness.import_jax()
     x, t, layers = data()
-    state = {"params": jax.tree.map(jax.numpy.asarray, [list(layer) for layer in layers])}
-    x, t = jax.numpy.asarray(x), jax.numpy.asarray(t)
     update = jax_step(jax.numpy, jax.lax, jax)
     update = jax.jit(update) if jit else update
-    first = []
-
-    def step():
-        state["params"], loss = update(state["params"], x, t)
-        jax.block_until_ready(state["params"])
-        if not first:
-            first.append(float(loss))
-
-    return step, lambda: first[0]
+    return harness.jax_training_steps(jax, update, [list(layer) for layer in layers], x, t)
 
 
 IMPLEMENTATIONS = {
