@@ -17,9 +17,9 @@ SMALL = ["--hidden", "16", "--epochs", "1", "--batch-size", "64"]
 
 
 def chainrule(*args, cwd=None, timeout=120):
-    """Run ``chainrule ARGS`` in a fresh Python process; returns the CompletedProcess."""
+    """Run ``python -m chainrule ARGS`` in a fresh process; returns the CompletedProcess."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}  # two test workers share two cores
-    return subprocess.run([sys.executable, "-m", "chainrule.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "chainrule", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout,
                           check=False)
 
