@@ -18,12 +18,13 @@ from chainrule.nn.module import LoadResult, Module
 from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from chainrule.nn.rnn import LSTM, RNN
+from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.torch_io import export_torch_state_dict, load_torch_state_dict
 from chainrule.nn.transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
     "GELU",
+    "GRU",
     "LSTM",
     "RNN",
     "AdaptiveAvgPool2d",
@@ -37,9 +38,11 @@ __all__ = [
     "Embedding",
     "Flatten",
     "Identity",
+    "GRUCell",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
+    "LSTMCell",
     "LoadResult",
     "MaxPool2d",
     "MultiheadAttention",
@@ -48,6 +51,7 @@ __all__ = [
     "ModuleList",
     "Parameter",
     "ParameterList",
+    "RNNCell",
     "ReLU",
     "Sequential",
     "Sigmoid",
