@@ -108,6 +108,20 @@ def test_attention_packs_its_projection_as_pytorch_does():
         "q_proj_weight": (4, 4), "k_proj_weight": (4, 3), "v_proj_weight": (4, 5)}
 
 
+def test_recurrent_parameters_take_pytorch_prefixes_and_layouts():
+    lstm = nn.LSTM(3, 5, num_layers=2, bidirectional=True)
+    state = nn.export_torch_state_dict(lstm)
+    assert list(state)[:4] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    assert state["weight_ih_l1_reverse"].shape == (20, 10)
+    np.testing.assert_array_equal(state["weight_hh_l1"], lstm.W_h_l1.data.T)
+    np.testing.assert_array_equal(state["bias_ih_l0_reverse"], lstm.b_x_l0_reverse.data)
+    twin = nn.LSTM(3, 5, num_layers=2, bidirectional=True)
+    nn.load_torch_state_dict(twin, state)
+    np.testing.assert_array_equal(twin.W_x_l1_reverse.data, lstm.W_x_l1_reverse.data)
+    assert list(nn.export_torch_state_dict(nn.GRUCell(2, 3, bias=False))) == [
+        "weight_ih", "weight_hh"]
+
+
 def test_a_safetensors_file_loads_by_path(tmp_path):
     safetensors_numpy = pytest.importorskip("safetensors.numpy")
     source, target = Custom(), Custom()
@@ -187,3 +201,41 @@ def test_transformer_encoder_moves_from_pytorch_and_back():
     back.load_state_dict({k: torch.from_numpy(v) for k, v in
                           nn.export_torch_state_dict(ours).items()})
     outputs_agree(ours, back, x, torch)
+
+
+def tagger_parts(module, kind):
+    """Embedding, a two-layer recurrent layer and a head, built by ``nn`` or ``torch.nn``."""
+    rnn = getattr(module, kind)(6, 5, num_layers=2, batch_first=True,
+                                bidirectional=kind == "GRU")
+    return module.Embedding(10, 6), rnn, module.Linear(10 if kind == "GRU" else 5, 3)
+
+
+class Tagger(nn.Module):
+    def __init__(self, kind):
+        super().__init__()
+        self.embed, self.rnn, self.head = tagger_parts(nn, kind)
+
+    def forward(self, ids):
+        return self.head(self.rnn(self.embed(ids))[0])
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_recurrent_model_moves_from_pytorch_and_back(kind):
+    torch = torch_or_skip()
+
+    class TorchTagger(torch.nn.Module):
+        forward = Tagger.forward
+
+        def __init__(self):
+            super().__init__()
+            self.embed, self.rnn, self.head = tagger_parts(torch.nn, kind)
+
+    theirs, ours = TorchTagger().eval(), Tagger(kind)
+    nn.load_torch_state_dict(ours, theirs.state_dict())
+    ids = np.random.default_rng(0).integers(0, 10, (2, 7))
+    expected = theirs(torch.tensor(ids)).detach().numpy()
+    np.testing.assert_allclose(ours(ids).data, expected, atol=1e-5, rtol=1e-5)
+    back = TorchTagger().eval()
+    back.load_state_dict({k: torch.from_numpy(v) for k, v in
+                          nn.export_torch_state_dict(ours).items()})
+    np.testing.assert_allclose(back(torch.tensor(ids)).detach().numpy(), expected, atol=1e-6)

@@ -27,6 +27,7 @@ from chainrule.nn.embedding import Embedding
 from chainrule.nn.linear import Linear
 from chainrule.nn.module import LoadResult, check_keys
 from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 
 def export_torch_state_dict(model):
@@ -108,6 +109,35 @@ class AsNamed:
             load_value(module, name, array)
 
 
+class PrefixRenames:
+    """A codec renaming by prefix, for layers with numbered parameters: recurrent ones hold
+    ``W_x_l0``, ``b_h_l1_reverse``, ... for PyTorch's ``weight_ih_l0``, ``bias_hh_l1_reverse``.
+    """
+
+    def __init__(self, *prefixes):
+        self.prefixes = prefixes  # (torch prefix, own prefix, transposed)
+
+    def export(self, module):
+        state = {}
+        for name, value in _own_arrays(module):
+            torch_prefix, own, transposed = self._rule(name, 1)
+            array = numpy_copy(value)
+            state[torch_prefix + name[len(own):]] = array.T if transposed else array
+        return state
+
+    def load(self, module, arrays):
+        for torch_name, array in arrays.items():
+            torch_prefix, own, transposed = self._rule(torch_name, 0)
+            load_value(module, own + torch_name[len(torch_prefix):],
+                       array.T if transposed else array)
+
+    def _rule(self, name, side):
+        for rule in self.prefixes:
+            if name.startswith(rule[side]):
+                return rule
+        return (name, name, False)  # a name no rule covers passes unchanged
+
+
 class BatchNormCodec(Renames):
     """gamma, beta as weight, bias; the running statistics; and PyTorch's batch counter."""
 
@@ -128,6 +158,8 @@ class BatchNormCodec(Renames):
 
 
 _WEIGHT_BIAS = Renames(("weight", "W", False), ("bias", "b", False))
+_RECURRENT = PrefixRenames(("weight_ih", "W_x", True), ("weight_hh", "W_h", True),
+                           ("bias_ih", "b_x", False), ("bias_hh", "b_h", False))
 _CODECS = {
     Linear: Renames(("weight", "W", True), ("bias", "b", False)),
     Conv1d: _WEIGHT_BIAS,
@@ -137,6 +169,7 @@ _CODECS = {
     LayerNorm: Renames(("weight", "gamma", False), ("bias", "beta", False)),
     BatchNorm1d: BatchNormCodec(),
     BatchNorm2d: BatchNormCodec(),
+    **dict.fromkeys((RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell), _RECURRENT),
     MultiheadAttention: Renames(
         ("in_proj_weight", "W_in", True), ("q_proj_weight", "W_q", True),
         ("k_proj_weight", "W_k", True), ("v_proj_weight", "W_v", True),
