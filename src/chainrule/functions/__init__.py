@@ -54,6 +54,7 @@ from chainrule.functions.math import (
 )
 from chainrule.functions.noise import dropout
 from chainrule.functions.reduction import logsumexp, max, mean, min, sum
+from chainrule.functions.rnn import gru, lstm, rnn
 from chainrule.functions.shape import (
     broadcast_to,
     concat,
@@ -86,6 +87,7 @@ __all__ = [
     "flatten",
     "gelu",
     "get_item",
+    "gru",
     "hardtanh",
     "huber_loss",
     "kl_div",
@@ -95,6 +97,7 @@ __all__ = [
     "log",
     "log_softmax",
     "logsumexp",
+    "lstm",
     "matmul",
     "max",
     "mean",
@@ -107,6 +110,7 @@ __all__ = [
     "pow",
     "relu",
     "reshape",
+    "rnn",
     "scaled_dot_product_attention",
     "sigmoid",
     "sigmoid_cross_entropy",
