@@ -65,4 +65,4 @@ def test_flatten_keeps_the_batch_axis():
     y = nn.Flatten()(x)
     assert y.shape == (2, 60)
     np.testing.assert_array_equal(y.data, x.reshape(2, 60))
-    assert repr(nn.Flatten()) == "Flatten()"
+    assert repr(nn.Flatten()) == "Flatten(start_dim=1, end_dim=-1)"

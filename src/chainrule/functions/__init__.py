@@ -33,9 +33,10 @@ from chainrule.functions.math import (
     tanh,
 )
 from chainrule.functions.noise import dropout
-from chainrule.functions.reduction import logsumexp, max, mean, min, sum
+from chainrule.functions.reduction import argmax, argmin, logsumexp, max, mean, min, sum
 from chainrule.functions.shape import (
     broadcast_to,
+    cat,
     concat,
     expand_dims,
     flatten,
@@ -45,13 +46,17 @@ from chainrule.functions.shape import (
     stack,
     sum_to,
     transpose,
+    unsqueeze,
     where,
 )
 
 __all__ = [
     "abs",
     "add",
+    "argmax",
+    "argmin",
     "broadcast_to",
+    "cat",
     "clip",
     "concat",
     "cos",
@@ -92,6 +97,7 @@ __all__ = [
     "tan",
     "tanh",
     "transpose",
+    "unsqueeze",
     "where",
 ]
 

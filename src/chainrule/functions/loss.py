@@ -57,7 +57,7 @@ class MeanSquaredError(Function):
     def backward(self, gy):
         x0, x1 = self.inputs
         diff = x0 - x1
-        gx0 = diff * (gy * (2.0 / max(diff.size, 1)))
+        gx0 = diff * (gy * (2.0 / max(diff.data.size, 1)))
         return gx0, (-gx0 if x1.requires_grad else None)
 
 
@@ -80,7 +80,7 @@ class SigmoidCrossEntropy(Function):
 
     def backward(self, gy):
         (x,) = self.inputs
-        return (sigmoid(x) - self.t) * (gy / max(x.size, 1))
+        return (sigmoid(x) - self.t) * (gy / max(x.data.size, 1))
 
 
 def _target(t):

@@ -39,7 +39,18 @@ class Linear(Module):
 
 
 class Flatten(Module):
-    """y = x.reshape(N, -1): keeps the batch axis.  x (N, ...) -> y (N, prod(...))."""
+    """y = x with axes ``start_dim`` to ``end_dim`` joined; by default x (N, ...) -> (N, prod(...)).
+
+    PyTorch's signature and defaults: the batch axis is kept.
+    """
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
 
     def forward(self, x):
-        return F.flatten(x)
+        return F.flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
