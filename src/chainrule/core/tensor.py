@@ -15,6 +15,7 @@ import numpy as np
 from chainrule.backend import device_of, parse_device
 from chainrule.core import elementwise, ops, reductions, shapes
 from chainrule.core.aliases import either
+from chainrule.core.function import user_line
 
 
 def _sizes(args):
@@ -32,29 +33,34 @@ class TensorMethods:
     # (the engine keys its bookkeeping by Variable) although == is elementwise.
     __hash__ = object.__hash__
 
-    def _compare(self, other, compare):
+    def _compare(self, other, compare, symbol):
         if other is None or isinstance(other, (str, bytes, dict, set)):
             return NotImplemented  # x == None is False, as for any other object
         other = other.data if isinstance(other, TensorMethods) else other
-        return self._derived(compare(self.data, other))
+        try:
+            return self._derived(compare(self.data, other))
+        except ValueError:
+            shape = getattr(other, "shape", None) or np.shape(other)
+            raise ValueError(f"{symbol}: shapes {self.data.shape} and {shape} do not "
+                             f"broadcast{user_line()}") from None
 
     def __lt__(self, other):
-        return self._compare(other, operator.lt)
+        return self._compare(other, operator.lt, "<")
 
     def __le__(self, other):
-        return self._compare(other, operator.le)
+        return self._compare(other, operator.le, "<=")
 
     def __gt__(self, other):
-        return self._compare(other, operator.gt)
+        return self._compare(other, operator.gt, ">")
 
     def __ge__(self, other):
-        return self._compare(other, operator.ge)
+        return self._compare(other, operator.ge, ">=")
 
     def __eq__(self, other):
-        return self._compare(other, operator.eq)
+        return self._compare(other, operator.eq, "==")
 
     def __ne__(self, other):
-        return self._compare(other, operator.ne)
+        return self._compare(other, operator.ne, "!=")
 
     # ---- reductions ---------------------------------------------------------
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
