@@ -1,5 +1,5 @@
 """The elementwise Functions behind Variable's methods: exp, sqrt, abs, tanh, sigmoid, relu,
-clip, and the differentiable copies to another dtype or device.
+clip, and the differentiable copy to another device.
 
 They live in core so that ``x.exp()`` needs nothing above core; ``chainrule.functions``
 re-exports the same classes behind its lifting wrappers (``F.exp`` builds ``Exp``).
@@ -9,7 +9,6 @@ own, so a plain backward costs one call per op. Kinks follow PyTorch: relu'(0) =
 abs'(0) = 0, clip passes the gradient at its bounds.
 """
 
-import numpy as np
 
 from chainrule.backend import device_of, get_array_module, to_device
 from chainrule.core.function import Function
@@ -143,22 +142,7 @@ class Clip(Function):
         return gy * inside.astype(x.dtype)
 
 
-# ---- copies: another dtype, another device ------------------------------------
-class AsType(Function):
-    """y = x cast to ``dtype``;  gx = gy cast back to x's dtype"""
-
-    keeps_outputs = False
-
-    def __init__(self, dtype):
-        self.dtype = np.dtype(dtype)
-
-    def forward(self, x):
-        return x.astype(self.dtype)
-
-    def backward(self, gy):
-        return AsType(self.inputs[0].dtype)(gy)
-
-
+# ---- a copy on another device (another dtype is ops.cast) ---------------------
 class ToDevice(Function):
     """y = x copied to ``device`` ('cpu', 'cuda', 'cuda:N');  gx = gy copied back"""
 

@@ -29,9 +29,9 @@ class TensorMethods:
     __slots__ = ()
 
     # ---- comparisons: boolean Variables that need no gradient ----------------
-    # Hashing stays by identity, so Variables remain dict keys and set members
-    # (the engine keys its bookkeeping by Variable) although == is elementwise.
-    __hash__ = object.__hash__
+    # Variable keeps hashing by identity (its __hash__), so Variables remain dict keys
+    # and set members (the engine keys its bookkeeping by Variable) although == is
+    # elementwise. `x in a_list` compares with ==, as for PyTorch's tensors: use `is`.
 
     def _compare(self, other, compare, symbol):
         if other is None or isinstance(other, (str, bytes, dict, set)):
@@ -169,7 +169,7 @@ class TensorMethods:
         if dtype == self.data.dtype:
             return self
         if dtype.kind in "fc" and self.data.dtype.kind in "fc":
-            return elementwise.AsType(dtype)(self)
+            return ops.cast(self, dtype)
         return self._derived(self.data.astype(dtype))
 
     def float(self):
