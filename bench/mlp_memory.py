@@ -16,8 +16,9 @@ import platform
 import resource
 import sys
 
-import harness
 import mlp_step
+
+import harness
 
 BATCH = 1024
 STEPS = 20

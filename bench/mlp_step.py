@@ -18,7 +18,7 @@ LR = 0.1
 
 
 def data(batch=BATCH):
-    """x (batch, 784) float32, t (batch,) int64 labels and [(W (in, out), b (out,)), ...] float32."""
+    """x (batch, 784) float32, t (batch,) int64 labels, [(W (in, out), b (out,)), ...] float32."""
     rng = np.random.default_rng(0)
     x = rng.normal(0.0, 1.0, (batch, SIZES[0])).astype(np.float32)
     t = rng.integers(0, SIZES[-1], batch)

@@ -11,9 +11,9 @@ The cross-check is Σ ∂/∂y0.
 """
 
 import numpy as np
+from op_overhead import OPERATIONS, REPETITIONS, SIZE, data
 
 import harness
-from op_overhead import OPERATIONS, REPETITIONS, SIZE, data
 
 
 def make_chainrule(args):
