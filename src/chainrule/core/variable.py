@@ -4,6 +4,7 @@ import numpy as np
 
 from chainrule.backend import get_array_module
 from chainrule.core import engine, ops
+from chainrule.core.tensor import TensorMethods
 
 _SCALARS = (int, float, complex, bool, np.generic)
 _NUMBERS = {int, float}  # Python numbers: NumPy keeps them weak, so dtypes survive
@@ -35,8 +36,11 @@ def as_array(data, like=None):
     return as_array(data)
 
 
-class Variable:
+class Variable(TensorMethods):
     """A node of the graph holding ``data`` (an array) and, after backward, ``grad``.
+
+    Its array methods as PyTorch and NumPy spell them (``x.mean(dim=1)``, ``x.view(n, -1)``,
+    ``x > 0``) come from ``TensorMethods`` (core/tensor.py); the graph is here.
 
     >>> x = Variable(np.array(3.0))
     >>> y = x * x + 2 * x
@@ -48,6 +52,7 @@ class Variable:
     __slots__ = ("data", "name", "grad", "creator", "generation", "requires_grad", "__weakref__")
     __array_ufunc__ = None  # `ndarray + Variable` defers to Variable.__radd__
     __array_priority__ = 200  # the same for CuPy arrays
+    __hash__ = object.__hash__  # by identity, so a Variable stays a dict key beside __eq__
 
     def __init__(self, data, name=None, requires_grad=True):
         if isinstance(data, Variable):
@@ -116,10 +121,6 @@ class Variable:
         return self.data.ndim
 
     @property
-    def size(self):
-        return self.data.size
-
-    @property
     def dtype(self):
         return self.data.dtype
 
@@ -138,6 +139,23 @@ class Variable:
     def item(self):
         return self.data.item()
 
+    # ---- as a NumPy array would convert --------------------------------------
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(v)``: the data (a view, not an object array); ufuncs still refuse."""
+        data = self.numpy()
+        if dtype is not None and data.dtype != dtype:
+            return data.astype(dtype)
+        return data.copy() if copy else data
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.data)
+
+    def __int__(self):
+        return int(self.data)
+
     def numpy(self):
         """The data as a NumPy array (copied from the GPU when it lives there)."""
         xp = get_array_module(self.data)
@@ -153,9 +171,6 @@ class Variable:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = axes[0]
         return ops.transpose(self, tuple(axes) if axes else None)
-
-    def sum(self, axis=None, keepdims=False):
-        return ops.sum(self, axis, keepdims)
 
     def sum_to(self, shape):
         return ops.sum_to(self, shape)
