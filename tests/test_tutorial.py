@@ -1,5 +1,4 @@
-"""docs/tutorial.md, docs/from-pytorch.md and README.md run: every ```python block, in order,
-in one namespace per file."""
+"""docs/tutorial.md and README.md run: every ```python block, in order, in one namespace each."""
 
 import pathlib
 import re
@@ -43,18 +42,3 @@ def test_every_readme_block_runs_in_order(tmp_path, monkeypatch, capsys):
     accuracy = float(re.search(r"held-out accuracy ([\d.]+)", out).group(1))
     assert accuracy >= 0.9  # the PyTorch-style GRU learns its task
 
-
-def test_every_from_pytorch_block_runs_in_order(tmp_path, monkeypatch, capsys):
-    pytest.importorskip("torch")  # the page loads a PyTorch twin's weights
-    page = TUTORIAL.parent / "from-pytorch.md"
-    monkeypatch.chdir(tmp_path)
-    namespace = {"__name__": "from_pytorch"}
-    for number, code in enumerate(BLOCK.findall(page.read_text(encoding="utf-8")), 1):
-        exec(compile(code, f"{page.name} block {number}", "exec"), namespace)  # noqa: S102
-    assert "['0.weight', '0.bias', '1.weight', '1.bias']" in capsys.readouterr().out
-
-
-def test_from_pytorch_is_one_table():
-    page = (TUTORIAL.parent / "from-pytorch.md").read_text(encoding="utf-8")
-    headers = [line for line in page.splitlines() if line.startswith("| PyTorch |")]
-    assert headers == ["| PyTorch | chainrule | why |"]
