@@ -19,6 +19,7 @@ from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from chainrule.nn.summary import Summary, summary
 from chainrule.nn.torch_io import export_torch_state_dict, load_torch_state_dict
 from chainrule.nn.transformer import TransformerEncoder, TransformerEncoderLayer
 
@@ -56,6 +57,7 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Softmax",
+    "Summary",
     "Tanh",
     "TransformerEncoder",
     "TransformerEncoderLayer",
@@ -63,4 +65,5 @@ __all__ = [
     "export_torch_state_dict",
     "init",
     "load_torch_state_dict",
+    "summary",
 ]
