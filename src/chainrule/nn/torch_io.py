@@ -148,7 +148,8 @@ class BatchNormCodec(Renames):
 
     def export(self, module):
         state = super().export(module)
-        state["num_batches_tracked"] = np.array(module.num_batches_tracked, dtype=np.int64)
+        if module.running_mean is not None:  # PyTorch counts only where it tracks statistics
+            state["num_batches_tracked"] = np.array(module.num_batches_tracked, dtype=np.int64)
         return state
 
     def load(self, module, arrays):
