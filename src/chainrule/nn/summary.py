@@ -21,8 +21,8 @@ class Summary:
     def __init__(self, model, rows):
         self.model, self.rows = model, rows
         params = list(model.parameters())  # each shared Parameter once
-        self.total_params = sum(int(p.size) for p in params)
-        self.trainable_params = sum(int(p.size) for p in params if p.requires_grad)
+        self.total_params = sum(int(p.data.size) for p in params)
+        self.trainable_params = sum(int(p.data.size) for p in params if p.requires_grad)
         self.param_bytes = sum(int(p.data.nbytes) for p in params)
 
     def __str__(self):
@@ -90,7 +90,7 @@ def summary(model, input_shape=None, dtype=np.float32, input_data=None, depth=No
         level = name.count(".")
         if depth is not None and level >= depth:
             continue
-        own = sum(int(p.size) for p in module.parameters(recurse=False))
+        own = sum(int(p.data.size) for p in module.parameters(recurse=False))
         has_children = next(module.children(), None) is not None
         rows.append(Row(name, type(module).__name__, shapes.get(id(module)),
                         None if own == 0 and has_children else own, level))
