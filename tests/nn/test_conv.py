@@ -134,3 +134,9 @@ def test_conv1d_errors_name_the_layer(args, message):
 def test_conv1d_refuses_what_it_does_not_support(option):
     with pytest.raises(ValueError, match="Conv1d"):
         nn.Conv1d(2, 2, 3, **option)
+
+
+def test_conv1d_takes_pad_or_padding_but_not_two_different_values():
+    assert nn.Conv1d(2, 2, 3, padding=2).pad == nn.Conv1d(2, 2, 3, pad=2).pad == (2, 2)
+    with pytest.raises(TypeError, match="Conv1d: got pad=1 and padding=2"):
+        nn.Conv1d(2, 2, 3, pad=1, padding=2)

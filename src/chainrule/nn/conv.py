@@ -96,8 +96,8 @@ class Conv1d(Module):
         self.kernel_size = _single("kernel_size", kernel_size)
         self.stride = _single("stride", stride)
         self.dilation = _single("dilation", dilation)
-        self.pad = _padding_1d(pad if padding is None else padding, self.stride,
-                               self.dilation * (self.kernel_size - 1))
+        self.pad = _padding_1d(either("Conv1d", pad=pad, padding=padding, default=0),
+                               self.stride, self.dilation * (self.kernel_size - 1))
         shape = (self.out_channels, self.in_channels, self.kernel_size)
         bound = 1.0 / math.sqrt(self.in_channels * self.kernel_size)
         self.W = init.uniform_parameter(shape, bound, dtype)
