@@ -167,11 +167,6 @@ class Variable(TensorMethods):
             shape = shape[0]
         return ops.reshape(self, shape)
 
-    def transpose(self, *axes):
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = axes[0]
-        return ops.transpose(self, tuple(axes) if axes else None)
-
     def sum_to(self, shape):
         return ops.sum_to(self, shape)
 
