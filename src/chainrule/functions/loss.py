@@ -100,7 +100,7 @@ def _index_coefficients(op, x, target, weight, ignore_index, smoothing):
     return coeff, counted.sum()
 
 
-def _probability_coefficients(op, x, target, weight, smoothing):
+def _probability_coefficients(x, target, weight, smoothing):
     """a and the "mean" divisor for class-probability targets of x's shape."""
     c = x.shape[1]
     coeff = target.astype(x.dtype, copy=False)
@@ -133,7 +133,7 @@ def _class_loss(op, x, target, weight, ignore_index, reduction, smoothing, on_lo
             raise TypeError(f"{op}: class-index targets must be integers, got {t.dtype}")
         coeff, divisor = _index_coefficients(op, x, t, weight, ignore_index, smoothing)
     elif t.shape == x.shape:
-        coeff, divisor = _probability_coefficients(op, x, t, weight, smoothing)
+        coeff, divisor = _probability_coefficients(x, t, weight, smoothing)
     else:
         raise ValueError(f"{op}: probability targets must have input's shape {x.shape}, "
                          f"got {t.shape}")
