@@ -62,7 +62,7 @@ def test_matrix_im2col_and_col2im_are_adjoint_and_differentiate_twice(kernel, st
 
 def test_the_book_convolution_is_a_matrix_product():
     x, W = random_array(0, (2, 3, 5, 5)), random_array(1, (4, 3, 3, 3))
-    col = F.im2col(x, 3, stride=2, pad=1)
+    col = F.im2col(x, 3, stride=2, padding=1)
     y = (col @ W.reshape(4, -1).T).reshape(2, 3, 3, 4).transpose(0, 3, 1, 2)
     np.testing.assert_allclose(y.data, F.conv2d(x, cr.Variable(W), stride=2, pad=1).data)
 

@@ -146,7 +146,7 @@ def test_var_spellings_numpy_and_torch():
     np.testing.assert_allclose(F.var(x, 1, correction=0).data, np.var(x, axis=1))
     with pytest.raises(TypeError, match="var: pass one of correction, ddof and unbiased"):
         F.var(x, ddof=0, correction=1)
-    with pytest.raises(TypeError, match="std: got both axis=0 and dim=1"):
+    with pytest.raises(TypeError, match="std: got axis=0 and dim=1; pass only one"):
         F.std(x, axis=0, dim=1)
 
 

@@ -60,10 +60,22 @@ from chainrule.functions.math import (
     tanh,
 )
 from chainrule.functions.noise import dropout
-from chainrule.functions.reduction import cumsum, logsumexp, max, mean, min, std, sum, var
+from chainrule.functions.reduction import (
+    argmax,
+    argmin,
+    cumsum,
+    logsumexp,
+    max,
+    mean,
+    min,
+    std,
+    sum,
+    var,
+)
 from chainrule.functions.rnn import gru, lstm, rnn
 from chainrule.functions.shape import (
     broadcast_to,
+    cat,
     chunk,
     concat,
     expand_dims,
@@ -76,15 +88,19 @@ from chainrule.functions.shape import (
     stack,
     sum_to,
     transpose,
+    unsqueeze,
     where,
 )
 
 __all__ = [
     "abs",
     "add",
+    "argmax",
+    "argmin",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "broadcast_to",
+    "cat",
     "chunk",
     "clip",
     "concat",
@@ -148,6 +164,7 @@ __all__ = [
     "tan",
     "tanh",
     "transpose",
+    "unsqueeze",
     "var",
     "vector_norm",
     "where",

@@ -9,6 +9,7 @@ ready for ``col @ W`` (the book's), or the array (N, C, KH, KW, OH, OW).
 
 from chainrule.backend import get_array_module
 from chainrule.core import Function, as_variable
+from chainrule.core.aliases import either
 from chainrule.functions.conv import as_pair, col2im_array, conv_geometry, window_view
 
 
@@ -68,28 +69,29 @@ class Col2im(Function):
         return Im2col(self.kernel, self.stride, self.pad, self.to_matrix)(gx)
 
 
-def _geometry(op, kernel_size, stride, pad):
+def _geometry(op, kernel_size, stride, pad, padding):
+    pad = either(op, pad=pad, padding=padding, default=0)
     return (as_pair(kernel_size, f"{op}: kernel_size"), as_pair(stride, f"{op}: stride"),
             as_pair(pad, f"{op}: pad"))
 
 
-def im2col(x, kernel_size, stride=1, pad=0, to_matrix=True):
+def im2col(x, kernel_size, stride=1, pad=0, to_matrix=True, *, padding=None):
     """Every kernel window of x (N, C, H, W), zero-padded by ``pad``: DeZero's im2col.
 
     Returns (N·OH·OW, C·KH·KW) with ``to_matrix`` (the book's layout: a convolution is
     then ``im2col(x, ...) @ W.reshape(O, -1).T``), else (N, C, KH, KW, OH, OW).
     ``kernel_size``, ``stride`` and ``pad`` are ints or pairs. The "from scratch" book's
     ``im2col(x, filter_h, filter_w, stride, pad)`` is ``im2col(x, (filter_h, filter_w),
-    stride, pad)`` here.
+    stride, pad)`` here; ``padding`` is PyTorch's name for ``pad``.
     """
-    kernel, stride, pad = _geometry("im2col", kernel_size, stride, pad)
+    kernel, stride, pad = _geometry("im2col", kernel_size, stride, pad, padding)
     return Im2col(kernel, stride, pad, to_matrix)(as_variable(x))
 
 
-def col2im(x, input_shape, kernel_size, stride=1, pad=0, to_matrix=True):
+def col2im(x, input_shape, kernel_size, stride=1, pad=0, to_matrix=True, *, padding=None):
     """The adjoint of im2col (DeZero's col2im): windows ``x`` added back into an image of
     ``input_shape`` (N, C, H, W), overlaps summed, the padding cut off."""
-    kernel, stride, pad = _geometry("col2im", kernel_size, stride, pad)
+    kernel, stride, pad = _geometry("col2im", kernel_size, stride, pad, padding)
     shape = tuple(input_shape)
     if len(shape) != 4:
         raise ValueError(f"col2im: input_shape must be (N, C, H, W), got {input_shape}")

@@ -7,7 +7,7 @@ import string
 
 from chainrule.backend import get_array_module
 from chainrule.core import Function, Variable, as_variable, ops
-from chainrule.functions.aliases import either
+from chainrule.core.aliases import either
 from chainrule.functions.math import abs as absolute
 from chainrule.functions.math import clip
 from chainrule.functions.reduction import max as max_
@@ -183,7 +183,8 @@ def einsum(equation, *operands):
     if not operands:
         raise ValueError("einsum: needs at least one operand")
     anchor = next((x for x in operands if isinstance(x, Variable)), None)
-    anchor = anchor or as_variable(operands[0])
+    if anchor is None:
+        anchor = as_variable(operands[0])
     operands = [anchor.constant(x) for x in operands]  # Variables pass through as they are
     inputs, output = _parse_einsum(equation, [x.shape for x in operands])
     return Einsum(inputs, output)(*operands)
@@ -233,7 +234,7 @@ class PNorm(Function):
 def normalize(input, p=2.0, dim=1, eps=1e-12, *, axis=None):
     """x / max(‖x‖ₚ, eps) along ``dim`` (``axis``), as torch.nn.functional.normalize."""
     x = as_variable(input)
-    dim = either("normalize", "dim", dim, "axis", axis, default=1)
+    dim = either("normalize", dim=dim, axis=axis, default=1)
     _check_axis("normalize", x, dim)
     return x / clip(vector_norm(x, p, dim, keepdims=True), eps, None)
 
@@ -242,7 +243,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8, *, axis=None):
     """Σ x1 x2 / (max(‖x1‖, eps) max(‖x2‖, eps)) along ``dim``, x1 and x2 broadcast, as torch's
     (whose eps clamp passes the norm's gradient through unchanged, so does this one's)."""
     x1, x2 = as_variable(x1), as_variable(x2)
-    dim = either("cosine_similarity", "dim", dim, "axis", axis, default=1)
+    dim = either("cosine_similarity", dim=dim, axis=axis, default=1)
     try:
         shape = get_array_module(x1.data).broadcast_shapes(x1.shape, x2.shape)
     except ValueError:

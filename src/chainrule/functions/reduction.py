@@ -1,51 +1,20 @@
-"""Reductions: sum, mean, max, min, logsumexp, var, std, and the running sum cumsum.
+"""Reductions: sum, mean, max, min, argmax, argmin, logsumexp, var, std, and the running
+sum cumsum.
 
-``axis`` is None (every axis), an int or a tuple of ints, as in NumPy. max and
-min split the gradient evenly among tied extremes, like ``torch.amax``.
+``axis`` is None (every axis), an int or a tuple of ints, as in NumPy; PyTorch's ``dim`` and
+``keepdim`` are accepted beside ``axis`` and ``keepdims``. max and min split the gradient
+evenly among tied extremes, like ``torch.amax``; with PyTorch's keywords they return
+PyTorch's ``(values, indices)`` instead (see ``chainrule.core.reductions``). All but
+logsumexp are the functions behind Variable's methods: ``F.mean(x)`` is ``x.mean()``.
 """
 
 from chainrule.backend import get_array_module
-from chainrule.core import Function, as_variable, ops
+from chainrule.core import Function, as_variable, ops, reductions
+from chainrule.core.aliases import either
+from chainrule.core.elementwise import Exp
 from chainrule.core.ops import kept_shape
-from chainrule.functions.aliases import either
-from chainrule.functions.math import exp
+from chainrule.core.reductions import axis_and_keepdims, check_axis
 from chainrule.functions.shape import where
-
-
-def _axis(x, axis, op):
-    """``axis`` as NumPy takes it (an int or a tuple), checked against ``x``'s shape."""
-    if axis is None:
-        return None
-    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
-    for a in axes:
-        if not -x.ndim <= a < x.ndim:
-            raise ValueError(f"{op}: axis {a} is out of range for shape {x.shape}")
-    return axes if isinstance(axis, (tuple, list)) else axis
-
-
-class Extreme(Function):
-    """y = max x (or min x) over ``axis``;  gx = gy / k at each of the k tied extremes, else 0
-    (the gradient is split evenly among ties, like torch.amax / torch.amin)"""
-
-    def __init__(self, reduce, axis, keepdims):
-        self.reduce = reduce  # "max" or "min"
-        self.axis = axis
-        self.keepdims = keepdims
-
-    @property
-    def name(self):
-        return self.reduce
-
-    def forward(self, x):
-        return getattr(x, self.reduce)(axis=self.axis, keepdims=self.keepdims)
-
-    def backward(self, gy):
-        x = self.inputs[0].data
-        kept = kept_shape(x.shape, self.axis)
-        hit = (x == self.outputs[0]().data.reshape(kept)).astype(x.dtype)
-        share = hit / hit.sum(axis=self.axis, keepdims=True)
-        # the share is a constant: gx is linear in gy, flat in x between ties
-        return ops.reshape(gy, kept) * share
 
 
 class LogSumExp(Function):
@@ -67,38 +36,51 @@ class LogSumExp(Function):
         x = self.inputs[0]
         kept = kept_shape(x.shape, self.axis)
         y = ops.reshape(self.outputs[0](), kept)
-        return ops.reshape(gy, kept) * exp(x - y)
+        return ops.reshape(gy, kept) * Exp()(x - y)
 
 
-def sum(x, axis=None, keepdims=False):
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """y = Σ x over ``axis`` (None: every axis)."""
-    x = as_variable(x)
-    return ops.sum(x, _axis(x, axis, "sum"), keepdims)
+    return reductions.sum(as_variable(x), axis, keepdims, dim, keepdim)
 
 
-def mean(x, axis=None, keepdims=False):
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """y = Σ x / n over ``axis``, n the number of elements summed."""
-    x = as_variable(x)
-    y = ops.sum(x, _axis(x, axis, "mean"), keepdims)
-    return y / (x.size // y.size) if y.size else y
+    return reductions.mean(as_variable(x), axis, keepdims, dim, keepdim)
 
 
-def max(x, axis=None, keepdims=False):
-    """Largest element over ``axis``; ties share the gradient evenly (like torch.amax)."""
-    x = as_variable(x)
-    return Extreme("max", _axis(x, axis, "max"), keepdims)(x)
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Largest element over ``axis``; ties share the gradient evenly (like torch.amax).
+
+    With PyTorch's ``dim=`` (or ``keepdim=``) and one axis: ``(values, indices)``, as
+    ``torch.max(x, dim)`` returns.
+    """
+    return reductions.extreme("max", as_variable(x), axis, keepdims, dim, keepdim)
 
 
-def min(x, axis=None, keepdims=False):
-    """Smallest element over ``axis``; ties share the gradient evenly (like torch.amin)."""
-    x = as_variable(x)
-    return Extreme("min", _axis(x, axis, "min"), keepdims)(x)
+def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Smallest element over ``axis``; ties share the gradient evenly (like torch.amin).
+
+    With PyTorch's ``dim=`` (or ``keepdim=``) and one axis: ``(values, indices)``, as
+    ``torch.min(x, dim)`` returns.
+    """
+    return reductions.extreme("min", as_variable(x), axis, keepdims, dim, keepdim)
 
 
-def logsumexp(x, axis=None, keepdims=False):
+def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index of the largest element over ``axis`` (None: of the flattened array); no gradient."""
+    return reductions.arg("max", as_variable(x), axis, keepdims, dim, keepdim)
+
+
+def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index of the smallest element over ``axis`` (None: of the flattened array); no gradient."""
+    return reductions.arg("min", as_variable(x), axis, keepdims, dim, keepdim)
+
+
+def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """y = log Σ eˣ over ``axis``, stable for large |x|."""
     x = as_variable(x)
-    return LogSumExp(_axis(x, axis, "logsumexp"), keepdims)(x)
+    return LogSumExp(*axis_and_keepdims("logsumexp", x, axis, keepdims, dim, keepdim))(x)
 
 
 class Cumsum(Function):
@@ -132,11 +114,12 @@ class RootOfSquares(Function):
 def cumsum(x, axis=None, *, dim=None):
     """Running sums along ``axis`` (``dim``); None sums over the flattened array, as NumPy."""
     x = as_variable(x)
-    axis = either("cumsum", "axis", axis, "dim", dim)
+    axis = either("cumsum", axis=axis, dim=dim)
     if axis is None:
-        return Cumsum(0)(ops.reshape(x, (x.size,)))
-    _axis(x, axis, "cumsum")
-    return Cumsum(axis)(x)
+        return Cumsum(0)(ops.reshape(x, (x.data.size,)))
+    if not isinstance(axis, int):
+        raise TypeError(f"cumsum: axis must be an int, got {axis!r}")
+    return Cumsum(check_axis(x, axis, "cumsum"))(x)
 
 
 def _correction(op, correction, ddof, unbiased):
@@ -160,29 +143,27 @@ def var(x, axis=None, *, correction=None, keepdims=False, ddof=None, dim=None, k
     divides by n: pass ``ddof=0`` (or ``correction=0``) for that. n ≤ correction gives inf
     or nan, as torch.
     """
-    return _variance("var", x, either("var", "axis", axis, "dim", dim),
-                     _correction("var", correction, ddof, unbiased),
-                     either("var", "keepdims", keepdims, "keepdim", keepdim, default=False))
+    x = as_variable(x)
+    axis, keepdims = axis_and_keepdims("var", x, axis, keepdims, dim, keepdim)
+    return _variance(x, axis, _correction("var", correction, ddof, unbiased), keepdims)
 
 
 def std(x, axis=None, *, correction=None, keepdims=False, ddof=None, dim=None, keepdim=None,
         unbiased=None):
     """Standard deviation √var over ``axis``, with ``var``'s arguments (correction 1 by
     default, as torch.std). Its gradient is 0 where the slice is constant, as torch's."""
-    v = _variance("std", x, either("std", "axis", axis, "dim", dim),
-                  _correction("std", correction, ddof, unbiased),
-                  either("std", "keepdims", keepdims, "keepdim", keepdim, default=False))
+    x = as_variable(x)
+    axis, keepdims = axis_and_keepdims("std", x, axis, keepdims, dim, keepdim)
+    v = _variance(x, axis, _correction("std", correction, ddof, unbiased), keepdims)
     return RootOfSquares()(v)
 
 
-def _variance(op, x, axis, correction, keepdims):
-    x = as_variable(x)
-    axis = _axis(x, axis, op)
-    d = x - mean(x, axis, keepdims=True)
+def _variance(x, axis, correction, keepdims):
+    d = x - reductions.mean(x, axis, True, None, None)
     squares = ops.sum(d * d, axis, keepdims)
-    dof = (x.size // squares.size if squares.size else 0) - correction
+    n, kept = x.data.size, squares.data.size
+    dof = (n // kept if kept else 0) - correction
     if dof > 0:
         return squares / dof
     with get_array_module(x.data).errstate(divide="ignore", invalid="ignore"):
         return squares / get_array_module(x.data).zeros((), dtype=x.dtype)  # inf or nan
-
