@@ -7,6 +7,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -16,9 +17,9 @@ SMALL = ["--hidden", "16", "--epochs", "1", "--batch-size", "64"]
 
 
 def chainrule(*args, cwd=None, timeout=120):
-    """Run ``chainrule ARGS`` in a fresh Python process; returns the CompletedProcess."""
+    """Run ``python -m chainrule ARGS`` in a fresh process; returns the CompletedProcess."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}  # two test workers share two cores
-    return subprocess.run([sys.executable, "-m", "chainrule.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "chainrule", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout,
                           check=False)
 
@@ -189,3 +190,16 @@ def test_a_checkpoint_of_another_model_is_refused(run_dir, tmp_path):
     done = chainrule("train", "--resume", out / "final.safetensors", "--hidden", "32",
                      "--out", tmp_path)
     assert_one_line_error(done, "does not fit", "mis-shaped")
+
+
+def test_a_diverging_train_stops_with_one_sentence_and_keeps_the_last_good_checkpoint(tmp_path):
+    needs("safetensors")
+    done = chainrule("train", "--model", "cnn", "--channels", "4", "--epochs", "3",
+                     "--lr", "1e9", "--out", tmp_path)
+    assert_one_line_error(done, "loss became nan at epoch 1, step 2", "learning rate 1e+09",
+                          "lower --lr", "last-good.safetensors")
+    assert "done" not in done.stdout and "train loss" not in done.stdout
+    from chainrule import training
+
+    state = training.read_checkpoint(tmp_path / "last-good.safetensors")
+    assert all(np.isfinite(w).all() for w in state["model"].values())

@@ -22,6 +22,7 @@ LAYERS = {
     "models": 5, "runfiles": 5,
     "training": 6,
     "cli": 7,
+    "__main__": 8,  # python -m chainrule
 }
 
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE)

@@ -158,24 +158,37 @@ def test_softmax_with_loss_is_stable_for_huge_scores():
     close(layer.backward(), [[0.0, 0.0], [-0.5, 0.5]])
 
 
-def test_dropout_uses_one_mask_like_the_engine_and_is_the_identity_in_test_mode():
+def test_dropout_is_the_books_keep_mask_and_scales_by_one_minus_ratio_in_test_mode():
     x, dout = rng(5).standard_normal((2, 50, 8))
     layer = Dropout(dropout_ratio=0.3)
     np.random.seed(7)
     out = layer.forward(x)
     dx = layer.backward(dout)
-    kept = layer.mask != 0
+    np.random.seed(7)  # the book's mask, drawn again: keep where u > dropout_ratio
+    kept = np.random.rand(*x.shape) > 0.3
+    np.testing.assert_array_equal(layer.mask, kept)
     assert 0.5 < kept.mean() < 0.9  # about 70% kept
+    np.testing.assert_array_equal(out, np.where(kept, x, 0.0))  # unscaled, unlike nn.Dropout
+    np.testing.assert_array_equal(dx, np.where(kept, dout, 0.0))
     # the same computation in the engine: x times the layer's own mask
-    expected, (gx,) = engine(lambda x: x * cr.Variable(layer.mask), [x], dout)
+    expected, (gx,) = engine(lambda x: x * cr.Variable(layer.mask.astype(x.dtype)), [x], dout)
     close(out, expected)
     close(dx, gx)
-    close(out[kept], x[kept] / 0.7)
-    np.random.seed(7)  # F.dropout draws the very same mask from the same seed
-    expected, (gx,) = engine(lambda x: F.dropout(x, p=0.3), [x], dout)
+    # F.dropout (inverted, as PyTorch) keeps the same elements from the same seed, scaled
+    np.random.seed(7)
+    expected, (gx,) = engine(lambda x: F.dropout(x, p=0.3) * 0.7, [x], dout)
     close(out, expected)
     close(dx, gx)
-    assert layer.forward(x, train_flg=False) is x
+    close(layer.forward(x, train_flg=False), x * 0.7)
+
+
+def test_dropout_test_mode_matches_the_training_mean():
+    layer = Dropout(dropout_ratio=0.4)
+    x = np.full((200, 500), 2.0)
+    np.random.seed(3)
+    assert layer.forward(x).mean() == pytest.approx(layer.forward(x, train_flg=False).mean(),
+                                                     rel=0.01)
+    assert layer.forward(x, train_flg=False)[0, 0] == pytest.approx(1.2)
 
 
 @pytest.mark.parametrize("x_shape", [(8, 3), (4, 3, 2, 5)])

@@ -143,3 +143,41 @@ def test_every_optimizer_name_builds_an_optimizer(name):
 
 def test_progress_bar_is_off_when_stderr_is_not_a_terminal(capsys):
     assert training.progress_bar(100, "epoch 1/1") is None
+
+
+def test_a_diverging_run_stops_at_the_first_nan_loss_and_keeps_the_last_good_weights(tmp_path):
+    trainer = training.Trainer(small(epochs=3), str(tmp_path), log=lambda line: None)
+    original = trainer.train_epoch
+
+    def train_epoch(epoch):  # epoch 1 trains well, then the learning rate explodes
+        original(epoch)
+        trainer.optimizer.param_groups[0]["lr"] = 1e30
+
+    trainer.train_epoch = train_epoch
+    with pytest.raises(training.Diverged, match=r"loss became nan at epoch 2, step 2 with "
+                       r"learning rate 1e\+30; lower --lr.*epoch 1.*last-good") as stop:
+        trainer.run()
+    assert stop.value.path == str(tmp_path / "last-good.safetensors")
+    state = training.read_checkpoint(stop.value.path)
+    assert state["epoch"] == 1 and state["history"]["epoch"] == [1]
+    assert all(np.isfinite(w).all() for w in state["model"].values())
+    model = training.make_model(small(), (64,))
+    model.load_state_dict(state["model"])  # loads back into the model it came from
+    assert (tmp_path / "best.safetensors").exists()
+    assert not (tmp_path / "final.safetensors").exists()
+
+
+def test_weights_that_overflow_at_an_epoch_end_stop_the_run(tmp_path):
+    trainer = training.Trainer(small(epochs=2), str(tmp_path), log=lambda line: None)
+    original = trainer.steps
+
+    def steps(loader, desc):
+        result = original(loader, desc)
+        next(iter(trainer.model.parameters())).data[0] = np.inf  # as an overflowing update
+        return result
+
+    trainer.steps = steps
+    with pytest.raises(training.Diverged, match=r"became non-finite at epoch 1, step 23 .*epoch 0"):
+        trainer.run()
+    state = training.read_checkpoint(tmp_path / "last-good.safetensors")
+    assert all(np.isfinite(w).all() for w in state["model"].values())

@@ -160,11 +160,16 @@ class SoftmaxWithLoss:
 
 
 class Dropout:
-    """Inverted dropout, as in PyTorch: train out = x * m / (1 - p), m ~ Bernoulli(1 - p) per
-    element, p = dropout_ratio;  dx = dout * m / (1 - p);  test (train_flg=False) out = x.
+    """Dropout as "Deep Learning from Scratch" writes it (not inverted dropout).
 
-    Scaling in training keeps E[out] = x, so the test pass needs no change.
-    The mask comes from ``np.random``, so ``np.random.seed`` makes it repeatable.
+    train (train_flg=True): out = x * m, m = (u > dropout_ratio), u ~ U[0, 1) per element;
+    dx = dout * m.  test (train_flg=False): out = x * (1 - dropout_ratio).
+
+    Training keeps each element with probability 1 - dropout_ratio and leaves it unscaled,
+    so the test pass scales by 1 - dropout_ratio to give the same expected value: the
+    book's choice. ``chainrule.nn.Dropout`` and ``F.dropout`` are inverted dropout, as in
+    PyTorch: they scale by 1 / (1 - p) in training and leave the test pass alone. The mask
+    comes from ``np.random``, so ``np.random.seed`` makes it repeatable.
     """
 
     def __init__(self, dropout_ratio=0.5):
@@ -174,13 +179,10 @@ class Dropout:
         self.mask = None
 
     def forward(self, x, train_flg=True):
-        if not train_flg:
-            return x
-        p = self.dropout_ratio
-        self.mask = (np.random.rand(*x.shape) >= p).astype(x.dtype)  # keep with probability 1-p
-        if p < 1:  # p = 1 drops everything: nothing left to scale
-            self.mask *= 1 / (1 - p)
-        return x * self.mask
+        if train_flg:
+            self.mask = np.random.rand(*x.shape) > self.dropout_ratio
+            return x * self.mask
+        return x * (1.0 - self.dropout_ratio)
 
     def backward(self, dout):
         return dout * self.mask

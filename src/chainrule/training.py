@@ -13,6 +13,7 @@ from a checkpoint continues with the very numbers it would have had::
 
 import contextlib
 import dataclasses
+import math
 import os
 import signal
 import sys
@@ -91,6 +92,25 @@ class Interrupted(KeyboardInterrupt):
         self.path = path
 
 
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite; the last good weights were saved at ``path``."""
+
+    def __init__(self, what, epoch, step, lr, path, good_epoch):
+        super().__init__(
+            f"training diverged: {what} at epoch {epoch}, step {step} with learning rate "
+            f"{lr:g}; lower --lr and resume from the weights of epoch {good_epoch}, kept in "
+            f"{path}")
+        self.path, self.epoch, self.step = path, epoch, step
+
+
+class _NonFinite(Exception):
+    """Raised inside an epoch; ``run`` saves the last good state and turns it into Diverged."""
+
+    def __init__(self, what, step, lr):
+        super().__init__(what)
+        self.what, self.step, self.lr = what, step, lr
+
+
 def check_device(device):
     """Refuse an unknown device, or CUDA without CuPy and a GPU, in one sentence."""
     try:
@@ -136,6 +156,7 @@ class Trainer:
         if config.scheduler == "cosine":
             self.scheduler = optim.CosineAnnealingLR(self.optimizer, T_max=config.epochs)
         self.epoch, self.best, self.best_state, self.resumed = 0, -1.0, None, None
+        self.good_state = None  # the state after the last epoch whose numbers were all finite
         # created last, so that bad settings or missing data leave no empty folder behind
         self.out_dir = None if out_dir is None else run_dir(out_dir)
         self.history = {name: [] for name in METRICS}
@@ -163,14 +184,24 @@ class Trainer:
         self.best_state = state
 
     def run(self):
-        """Train the remaining epochs; Ctrl-C saves ``interrupted.safetensors`` and raises."""
+        """Train the remaining epochs; Ctrl-C saves ``interrupted.safetensors`` and raises.
+
+        A loss (or weights) turning NaN or infinite stops the run at once: the state of the
+        last good epoch is saved as ``last-good.safetensors`` and Diverged is raised.
+        """
         config, started = self.config, time.perf_counter()
         write_json(os.path.join(self.out_dir, "config.json"),
                    {**dataclasses.asdict(config), "out": self.out_dir, "resume": self.resumed})
+        self.good_state = self.state()
         try:
             with blas_threads(config.threads), ctrl_c_between_steps() as self.stop_requested:
                 for epoch in range(self.epoch + 1, config.epochs + 1):
                     self.train_epoch(epoch)
+        except _NonFinite as bad:
+            path = self.save("last-good.safetensors", self.good_state)
+            self.save_best()
+            raise Diverged(bad.what, self.epoch + 1, bad.step, bad.lr, path,
+                           self.good_state["epoch"]) from None
         except KeyboardInterrupt:
             path = self.save("interrupted.safetensors")
             self.save_best()
@@ -192,6 +223,10 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         self.model.train()
         loss, train_acc = self.steps(loader, f"epoch {epoch}/{config.epochs}")
+        bad = next((name for name, p in self.model.named_parameters()
+                    if not backend.get_array_module(p.data).isfinite(p.data).all()), None)
+        if bad is not None:  # the last step's update overflowed
+            raise _NonFinite(f"parameter {bad} became non-finite", len(loader), lr)
         if self.scheduler is not None:
             self.scheduler.step()
         test_acc = accuracy(predict(self.model, self.test_set, config.device), self.test_set)
@@ -202,31 +237,39 @@ class Trainer:
         self.log(f"epoch {epoch:>3}/{config.epochs}  train loss {loss:.4f}  "
                  f"train acc {train_acc:.2%}  test acc {test_acc:.2%}  {row[-1]:.1f} s")
         write_metrics(self.out_dir, self.history)
-        if test_acc > self.best:  # kept in memory: written once at the end, not every epoch
-            self.best, self.best_state = test_acc, self.state()
+        # kept in memory: written once at the end (or on divergence), not every epoch
+        self.good_state = self.state()
+        if test_acc > self.best:
+            self.best, self.best_state = test_acc, self.good_state
 
     def steps(self, loader, desc):
         """The optimizer steps of one epoch: ``(mean loss, accuracy)`` on the batches seen."""
         device, seen, total_loss, correct = self.config.device, 0, 0.0, 0
         bar = progress_bar(len(self.train_set), desc)
-        for xb, tb in loader:
-            x = Variable(backend.to_device(xb, device), requires_grad=False)
-            t = backend.to_device(tb, device)
-            y = self.model(x)
-            loss = F.softmax_cross_entropy(y, t)
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
-            if self.stop_requested.is_set():  # between two steps: the saved state is whole
-                raise KeyboardInterrupt
-            n = len(tb)
-            seen, total_loss = seen + n, total_loss + float(loss.item()) * n
-            correct += int((y.data.argmax(axis=1) == t).sum())
+        try:
+            for step, (xb, tb) in enumerate(loader, 1):
+                x = Variable(backend.to_device(xb, device), requires_grad=False)
+                t = backend.to_device(tb, device)
+                y = self.model(x)
+                loss = F.softmax_cross_entropy(y, t)
+                value = float(loss.item())
+                if not math.isfinite(value):  # before the step: no update from a broken loss
+                    raise _NonFinite(f"the loss became {value}", step,
+                                     self.optimizer.param_groups[0]["lr"])
+                self.optimizer.zero_grad()
+                loss.backward()
+                self.optimizer.step()
+                if self.stop_requested.is_set():  # between two steps: the saved state is whole
+                    raise KeyboardInterrupt
+                n = len(tb)
+                seen, total_loss = seen + n, total_loss + value * n
+                correct += int((y.data.argmax(axis=1) == t).sum())
+                if bar is not None:
+                    bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
+                    bar.update(n)
+        finally:  # a stopped epoch leaves no half-drawn bar behind
             if bar is not None:
-                bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
-                bar.update(n)
-        if bar is not None:
-            bar.close()
+                bar.close()
         return total_loss / max(seen, 1), correct / max(seen, 1)
 
     def save_best(self):

@@ -5,7 +5,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chainrule.data import ArrayDataset, DataLoader, Dataset
+from chainrule.data import (
+    ArrayDataset,
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    SubsetRandomSampler,
+    TensorDataset,
+    random_split,
+)
 
 
 class Squares(Dataset):
@@ -149,3 +157,81 @@ def test_non_int_batch_size_is_rejected(batch_size):
 def test_empty_dataset_yields_no_batches():
     loader = DataLoader(ArrayDataset(np.zeros((0, 2)), np.zeros(0)), batch_size=4)
     assert list(loader) == [] and len(loader) == 0
+
+
+def test_collate_fn_gets_the_list_of_examples():
+    seen = []
+
+    def keep(examples):
+        seen.append(len(examples))
+        return [int(t) for _, t in examples]
+
+    loader = DataLoader(arrays(5), batch_size=2, collate_fn=keep)
+    assert list(loader) == [[0, 1], [2, 3], [4]] and seen == [2, 2, 1]
+
+
+def test_dict_examples_are_collated_into_a_dict_of_batches():
+    class Records(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return {"x": np.full(3, i, np.float32), "id": i}
+
+    batch = next(iter(DataLoader(Records(), batch_size=3)))
+    assert batch["x"].shape == (3, 3) and batch["id"].tolist() == [0, 1, 2]
+
+
+def test_a_sampler_is_any_iterable_of_indices_with_a_length():
+    class EveryOther:
+        def __iter__(self):
+            return iter([8, 6, 4, 2, 0])
+
+        def __len__(self):
+            return 5
+
+    loader = DataLoader(arrays(10), batch_size=2, sampler=EveryOther(), drop_last=True)
+    assert labels_of(loader) == [[8, 6], [4, 2]] and len(loader) == 2
+    loader = DataLoader(arrays(10), batch_size=3, sampler=SubsetRandomSampler([1, 5, 9], seed=0))
+    assert sorted(labels_of(loader)[0]) == [1, 5, 9]
+
+
+def test_batch_sampler_makes_the_batches():
+    batches = [[0, 4], [1, 2, 3], [5]]
+    loader = DataLoader(TensorDataset(np.arange(6) * 2), batch_sampler=batches)
+    assert [b[0].tolist() for b in loader] == [[0, 8], [2, 4, 6], [10]] and len(loader) == 3
+    loader = DataLoader(arrays(7), batch_sampler=BatchSampler(range(7), 4, drop_last=True))
+    assert labels_of(loader) == [[0, 1, 2, 3]]
+
+
+def test_generator_shuffles_as_the_seed_does():
+    by_seed = DataLoader(arrays(9), 4, shuffle=True, seed=11)
+    by_generator = DataLoader(arrays(9), 4, shuffle=True, generator=np.random.default_rng(11))
+    for _ in range(2):
+        assert labels_of(by_seed) == labels_of(by_generator)
+
+
+def test_subsets_from_random_split_load_through_the_fast_path():
+    ds = arrays(20)
+    train, test = random_split(ds, [0.75, 0.25], seed=0)
+    xs, ts = zip(*DataLoader(train, batch_size=4, shuffle=True, seed=0))
+    t = np.concatenate(ts)
+    np.testing.assert_array_equal(np.concatenate(xs), ds.x[t])
+    assert sorted(t.tolist()) == sorted(train.indices.tolist())
+    assert len(DataLoader(test, batch_size=4)) == 2
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"sampler": range(3), "shuffle": True}, "sampler and shuffle=True exclude each other"),
+    ({"batch_sampler": [[0]], "batch_size": 2}, "batch_sampler excludes batch_size"),
+    ({"batch_sampler": [[0]], "drop_last": True}, "batch_sampler excludes"),
+    ({"shuffle": True, "seed": 1, "generator": np.random.default_rng()}, "seed or generator"),
+])
+def test_options_that_exclude_each_other_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DataLoader(arrays(3), **kwargs)
+
+
+def test_collate_fn_must_be_callable():
+    with pytest.raises(TypeError, match="collate_fn must be callable"):
+        DataLoader(arrays(3), collate_fn="stack")

@@ -118,3 +118,65 @@ def test_pool_errors_name_the_op(pool, name):
         pool(np.ones((1, 1, 3, 3)), 4)
     with pytest.raises(TypeError, match=rf"{name}: kernel_size must be an int or a pair"):
         pool(np.ones((1, 1, 3, 3)), 2.5)
+
+
+def pool_grad(pool, x, gy, *args):
+    """x's gradient of pool(x, *args) under the upstream gradient gy."""
+    xv = cr.Variable(np.array(x, dtype=float))
+    y = pool(xv, *args)
+    y.backward(np.broadcast_to(gy, y.shape).copy())
+    return y.data, xv.grad.data
+
+
+def test_max_pool2d_sends_an_infinite_gradient_to_the_maximum_only():
+    x = np.arange(4.0).reshape(1, 1, 2, 2)
+    _, gx = pool_grad(max_pool2d, x, np.inf, 2)
+    np.testing.assert_array_equal(gx.ravel(), [0, 0, 0, np.inf])  # no 0·inf = NaN
+
+
+def test_max_pool2d_gradient_of_gradient_gathers_without_leaking_inf():
+    x = cr.Variable(np.arange(4.0).reshape(1, 1, 2, 2))
+    gy = cr.Variable(np.ones((1, 1, 1, 1)))
+    (gx,) = cr.grad(max_pool2d(x, 2), [x], grad_outputs=[gy], create_graph=True)
+    (ggy,) = cr.grad(gx, [gy], grad_outputs=[np.array([np.inf, 1, 1, 2.0]).reshape(x.shape)])
+    np.testing.assert_array_equal(ggy.data, [[[[2.0]]]])
+
+
+@pytest.mark.parametrize("window, expected", [
+    ([1, np.nan, 3, 2], [0, 1, 0, 0]),
+    ([np.nan, 1, np.nan, 2], [0, 0, 1, 0]),  # PyTorch keeps the last NaN of the window
+    ([np.inf, np.nan, 1, np.inf], [0, 1, 0, 0]),
+    ([2, 2, 2, 2], [1, 0, 0, 0]),
+])
+def test_max_pool2d_routes_a_nan_window_to_its_nan_like_torch(window, expected):
+    x = np.array(window, dtype=float).reshape(1, 1, 2, 2)
+    y, gx = pool_grad(max_pool2d, x, 1.0, 2)
+    assert np.isnan(y).item() == np.isnan(window).any()
+    np.testing.assert_array_equal(gx.ravel(), expected)
+    compare_with_torch(lambda x: max_pool2d(x, 2),
+                       lambda x: torch.nn.functional.max_pool2d(x, 2), [x], atol=0)
+
+
+def test_max_pool2d_never_routes_an_all_minus_inf_window_to_padding():
+    x = np.full((1, 1, 2, 2), -np.inf)
+    y, gx = pool_grad(max_pool2d, x, 1.0, 2, 1, 1)
+    assert np.all(y == -np.inf)
+    np.testing.assert_array_equal(gx.ravel(), [4, 2, 2, 1])  # each window's first real pixel
+    x = np.array([[[[-np.inf, 5, -np.inf], [-np.inf, -np.inf, 0], [1, -np.inf, -np.inf]]]])
+    for args in [(2, 1, 1), (3, 2, 1), ((3, 2), 1, (1, 0))]:
+        _, gx = pool_grad(max_pool2d, x, 1.0, *args)
+        assert gx.sum() == max_pool2d(x, *args).data.size
+        compare_with_torch(lambda x: max_pool2d(x, *args),  # noqa: B023
+                           torch_pool("max_pool2d", *args), [x], atol=0)
+
+
+@pytest.mark.parametrize("pool, name", [(max_pool2d, "max_pool2d"), (avg_pool2d, "avg_pool2d")])
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan, 0.0, -0.0, 1e300, 1e-300])
+def test_pools_on_edge_values_match_torch(pool, name, value):
+    x = random_array(3, (1, 2, 4, 4))
+    x[0, 0, 1, 2] = x[0, 1, 0, 0] = x[0, 1, 3, 3] = value
+    for args in [(2, None, 0), (3, 1, 1), (2, 1, 0)]:
+        y, gx = pool_grad(pool, x, 1.0, *args)
+        assert not np.isnan(gx).any()  # a unit upstream gradient never becomes NaN
+        compare_with_torch(lambda x: pool(x, *args),  # noqa: B023
+                           torch_pool(name, *args), [x], atol=0)

@@ -10,6 +10,15 @@ from chainrule import optim
 from harness import torch
 
 EPOCHS = 25
+
+
+def HALVING(epoch):
+    return 0.5 ** (epoch // 4)
+
+
+def WARMUP(epoch):
+    return min(1.0, (epoch + 1) / 6)
+
 SCHEDULES = [  # (ours, kwargs, torch's name, torch's kwargs)
     (optim.StepLR, {"step_size": 3}, "StepLR", {"step_size": 3}),
     (optim.StepLR, {"step_size": 4, "gamma": 0.5}, "StepLR", {"step_size": 4, "gamma": 0.5}),
@@ -19,6 +28,22 @@ SCHEDULES = [  # (ours, kwargs, torch's name, torch's kwargs)
     (optim.LinearWarmup, {"warmup_steps": 5}, "LinearLR", {"total_iters": 5}),
     (optim.LinearWarmup, {"warmup_steps": 8, "start_factor": 0.01}, "LinearLR",
      {"total_iters": 8, "start_factor": 0.01}),
+    (optim.MultiStepLR, {"milestones": [7, 3, 12, 12]}, "MultiStepLR",
+     {"milestones": [7, 3, 12, 12]}),
+    (optim.MultiStepLR, {"milestones": [5], "gamma": 0.5}, "MultiStepLR",
+     {"milestones": [5], "gamma": 0.5}),
+    (optim.ExponentialLR, {"gamma": 0.9}, "ExponentialLR", {"gamma": 0.9}),
+    (optim.LambdaLR, {"lr_lambda": HALVING}, "LambdaLR", {"lr_lambda": HALVING}),
+    (optim.LambdaLR, {"lr_lambda": [HALVING, WARMUP]}, "LambdaLR",
+     {"lr_lambda": [HALVING, WARMUP]}),
+    (optim.OneCycleLR, {"max_lr": 1.0, "total_steps": EPOCHS}, "OneCycleLR",
+     {"max_lr": 1.0, "total_steps": EPOCHS}),
+    (optim.OneCycleLR, {"max_lr": [0.5, 2.0], "epochs": 5, "steps_per_epoch": 6,
+                        "pct_start": 0.25, "anneal_strategy": "linear", "three_phase": True,
+                        "div_factor": 10.0, "final_div_factor": 100.0},
+     "OneCycleLR", {"max_lr": [0.5, 2.0], "epochs": 5, "steps_per_epoch": 6, "pct_start": 0.25,
+                    "anneal_strategy": "linear", "three_phase": True, "div_factor": 10.0,
+                    "final_div_factor": 100.0}),
 ]
 IDS = [f"{s[0].__name__}-{i}" for i, s in enumerate(SCHEDULES)]
 
@@ -120,3 +145,106 @@ def test_bad_schedule_arguments_are_refused(make, message):
 def test_scheduler_needs_an_optimizer():
     with pytest.raises(TypeError, match="expected an Optimizer, got list"):
         optim.StepLR([cr.Variable(np.zeros(1))], step_size=1)
+
+
+def momenta(optimizer):
+    return [g["betas"][0] if "betas" in g else g["momentum"] for g in optimizer.param_groups]
+
+
+@pytest.mark.parametrize("name, three_phase", [("SGD", False), ("Adam", False), ("Adam", True)])
+def test_one_cycle_cycles_momentum_and_beta1_as_torch(name, three_phase):
+    if torch is None:
+        pytest.skip("torch is not installed")
+    kwargs = {"max_lr": [0.1, 0.3], "total_steps": 20, "three_phase": three_phase,
+              "base_momentum": [0.8, 0.85], "max_momentum": 0.9}
+    a, b = cr.Variable(np.zeros(2)), cr.Variable(np.zeros(3))
+    opt = getattr(optim, name)([{"params": [a]}, {"params": [b]}])
+    ta, tb = torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)
+    torch_opt = getattr(torch.optim, name)([{"params": [ta]}, {"params": [tb]}])
+    ours = optim.OneCycleLR(opt, **kwargs)
+    theirs = torch.optim.lr_scheduler.OneCycleLR(torch_opt, **kwargs)
+    for _ in range(20):
+        np.testing.assert_allclose(momenta(opt), momenta(torch_opt), rtol=1e-12)
+        np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-12)
+        opt.step()
+        torch_opt.step()
+        ours.step()
+        theirs.step()
+    for key in ("initial_lr", "max_lr", "min_lr", "base_momentum", "max_momentum"):
+        assert [g[key] for g in opt.param_groups] == [g[key] for g in torch_opt.param_groups]
+
+
+def test_one_cycle_follows_the_hand_computed_cosine_and_linear_phases():
+    opt = optim.SGD([cr.Variable(np.zeros(1))], lr=5.0, momentum=0.5)
+    scheduler = optim.OneCycleLR(opt, max_lr=1.0, total_steps=11, pct_start=0.2,
+                                 anneal_strategy="linear", div_factor=4.0, final_div_factor=5.0)
+    lrs, moms = [opt.param_groups[0]["lr"]], [opt.param_groups[0]["momentum"]]
+    for _ in range(10):
+        scheduler.step()
+        lrs.append(opt.param_groups[0]["lr"])
+        moms.append(opt.param_groups[0]["momentum"])
+    # up from 1/4 to 1 over steps 0..1.2, then down to 1/20 over steps 1.2..10
+    up = [0.25 + 0.75 * s / 1.2 for s in (0, 1)]
+    down = [1.0 + (0.05 - 1.0) * (s - 1.2) / 8.8 for s in range(2, 11)]
+    np.testing.assert_allclose(lrs, up + down, rtol=1e-12)
+    np.testing.assert_allclose(moms[:2], [0.95 - 0.1 * s / 1.2 for s in (0, 1)], rtol=1e-12)
+    assert moms[-1] == pytest.approx(0.95)
+    cosine = optim.OneCycleLR(optim.SGD([cr.Variable(np.zeros(1))]), max_lr=1.0, total_steps=11)
+    for _ in range(10):
+        cosine.step()
+    assert cosine.get_last_lr() == [pytest.approx(1.0 / 25 / 1e4)]  # torch's default divisors
+    with pytest.raises(ValueError, match="stepped 12 times, but total_steps is 11"):
+        cosine.step(), cosine.step()
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda o: optim.OneCycleLR(o, 1.0), ValueError, "give total_steps, or epochs and"),
+    (lambda o: optim.OneCycleLR(o, 1.0, total_steps=0), ValueError, "total_steps must be a"),
+    (lambda o: optim.OneCycleLR(o, 1.0, 10, pct_start=1.5), ValueError, r"pct_start must be in"),
+    (lambda o: optim.OneCycleLR(o, 1.0, 10, anneal_strategy="cosine"), ValueError,
+     "'cos' or 'linear'"),
+    (lambda o: optim.OneCycleLR(o, [1.0, 2.0], 10), ValueError,
+     "expected 1 values of max_lr"),
+    (lambda o: optim.OneCycleLR(optim.AdaGrad(o.param_groups[0]["params"]), 1.0, 10),
+     ValueError, "AdaGrad has neither"),
+    (lambda o: optim.MultiStepLR(o, milestones=[2, 0]), ValueError, "each milestone must be"),
+    (lambda o: optim.ExponentialLR(o, gamma=0), ValueError, "gamma must be positive"),
+    (lambda o: optim.LambdaLR(o, [HALVING, HALVING]), ValueError, "expected 1 values of lr_"),
+    (lambda o: optim.LambdaLR(o, 0.5), TypeError, "lr_lambda must be callable"),
+])
+def test_bad_arguments_of_the_new_schedules_are_refused(make, error, message):
+    with pytest.raises(error, match=message):
+        make(optim.SGD([cr.Variable(np.zeros(1))], lr=1.0))
+
+
+def test_one_cycle_resumes_through_a_file(tmp_path):
+    pytest.importorskip("safetensors")
+
+    def build():
+        opt = optim.Adam([cr.Variable(np.zeros(2))])
+        return opt, optim.OneCycleLR(opt, max_lr=0.1, total_steps=20, three_phase=True)
+
+    opt, scheduler = build()
+    straight = history(scheduler, opt, epochs=15)[9:]
+    opt, scheduler = build()
+    history(scheduler, opt, epochs=9)
+    cr.save({"opt": opt.state_dict(), "sched": scheduler.state_dict()}, tmp_path / "c.st")
+    opt, scheduler = build()
+    saved = cr.load(tmp_path / "c.st")
+    opt.load_state_dict(saved["opt"])
+    scheduler.load_state_dict(saved["sched"])
+    assert scheduler.three_phase is True and scheduler.anneal_strategy == "cos"
+    np.testing.assert_array_equal(history(scheduler, opt, epochs=6), straight)
+
+
+def test_exponential_multistep_and_lambda_by_hand_per_group():
+    opt = two_groups()  # initial lrs 0.1 and 0.3
+    lrs = history(optim.ExponentialLR(opt, gamma=0.5), opt, epochs=3)
+    np.testing.assert_allclose(lrs, [[0.1, 0.3], [0.05, 0.15], [0.025, 0.075],
+                                     [0.0125, 0.0375]], rtol=1e-15)
+    opt = two_groups()
+    lrs = history(optim.MultiStepLR(opt, milestones=[3, 1, 3], gamma=0.1), opt, epochs=4)
+    np.testing.assert_allclose(lrs[:, 0], [0.1, 0.01, 0.01, 1e-4, 1e-4], rtol=1e-12)
+    opt = two_groups()
+    lrs = history(optim.LambdaLR(opt, [lambda e: 1 / (e + 1), lambda e: e]), opt, epochs=2)
+    np.testing.assert_allclose(lrs, [[0.1, 0.0], [0.05, 0.3], [0.1 / 3, 0.6]], rtol=1e-15)

@@ -1,21 +1,27 @@
 """DataLoader: mini-batches of a dataset, one fresh pass per ``for`` loop."""
 
-import math
-
 import numpy as np
 
-from chainrule.data.dataset import collate
+from chainrule.data.collate import collate
+from chainrule.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 
 
 class DataLoader:
-    """Iterate over ``dataset`` in mini-batches of ``(x_batch, t_batch)`` NumPy arrays.
+    """Iterate over ``dataset`` in mini-batches, as ``torch.utils.data.DataLoader``.
 
-    x_batch: (B, *x.shape), t_batch: (B, *t.shape), B = ``batch_size`` except possibly the
-    last batch (dropped when ``drop_last``). Each ``for`` loop is a new epoch, however the
-    previous one ended. With ``shuffle`` the order of epoch k is the k-th permutation drawn
-    from ``numpy.random.default_rng(seed)``, so the same seed gives the same epochs.
-    Datasets with a ``get_batch(indices)`` method (``ArrayDataset``, ``Digits``, ``MNIST``)
-    are sliced a whole batch at a time; others are read example by example and ``collate``-d.
+    Each ``for`` loop is a new epoch, however the previous one ended. The indices come
+    from ``batch_sampler`` (lists of indices), else from ``sampler`` (indices, any iterable
+    with ``__len__``) grouped by ``batch_size`` (the last batch shorter, or dropped when
+    ``drop_last``), else in order, or shuffled with ``shuffle``: then epoch k is the k-th
+    permutation drawn from ``generator`` or ``numpy.random.default_rng(seed)``, so the same
+    seed gives the same epochs.
+
+    A batch is ``collate_fn([dataset[i] for i in indices])``; ``collate_fn`` defaults to
+    ``collate``, which stacks arrays, numbers, tuples and dicts as torch's default_collate
+    (``(x_batch, t_batch)`` for ``(x, t)`` examples). Without a ``collate_fn``, datasets with
+    a ``get_batch(indices)`` method (``ArrayDataset``, ``TensorDataset``, ``Subset``,
+    ``MNIST``) are sliced a whole batch at a time instead. Everything runs in this process
+    (no ``num_workers``).
 
     >>> from chainrule.data import ArrayDataset
     >>> loader = DataLoader(ArrayDataset(np.zeros((5, 2)), np.arange(5)), batch_size=2)
@@ -23,31 +29,43 @@ class DataLoader:
     ([[0, 1], [2, 3], [4]], 3)
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None):
+    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
+                 collate_fn=None, drop_last=False, seed=None, generator=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be at least 1, got {batch_size}")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be callable, got {collate_fn!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True exclude each other "
+                             "(the sampler decides the order)")
+        if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None
+                                          or drop_last):
+            raise ValueError("DataLoader: batch_sampler excludes batch_size, shuffle, sampler "
+                             "and drop_last (it makes the batches itself)")
         self.dataset, self.batch_size = dataset, int(batch_size)
-        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
-        self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self.shuffle, self.drop_last, self.seed = bool(shuffle), bool(drop_last), seed
+        self.collate_fn = collate_fn
+        if sampler is None:
+            sampler = (RandomSampler(dataset, seed=seed, generator=generator) if shuffle
+                       else SequentialSampler(dataset))
+        self.sampler = sampler
+        if batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, self.batch_size, self.drop_last)
+        self.batch_sampler = batch_sampler
 
     def __len__(self):
-        n = len(self.dataset)
-        if self.drop_last:
-            return n // self.batch_size
-        return math.ceil(n / self.batch_size)
+        return len(self.batch_sampler)
 
     def __iter__(self):
-        n = len(self.dataset)
-        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
         get_batch = getattr(self.dataset, "get_batch", None)
-        stop = n - n % self.batch_size if self.drop_last else n
-        for start in range(0, stop, self.batch_size):
-            indices = order[start : start + self.batch_size]
-            if get_batch is not None:
-                yield get_batch(indices)
+        batches = getattr(self.batch_sampler, "arrays", None)
+        for indices in batches() if batches is not None else self.batch_sampler:
+            if self.collate_fn is not None:
+                yield self.collate_fn([self.dataset[int(i)] for i in indices])
+            elif get_batch is not None:
+                yield get_batch(np.asarray(indices, dtype=np.intp))
             else:
                 yield collate([self.dataset[int(i)] for i in indices])
 

@@ -1,18 +1,12 @@
-"""Datasets: indexable collections of ``(x, t)`` examples."""
+"""Datasets: indexable collections of examples, and views of them (Subset, random_split)."""
+
+import itertools
+import math
+import warnings
 
 import numpy as np
 
-
-def collate(samples):
-    """Stack a list of ``(x, t)`` examples into one ``(x_batch, t_batch)`` pair of arrays.
-
-    ``[(x_0, t_0), ..., (x_{B-1}, t_{B-1})]`` -> ``x_batch[i] = x_i``, ``t_batch[i] = t_i``;
-    shapes ``(B, *x.shape)`` and ``(B, *t.shape)``.
-    """
-    if not samples:
-        raise ValueError("collate: got an empty list of samples; a batch needs at least one")
-    xs, ts = zip(*samples)
-    return np.stack([np.asarray(x) for x in xs]), np.stack([np.asarray(t) for t in ts])
+from chainrule.data.collate import collate
 
 
 class Dataset:
@@ -77,3 +71,111 @@ class ArrayDataset(Dataset):
 
     def __repr__(self):
         return f"{type(self).__name__}(n={len(self)}, x={self.x.shape[1:]}, t={self.t.dtype})"
+
+
+class TensorDataset(Dataset):
+    """Examples held as arrays with the same first axis: ``dataset[i] = (a[i], b[i], ...)``.
+
+    PyTorch's TensorDataset with NumPy arrays (anything ``np.asarray`` takes); batches
+    are sliced with one fancy index per array.
+
+    >>> ds = TensorDataset(np.zeros((4, 2)), np.arange(4))
+    >>> len(ds), [a.shape for a in ds.get_batch([0, 2])]
+    (4, [(2, 2), (2,)])
+    """
+
+    def __init__(self, *arrays):
+        if not arrays:
+            raise ValueError("TensorDataset: give at least one array")
+        self.arrays = tuple(np.asarray(a) for a in arrays)
+        lengths = [a.shape[0] if a.ndim else None for a in self.arrays]
+        if None in lengths or len(set(lengths)) > 1:
+            shapes = ", ".join(str(a.shape) for a in self.arrays)
+            raise ValueError(f"TensorDataset: arrays of shapes {shapes} need one first axis "
+                             "length")
+
+    def __len__(self):
+        return len(self.arrays[0])
+
+    def __getitem__(self, index):
+        return tuple(a[index] for a in self.arrays)
+
+    def get_batch(self, indices):
+        indices = np.asarray(indices, dtype=np.intp)
+        return tuple(a[indices] for a in self.arrays)
+
+    def __repr__(self):
+        shapes = ", ".join(str(a.shape[1:]) for a in self.arrays)
+        return f"TensorDataset(n={len(self)}, {shapes})"
+
+
+class Subset(Dataset):
+    """The examples of ``dataset`` at ``indices``: ``subset[i] = dataset[indices[i]]``.
+
+    A view, as PyTorch's Subset: nothing is copied; batches go through the dataset's own
+    ``get_batch`` when it has one.
+    """
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.intp).reshape(-1)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        return self.dataset[int(self.indices[index])]
+
+    def get_batch(self, indices):
+        chosen = self.indices[np.asarray(indices, dtype=np.intp)]
+        get_batch = getattr(self.dataset, "get_batch", None)
+        if get_batch is not None:
+            return get_batch(chosen)
+        return collate([self.dataset[int(i)] for i in chosen])
+
+    def __repr__(self):
+        return f"Subset({self.dataset!r}, n={len(self)})"
+
+
+def random_split(dataset, lengths, generator=None, seed=None):
+    """Split ``dataset`` into non-overlapping random ``Subset``s of the given lengths.
+
+    ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1, as in
+    PyTorch: ``floor(n * fraction)`` each, then the examples left over go one at a time to
+    the subsets in turn. The order is a permutation drawn from ``generator`` (a
+    ``numpy.random.Generator``) or ``numpy.random.default_rng(seed)``; with neither, a
+    fresh one (a different split each run).
+
+    >>> train, test = random_split(TensorDataset(np.arange(10)), [0.8, 0.2], seed=0)
+    >>> len(train), len(test)
+    (8, 2)
+    """
+    n, lengths = len(dataset), list(lengths)
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        lengths = _lengths_of_fractions(lengths, n)
+    for i, length in enumerate(lengths):
+        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
+            raise ValueError(f"random_split: length at index {i} is {length!r}; give "
+                             "non-negative counts or fractions that sum to 1")
+    if sum(lengths) != n:
+        raise ValueError(f"random_split: lengths {lengths} sum to {sum(lengths)}, but the "
+                         f"dataset has {n} examples")
+    if generator is not None and seed is not None:
+        raise ValueError("random_split: give seed or generator, not both")
+    rng = generator if generator is not None else np.random.default_rng(seed)
+    order = rng.permutation(n)
+    ends = list(itertools.accumulate(lengths))
+    return [Subset(dataset, order[end - length : end]) for end, length in zip(ends, lengths)]
+
+
+def _lengths_of_fractions(fractions, n):
+    for i, fraction in enumerate(fractions):
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"random_split: fraction at index {i} is {fraction}, not in [0, 1]")
+    lengths = [math.floor(n * f) for f in fractions]
+    for i in range(n - sum(lengths)):
+        lengths[i % len(lengths)] += 1
+    for i, length in enumerate(lengths):
+        if length == 0:
+            warnings.warn(f"random_split: the subset at index {i} is empty", stacklevel=3)
+    return lengths

@@ -3,9 +3,10 @@
 Both loop over the kh·kw kernel offsets, each step one vectorised operation on
 a whole (N, C, OH, OW) plane of the window view; never over pixels. Max-pool
 keeps only the index of each window's maximum (int8 when kh·kw < 128), not a
-mask of the input. Its argmax is a tournament of pairwise comparisons: NumPy's
-``argmax`` over a short last axis costs one inner call per window, several
-times slower for 2×2 windows. Ties go to the first maximum, as in PyTorch.
+mask of the input, and its gradient is a scatter to that index. Its argmax is
+a tournament of pairwise comparisons: NumPy's ``argmax`` over a short last
+axis costs one inner call per window, several times slower for 2×2 windows.
+Ties go to the first maximum, as in PyTorch.
 """
 
 from chainrule.backend import get_array_module
@@ -42,9 +43,11 @@ class _Pool(Function):
 
 
 class MaxPool2d(_Pool):
-    """y[n, c, i, j] = max_{u,v} xpad[n, c, i·sh + u, j·sw + v]  (padding is -inf)
+    """y[n, c, i, j] = max_{u,v} xpad[n, c, i·sh + u, j·sw + v]  (padding never wins)
 
-    x (N, C, H, W) -> y (N, C, OH, OW);  gx routes gy to each window's first maximum.
+    x (N, C, H, W) -> y (N, C, OH, OW);  gx routes gy to each window's argmax, as PyTorch:
+    the first maximum, the last NaN of a window holding NaN, the first real element of a
+    window that is all -inf.
     """
 
     keeps_outputs = False
@@ -57,7 +60,50 @@ class MaxPool2d(_Pool):
         self.channels_major = is_channels_major(x)
         planes = window_planes(x, self.kernel, self.stride, self.pad, fill=-float("inf"))
         y, self.index = _max_and_argmax(planes)
+        self._settle_edge_windows(planes, y)
         return y
+
+    def _settle_edge_windows(self, planes, y):
+        """Give NaN and all -inf windows the argmax PyTorch gives them.
+
+        The tournament sends a NaN window to its first maximum and an all -inf window to
+        its first element, which may be padding; PyTorch picks the last NaN, and never
+        padding. Both are rare, so they cost one check of y when absent.
+        """
+        xp = get_array_module(y)
+        nan = xp.isnan(y)
+        if nan.any():
+            for t, plane in enumerate(planes):
+                self.index[nan & xp.isnan(plane)] = t
+        if any(self.pad):
+            lost = y == -float("inf")
+            if lost.any():
+                self.index[lost] = xp.broadcast_to(self._first_real(xp), y.shape)[lost]
+
+    def _first_real(self, xp):
+        """(OH, OW): the offset t = u·kw + v of each window's first element that is not padding."""
+        kw, (sh, sw), (ph, pw) = self.kernel[1], self.stride, self.pad
+        oh, ow = self.index.shape[2:]
+        u = xp.maximum(ph - sh * xp.arange(oh), 0)
+        v = xp.maximum(pw - sw * xp.arange(ow), 0)
+        return (u[:, None] * kw + v).astype(self.index.dtype)
+
+    def positions(self, xp, strides):
+        """Flat positions (N, C, OH, OW) of each window's argmax in an array shaped like x.
+
+        ``strides`` are that array's element strides; the argmax is never padding, so every
+        position lies inside it.
+        """
+        (sh, sw), (ph, pw) = self.stride, self.pad
+        n, c, oh, ow = self.index.shape
+        s_n, s_c, s_h, s_w = strides
+        offsets = xp.array([u * s_h + v * s_w for u, v in self.offsets()])
+        rows = (xp.arange(oh) * sh - ph) * s_h
+        cols = (xp.arange(ow) * sw - pw) * s_w
+        corner = (xp.arange(n) * s_n)[:, None] + xp.arange(c) * s_c
+        window = (rows[:, None] + cols) + corner[:, :, None, None]
+        window += offsets.take(self.index)
+        return window
 
     def backward(self, gy):
         return MaxPool2dGrad(self)(gy)
@@ -97,7 +143,9 @@ def _max_and_argmax(planes):
 class MaxPool2dGrad(Function):
     """gx[n, c, i·sh + u - ph, j·sw + v - pw] += gy[n, c, i, j] at each window's argmax (u, v)
 
-    Linear in gy; its backward gathers: ggy = ggx at the argmax (MaxPool2dGather).
+    A scatter by index, so gy lands only on the argmax: an inf in gy never meets the zeros
+    of the other pixels (a mask product would make them 0·inf = NaN). Linear in gy; its
+    backward gathers: ggy = ggx at the argmax (MaxPool2dGather).
     """
 
     keeps_outputs = False
@@ -108,26 +156,21 @@ class MaxPool2dGrad(Function):
     def forward(self, gy):
         pool = self.pool
         xp = get_array_module(gy)
-        (ph, pw), (sh, sw) = pool.pad, pool.stride
-        n, c, h, w = pool.shape
-        oh, ow = gy.shape[2:]
-        gx = zeros_nchw(xp, (n, c, h + 2 * ph, w + 2 * pw), gy.dtype, pool.channels_major)
-        overlap = sh < pool.kernel[0] or sw < pool.kernel[1]
-        # [index = t] · gy: a multiply, several times faster than where or masked copies
-        for t, (u, v) in enumerate(pool.offsets()):
-            target = gx[:, :, u:u + sh * (oh - 1) + 1:sh, v:v + sw * (ow - 1) + 1:sw]
-            if overlap:  # two windows may route to the same pixel: add
-                target += (pool.index == t) * gy
-            else:
-                xp.multiply(pool.index == t, gy, out=target)
-        return gx[:, :, ph:ph + h, pw:pw + w]
+        gx = zeros_nchw(xp, pool.shape, gy.dtype, pool.channels_major)
+        flat = gx.ravel(order="K")  # a view in memory order: gx is one block
+        at = pool.positions(xp, [s // gx.itemsize for s in gx.strides])
+        if pool.stride[0] < pool.kernel[0] or pool.stride[1] < pool.kernel[1]:
+            xp.add.at(flat, at, gy)  # overlapping windows may share an argmax: add
+        else:
+            flat[at] = gy
+        return gx
 
     def backward(self, ggx):
         return MaxPool2dGather(self.pool)(ggx)
 
 
 class MaxPool2dGather(Function):
-    """y[n, c, i, j] = xpad[n, c, i·sh + u, j·sw + v] at the argmax (u, v) of a max-pool
+    """y[n, c, i, j] = x[n, c, i·sh + u - ph, j·sw + v - pw] at the argmax (u, v) of a max-pool
 
     The adjoint of MaxPool2dGrad: gx = MaxPool2dGrad(gy).
     """
@@ -138,12 +181,10 @@ class MaxPool2dGather(Function):
         self.pool = pool
 
     def forward(self, x):
-        pool = self.pool
-        planes = window_planes(x, pool.kernel, pool.stride, pool.pad)
-        y = (pool.index == 0) * planes[0]
-        for t in range(1, len(planes)):
-            y += (pool.index == t) * planes[t]
-        return y
+        xp = get_array_module(x)
+        n, c, h, w = x.shape
+        at = self.pool.positions(xp, (c * h * w, h * w, w, 1))
+        return xp.ascontiguousarray(x).reshape(-1)[at]
 
     def backward(self, gy):
         return MaxPool2dGrad(self.pool)(gy)

@@ -10,7 +10,16 @@ from chainrule.optim.adadelta import AdaDelta
 from chainrule.optim.adagrad import AdaGrad
 from chainrule.optim.adam import Adam, AdamW
 from chainrule.optim.clip import clip_grad_norm
-from chainrule.optim.lr_scheduler import CosineAnnealingLR, LinearWarmup, StepLR
+from chainrule.optim.lr_scheduler import (
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearWarmup,
+    MultiStepLR,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    StepLR,
+)
 from chainrule.optim.optimizer import Optimizer
 from chainrule.optim.rmsprop import RMSprop
 from chainrule.optim.sgd import SGD
@@ -27,9 +36,14 @@ __all__ = [
     "Adam",
     "AdamW",
     "CosineAnnealingLR",
+    "ExponentialLR",
+    "LambdaLR",
     "LinearWarmup",
+    "MultiStepLR",
+    "OneCycleLR",
     "Optimizer",
     "RMSprop",
+    "ReduceLROnPlateau",
     "StepLR",
     "clip_grad_norm",
     "lr_scheduler",

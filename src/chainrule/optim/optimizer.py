@@ -12,6 +12,9 @@ import numpy as np
 from chainrule.backend import get_array_module, to_device
 from chainrule.core import Variable, enable_grad, no_grad
 
+# keys a scheduler keeps in a parameter group beside the optimizer's hyperparameters
+SCHEDULE_KEYS = ("params", "initial_lr", "max_lr", "min_lr", "base_momentum", "max_momentum")
+
 
 def require(ok, what, value):
     """Raise ``ValueError("Invalid <what>: <value>")`` unless ``ok`` (PyTorch's wording)."""
@@ -23,10 +26,12 @@ class Optimizer:
     """Base of every optimizer.
 
     ``params`` is an iterable of Variables (``model.parameters()``) or of dicts
-    ``{"params": [...], "lr": 0.1, ...}``, one per group; a hyperparameter that a
-    group leaves out takes its value from ``defaults``. ``state[i]`` holds the
-    arrays of the ``i``-th parameter, counting through the groups in order, so a
-    checkpoint names parameters by position and loads into a freshly built model.
+    ``{"params": [...], "lr": 0.1, ...}``, one per group, as in PyTorch; a
+    hyperparameter that a group leaves out takes its value from ``defaults``, and a
+    parameter may belong to one group only. ``state[p]`` holds the arrays of
+    parameter ``p`` (keyed by the Variable itself, as torch keys by tensor); a
+    checkpoint names parameters by their position counting through the groups in
+    order, so it loads into a freshly built model.
 
     >>> opt = SGD([{"params": model.body.parameters()},
     ...            {"params": model.head.parameters(), "lr": 1e-2}], lr=1e-3, momentum=0.9)
@@ -50,14 +55,27 @@ class Optimizer:
             self.add_param_group(group)
 
     def add_param_group(self, group):
-        """Append a group ``{"params": [...], hyperparameter: value, ...}``, checked."""
+        """Append a group ``{"params": [...], hyperparameter: value, ...}``, checked.
+
+        As ``torch.optim.Optimizer.add_param_group``: hyperparameters the group leaves
+        out come from ``defaults``; a parameter already in a group is refused. Unlike
+        torch, a key that is no hyperparameter (a typo such as ``"lrr"``) is refused too.
+        """
         name = type(self).__name__
         if not isinstance(group, dict) or "params" not in group:
             raise TypeError(f"{name}: a parameter group must be a dict with a 'params' key")
-        unknown = [k for k in group if k not in self.defaults and k not in ("params", "initial_lr")]
+        unknown = [k for k in group if k not in self.defaults and k not in SCHEDULE_KEYS]
         if unknown:
-            raise ValueError(f"{name}: unknown hyperparameter(s) {unknown} in a parameter group")
+            raise ValueError(
+                f"{name}: unknown hyperparameter(s) {unknown} in a parameter group; "
+                f"{name} takes {sorted(self.defaults)}"
+            )
         params = group["params"]
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(
+                f"{name}: a group's params must be in an ordered collection (a list), not a "
+                "set, whose order changes from run to run"
+            )
         params = [params] if isinstance(params, Variable) else list(params)
         for p in params:
             if not isinstance(p, Variable):
@@ -80,11 +98,20 @@ class Optimizer:
         """Update the array ``param`` in place from the array ``grad`` and the dict ``state``."""
         raise NotImplementedError(f"{type(self).__name__} must define update()")
 
-    def zero_grad(self):
-        """Forget every parameter's gradient (``grad = None``, as torch's default)."""
+    def zero_grad(self, set_to_none=True):
+        """Forget every parameter's gradient: ``grad = None`` (torch's default), or zeros.
+
+        With ``set_to_none=False`` each ``grad`` Variable stays and holds a new array of
+        zeros (not zeroed in place: the engine may hand one array to several Variables).
+        """
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.data = get_array_module(p.grad.data).zeros_like(p.grad.data)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()`` when given.
@@ -97,13 +124,18 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         with no_grad():
-            index = 0
             for group in self.param_groups:
                 for p in group["params"]:
                     if p.grad is not None:
-                        self.update(p.data, p.grad.data, self.state.setdefault(index, {}), group)
-                    index += 1
+                        state = self.state.get(p)
+                        if state is None:
+                            state = self.state[p] = {}
+                        self.update(p.data, p.grad.data, state, group)  # in place on p.data
         return loss
+
+    def _params(self):
+        """Every parameter, counting through the groups in order (a checkpoint's numbering)."""
+        return [p for group in self.param_groups for p in group["params"]]
 
     # ---- checkpoints ------------------------------------------------------
     def state_dict(self):
@@ -113,7 +145,8 @@ class Optimizer:
         Python numbers, strings and lists, so ``chainrule.save`` can store it.
         """
         state = {
-            str(i): {k: _export(v) for k, v in s.items()} for i, s in sorted(self.state.items())
+            str(i): {k: _export(v) for k, v in self.state[p].items()}
+            for i, p in enumerate(self._params()) if p in self.state
         }
         groups, start = [], 0
         for group in self.param_groups:
@@ -126,8 +159,9 @@ class Optimizer:
     def load_state_dict(self, state_dict):
         """Restore hyperparameters and state from ``state_dict()``: training resumes exactly.
 
-        State arrays are copied to each parameter's device and dtype. Groups must
-        have the sizes they had when saved.
+        State arrays are copied to each parameter's device and dtype. The groups must
+        match the saved ones in number and sizes, and the checkpoint must carry this
+        optimizer's hyperparameters; otherwise one ``ValueError`` says what differs.
         """
         name = type(self).__name__
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
@@ -143,7 +177,13 @@ class Optimizer:
                 f"{name}.load_state_dict: the checkpoint has parameter groups of sizes "
                 f"{saved_sizes}, this optimizer {sizes}"
             )
-        params = [p.data for g in self.param_groups for p in g["params"]]
+        missing = sorted({k for k in self.defaults for g in groups if k not in g})
+        if missing:
+            raise ValueError(
+                f"{name}.load_state_dict: the checkpoint's parameter groups lack {missing}; "
+                f"is it the state of another optimizer than {name}?"
+            )
+        params = self._params()
         state = {}
         for key, saved in state_dict["state"].items():
             index = int(key)
@@ -152,7 +192,8 @@ class Optimizer:
                     f"{name}.load_state_dict: state for parameter {key}, but there are "
                     f"only {len(params)} parameters"
                 )
-            state[index] = {k: _import(v, params[index], name, key, k) for k, v in saved.items()}
+            p = params[index]
+            state[p] = {k: _import(v, p.data, name, key, k) for k, v in saved.items()}
         for group, saved in zip(self.param_groups, groups):
             for k, v in saved.items():
                 if k != "params":
