@@ -28,6 +28,12 @@ SCHEDULES = [  # (ours, kwargs, torch's name, torch's kwargs)
     (optim.LinearWarmup, {"warmup_steps": 5}, "LinearLR", {"total_iters": 5}),
     (optim.LinearWarmup, {"warmup_steps": 8, "start_factor": 0.01}, "LinearLR",
      {"total_iters": 8, "start_factor": 0.01}),
+    (optim.LinearLR, {"start_factor": 0.5, "end_factor": 0.1, "total_iters": 9}, "LinearLR",
+     {"start_factor": 0.5, "end_factor": 0.1, "total_iters": 9}),
+    (optim.LinearLR, {}, "LinearLR", {}),
+    (optim.ConstantLR, {}, "ConstantLR", {}),
+    (optim.ConstantLR, {"factor": 0.1, "total_iters": 8}, "ConstantLR",
+     {"factor": 0.1, "total_iters": 8}),
     (optim.MultiStepLR, {"milestones": [7, 3, 12, 12]}, "MultiStepLR",
      {"milestones": [7, 3, 12, 12]}),
     (optim.MultiStepLR, {"milestones": [5], "gamma": 0.5}, "MultiStepLR",
@@ -209,6 +215,10 @@ def test_one_cycle_follows_the_hand_computed_cosine_and_linear_phases():
      ValueError, "AdaGrad has neither"),
     (lambda o: optim.MultiStepLR(o, milestones=[2, 0]), ValueError, "each milestone must be"),
     (lambda o: optim.ExponentialLR(o, gamma=0), ValueError, "gamma must be positive"),
+    (lambda o: optim.LinearLR(o, end_factor=1.5), ValueError, r"end_factor must be in \[0, 1\]"),
+    (lambda o: optim.LinearLR(o, start_factor=0), ValueError, r"LinearLR: start_factor must"),
+    (lambda o: optim.ConstantLR(o, factor=2), ValueError, r"factor must be in \[0, 1\]"),
+    (lambda o: optim.ConstantLR(o, total_iters=0), ValueError, "total_iters must be a"),
     (lambda o: optim.LambdaLR(o, [HALVING, HALVING]), ValueError, "expected 1 values of lr_"),
     (lambda o: optim.LambdaLR(o, 0.5), TypeError, "lr_lambda must be callable"),
 ])
@@ -248,3 +258,13 @@ def test_exponential_multistep_and_lambda_by_hand_per_group():
     opt = two_groups()
     lrs = history(optim.LambdaLR(opt, [lambda e: 1 / (e + 1), lambda e: e]), opt, epochs=2)
     np.testing.assert_allclose(lrs, [[0.1, 0.0], [0.05, 0.3], [0.1 / 3, 0.6]], rtol=1e-15)
+
+
+def test_linear_and_constant_by_hand():
+    opt = optim.SGD([cr.Variable(np.zeros(1))], lr=1.0)
+    lrs = history(optim.LinearLR(opt, start_factor=0.5, end_factor=0.25, total_iters=2), opt, 3)
+    np.testing.assert_allclose(lrs[:, 0], [0.5, 0.375, 0.25, 0.25])
+    opt = optim.SGD([cr.Variable(np.zeros(1))], lr=1.0)
+    lrs = history(optim.ConstantLR(opt, factor=0.5, total_iters=2), opt, 3)
+    np.testing.assert_allclose(lrs[:, 0], [0.5, 0.5, 1.0, 1.0])
+    assert optim.LinearWarmup(opt, warmup_steps=7).warmup_steps == 7

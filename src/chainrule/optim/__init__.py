@@ -11,9 +11,11 @@ from chainrule.optim.adagrad import AdaGrad
 from chainrule.optim.adam import Adam, AdamW
 from chainrule.optim.clip import clip_grad_norm
 from chainrule.optim.lr_scheduler import (
+    ConstantLR,
     CosineAnnealingLR,
     ExponentialLR,
     LambdaLR,
+    LinearLR,
     LinearWarmup,
     MultiStepLR,
     OneCycleLR,
@@ -35,9 +37,11 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "ConstantLR",
     "CosineAnnealingLR",
     "ExponentialLR",
     "LambdaLR",
+    "LinearLR",
     "LinearWarmup",
     "MultiStepLR",
     "OneCycleLR",

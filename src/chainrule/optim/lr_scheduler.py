@@ -1,11 +1,11 @@
 """Learning-rate schedules, PyTorch's names, arguments and values.
 
-StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearWarmup (torch's LinearLR),
-LambdaLR and OneCycleLR own a counter ``last_epoch`` (0 after construction) and set
-every parameter group's ``lr`` from the group's initial lr by a closed formula, so a
-schedule resumes exactly from its ``state_dict``. ReduceLROnPlateau (``plateau.py``)
-instead watches a metric. Call ``step()`` once per epoch (or once per optimizer step for
-warmups and OneCycleLR), after ``optimizer.step()``::
+StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR (and LinearWarmup, its
+warmup), ConstantLR, LambdaLR and OneCycleLR own a counter ``last_epoch`` (0 after
+construction) and set every parameter group's ``lr`` from the group's initial lr by a
+closed formula, so a schedule resumes exactly from its ``state_dict``. ReduceLROnPlateau
+(``plateau.py``) instead watches a metric. Call ``step()`` once per epoch (or once per
+optimizer step for warmups and OneCycleLR), after ``optimizer.step()``::
 
     scheduler = StepLR(opt, step_size=30, gamma=0.1)
     for epoch in range(100):
@@ -21,8 +21,8 @@ import math
 from chainrule.optim.optimizer import Optimizer
 from chainrule.optim.plateau import ReduceLROnPlateau
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearWarmup",
-           "MultiStepLR", "OneCycleLR", "ReduceLROnPlateau", "StepLR"]
+__all__ = ["ConstantLR", "CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR",
+           "LinearLR", "LinearWarmup", "MultiStepLR", "OneCycleLR", "ReduceLROnPlateau", "StepLR"]
 
 
 def _positive_int(value, owner, what):
@@ -207,32 +207,73 @@ class CosineAnnealingLR(LRScheduler):
         return self.eta_min + (base_lr - self.eta_min) * cosine / 2
 
 
-class LinearWarmup(LRScheduler):
+class LinearLR(LRScheduler):
+    """Scale the lr linearly from ``start_factor`` to ``end_factor`` over ``total_iters`` steps.
+
+        lr = initial_lr * (start_factor + (end_factor - start_factor)
+                           * min(epoch, total_iters) / total_iters)
+
+    PyTorch's LinearLR and defaults; ``0 < start_factor <= 1``, ``0 <= end_factor <= 1``.
+
+    >>> warmup = LinearLR(opt, start_factor=0.01, total_iters=500)
+    """
+
+    _hyperparameters = ("start_factor", "end_factor", "total_iters")
+
+    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5):
+        name = type(self).__name__
+        _positive_int(total_iters, name, "total_iters")
+        if not 0 < start_factor <= 1:
+            raise ValueError(f"{name}: start_factor must be in (0, 1], got {start_factor}")
+        if not 0 <= end_factor <= 1:
+            raise ValueError(f"{name}: end_factor must be in [0, 1], got {end_factor}")
+        self.start_factor, self.end_factor, self.total_iters = (
+            start_factor, end_factor, total_iters)
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, epoch):
+        progress = min(epoch, self.total_iters) / self.total_iters
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
+
+
+class LinearWarmup(LinearLR):
     """Ramp the lr linearly from ``start_factor * initial_lr`` up to ``initial_lr``.
 
-        lr = initial_lr * (start_factor + (1 - start_factor) * min(step, warmup_steps)
-                           / warmup_steps)
-
-    Call ``step()`` after every optimizer step; after ``warmup_steps`` calls the lr
-    stays at ``initial_lr``. Equal to PyTorch's
-    ``LinearLR(opt, start_factor, end_factor=1.0, total_iters=warmup_steps)``, whose
-    default ``start_factor=1/3`` it shares; ``0 < start_factor <= 1``.
+    ``LinearLR(opt, start_factor, end_factor=1.0, total_iters=warmup_steps)``, named for
+    what it is used for. Call ``step()`` after every optimizer step; after
+    ``warmup_steps`` calls the lr stays at ``initial_lr``.
 
     >>> warmup = LinearWarmup(opt, warmup_steps=500, start_factor=0.01)
     """
 
-    _hyperparameters = ("warmup_steps", "start_factor")
-
     def __init__(self, optimizer, warmup_steps, start_factor=1.0 / 3):
         _positive_int(warmup_steps, "LinearWarmup", "warmup_steps")
-        if not 0 < start_factor <= 1:
-            raise ValueError(f"LinearWarmup: start_factor must be in (0, 1], got {start_factor}")
-        self.warmup_steps, self.start_factor = warmup_steps, start_factor
+        super().__init__(optimizer, start_factor, 1.0, warmup_steps)
+
+    @property
+    def warmup_steps(self):
+        return self.total_iters
+
+
+class ConstantLR(LRScheduler):
+    """``factor`` times the initial lr for the first ``total_iters`` steps, then the lr itself.
+
+        lr = initial_lr * (factor if epoch < total_iters else 1)
+
+    PyTorch's ConstantLR and defaults (``factor=1/3``, ``total_iters=5``), ``0 <= factor <= 1``.
+    """
+
+    _hyperparameters = ("factor", "total_iters")
+
+    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5):
+        _positive_int(total_iters, "ConstantLR", "total_iters")
+        if not 0 <= factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        self.factor, self.total_iters = factor, total_iters
         super().__init__(optimizer)
 
     def lr_at(self, base_lr, epoch):
-        progress = min(epoch, self.warmup_steps) / self.warmup_steps
-        return base_lr * (self.start_factor + (1 - self.start_factor) * progress)
+        return base_lr * (self.factor if epoch < self.total_iters else 1.0)
 
 
 class OneCycleLR(LRScheduler):
