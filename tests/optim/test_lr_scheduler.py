@@ -34,6 +34,12 @@ SCHEDULES = [  # (ours, kwargs, torch's name, torch's kwargs)
     (optim.ConstantLR, {}, "ConstantLR", {}),
     (optim.ConstantLR, {"factor": 0.1, "total_iters": 8}, "ConstantLR",
      {"factor": 0.1, "total_iters": 8}),
+    (optim.PolynomialLR, {}, "PolynomialLR", {}),
+    (optim.PolynomialLR, {"total_iters": 12, "power": 2.5}, "PolynomialLR",
+     {"total_iters": 12, "power": 2.5}),
+    (optim.CosineAnnealingWarmRestarts, {"T_0": 3}, "CosineAnnealingWarmRestarts", {"T_0": 3}),
+    (optim.CosineAnnealingWarmRestarts, {"T_0": 2, "T_mult": 2, "eta_min": 0.01},
+     "CosineAnnealingWarmRestarts", {"T_0": 2, "T_mult": 2, "eta_min": 0.01}),
     (optim.MultiStepLR, {"milestones": [7, 3, 12, 12]}, "MultiStepLR",
      {"milestones": [7, 3, 12, 12]}),
     (optim.MultiStepLR, {"milestones": [5], "gamma": 0.5}, "MultiStepLR",
@@ -268,3 +274,64 @@ def test_linear_and_constant_by_hand():
     lrs = history(optim.ConstantLR(opt, factor=0.5, total_iters=2), opt, 3)
     np.testing.assert_allclose(lrs[:, 0], [0.5, 0.5, 1.0, 1.0])
     assert optim.LinearWarmup(opt, warmup_steps=7).warmup_steps == 7
+
+
+def warmup_then_decay(lib_optim, opt, lr_scheduler):
+    warmup = lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=4)
+    middle = lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=3)
+    decay = lr_scheduler.ExponentialLR(opt, gamma=0.8)
+    return lr_scheduler.SequentialLR(opt, [warmup, middle, decay], milestones=[4, 10])
+
+
+def test_sequential_lr_matches_torch():
+    if torch is None:
+        pytest.skip("torch is not installed")
+    opt = two_groups()
+    ours = history(warmup_then_decay(optim, opt, optim.lr_scheduler), opt, epochs=16)
+    a, b = torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)
+    torch_opt = torch.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.3}], lr=0.1)
+    theirs = history(warmup_then_decay(torch.optim, torch_opt, torch.optim.lr_scheduler),
+                     torch_opt, epochs=16)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+
+
+def test_sequential_lr_by_hand_and_resumed():
+    opt = optim.SGD([cr.Variable(np.zeros(1))], lr=1.0)
+    scheduler = warmup_then_decay(optim, opt, optim.lr_scheduler)
+    lrs = history(scheduler, opt, epochs=12)[:, 0]
+    np.testing.assert_allclose(lrs, [0.1, 0.325, 0.55, 0.775,        # warmup
+                                     0.5, 0.5, 0.5, 1.0, 1.0, 1.0,    # ConstantLR from 4
+                                     1.0, 0.8, 0.64])                 # decay from 10
+    saved = scheduler.state_dict()
+    opt = optim.SGD([cr.Variable(np.zeros(1))], lr=1.0)
+    fresh = warmup_then_decay(optim, opt, optim.lr_scheduler)
+    fresh.load_state_dict(saved)
+    assert fresh.get_last_lr() == [pytest.approx(0.64)]
+    fresh.step()
+    assert fresh.get_last_lr() == [pytest.approx(0.512)]
+
+
+def test_warm_restarts_restart_at_each_cycle_end():
+    opt = optim.SGD([cr.Variable(np.zeros(1))], lr=1.0)
+    lrs = history(optim.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2), opt, epochs=7)[:, 0]
+    # cycles of 2, 4 and 8 epochs: restarts at epochs 0, 2 and 6
+    np.testing.assert_allclose(lrs, [1.0, 0.5, 1.0, 0.5 + 0.5 * math.cos(math.pi / 4), 0.5,
+                                     0.5 + 0.5 * math.cos(3 * math.pi / 4), 1.0,
+                                     0.5 + 0.5 * math.cos(math.pi / 8)], atol=1e-15)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda o: optim.SequentialLR(o, [optim.StepLR(o, 2)], milestones=[3]), ValueError,
+     "one milestone fewer than schedules, got 1 schedules and 1 milestones"),
+    (lambda o: optim.SequentialLR(o, [optim.ReduceLROnPlateau(o)], []), TypeError,
+     "schedulers\\[0\\] is a ReduceLROnPlateau"),
+    (lambda o: optim.SequentialLR(
+        o, [optim.StepLR(optim.SGD([cr.Variable(np.zeros(1))]), 2)], []), ValueError,
+     "belongs to another optimizer"),
+    (lambda o: optim.PolynomialLR(o, total_iters=0), ValueError, "total_iters must be a"),
+    (lambda o: optim.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=0), ValueError,
+     "T_mult must be a positive integer"),
+])
+def test_bad_arguments_of_composed_schedules_are_refused(make, error, message):
+    with pytest.raises(error, match=message):
+        make(optim.SGD([cr.Variable(np.zeros(1))], lr=1.0))
