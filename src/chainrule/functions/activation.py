@@ -39,7 +39,7 @@ class SigmoidGrad(Function):
 
 
 class ReLU(Function):
-    """y = max(x, 0);  dy/dx = 1 where x > 0, else 0 (relu'(0) = 0, as in PyTorch)"""
+    """y = max(x, 0);  dy/dx = 0 where x ≤ 0, else 1 (relu'(0) = 0, relu'(NaN) = 1, as PyTorch)"""
 
     def forward(self, x):
         return get_array_module(x).maximum(x, 0)
@@ -49,12 +49,15 @@ class ReLU(Function):
 
 
 class ReluGrad(Function):
-    """gx = gy · [y > 0];  ∂gx/∂gy = [y > 0], ∂gx/∂y = 0 (piecewise constant)"""
+    """gx = gy · [not y ≤ 0];  ∂gx/∂gy = [not y ≤ 0], ∂gx/∂y = 0 (piecewise constant)
+
+    Written as torch's threshold_backward: a NaN input passes its gradient through.
+    """
 
     keeps_outputs = False
 
     def forward(self, gy, y):
-        return gy * (y > 0)
+        return gy * ~(y <= 0)
 
     def backward(self, ggx):
         return ReluGrad()(ggx, self.inputs[1]), None
@@ -113,6 +116,13 @@ class GELU(Function):
         return gy * ((1 + t) * 0.5 + TanhGrad()(x * du, t) * 0.5)
 
 
+def _row_max(x, axis):
+    """max x along ``axis`` (kept), the shift that keeps exp from overflowing; 0 when empty."""
+    if x.shape[axis] == 0:  # nothing to shift, and NumPy's max refuses an empty axis
+        return x.sum(axis=axis, keepdims=True)
+    return x.max(axis=axis, keepdims=True)
+
+
 class Softmax(Function):
     """yᵢ = e^(xᵢ - max x) / Σⱼ e^(xⱼ - max x) along ``axis``;  gx = y (gy - Σ gy y)"""
 
@@ -120,8 +130,7 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, x):
-        xp = get_array_module(x)
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        e = get_array_module(x).exp(x - _row_max(x, self.axis))
         e /= e.sum(axis=self.axis, keepdims=True)
         return e
 
@@ -139,7 +148,7 @@ class LogSoftmax(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        shifted = x - x.max(axis=self.axis, keepdims=True)
+        shifted = x - _row_max(x, self.axis)
         return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
 
     def backward(self, gy):

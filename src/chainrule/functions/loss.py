@@ -52,19 +52,20 @@ class MeanSquaredError(Function):
 
     def forward(self, x0, x1):
         diff = x0 - x1
-        return (diff * diff).sum() / max(diff.size, 1)
+        return _mean(diff * diff)
 
     def backward(self, gy):
         x0, x1 = self.inputs
         diff = x0 - x1
-        gx0 = diff * (gy * (2.0 / max(diff.size, 1)))
+        gx0 = diff * (gy * (2.0 / max(diff.size, 1)))  # no elements: an empty gradient
         return gx0, (-gx0 if x1.requires_grad else None)
 
 
 class SigmoidCrossEntropy(Function):
     """loss = -1/n Σ [t log σ(x) + (1 - t) log(1 - σ(x))]
-           = 1/n Σ [max(x, 0) - x t + log(1 + e^-|x|)]  (stable form, as torch's
-    binary_cross_entropy_with_logits);  gx = (σ(x) - t) gy / n, n the number of elements"""
+           = 1/n Σ [(1 - t) x + max(-x, 0) + log(1 + e^-|x|)]  (torch's stable form of
+    binary_cross_entropy_with_logits, term for term, so infinite logits give its values);
+    gx = (σ(x) - t) gy / n, n the number of elements"""
 
     keeps_outputs = False
 
@@ -75,12 +76,17 @@ class SigmoidCrossEntropy(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        losses = xp.maximum(x, 0) - x * self.t + xp.log1p(xp.exp(-xp.abs(x)))
-        return xp.asarray(losses.sum() / max(x.size, 1), dtype=x.dtype)
+        losses = (1 - self.t) * x + xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+        return xp.asarray(_mean(losses), dtype=x.dtype)
 
     def backward(self, gy):
         (x,) = self.inputs
         return (sigmoid(x) - self.t) * (gy / max(x.size, 1))
+
+
+def _mean(losses):
+    """The mean of ``losses``; NaN when there are none, as in PyTorch (and without a warning)."""
+    return losses.sum() / losses.size if losses.size else losses.sum() * float("nan")
 
 
 def _target(t):

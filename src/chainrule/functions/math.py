@@ -152,7 +152,7 @@ class TanhGrad(Function):
 
 
 class Abs(Function):
-    """y = |x|;  dy/dx = sign x, with abs'(0) = 0 as in PyTorch"""
+    """y = |x|;  dy/dx = sign x, with abs'(0) = 0 and abs'(NaN) = 0 as in PyTorch"""
 
     keeps_outputs = False
 
@@ -161,7 +161,8 @@ class Abs(Function):
 
     def backward(self, gy):
         (x,) = self.inputs
-        return gy * get_array_module(x.data).sign(x.data)
+        xp = get_array_module(x.data)
+        return gy * xp.nan_to_num(xp.sign(x.data))  # sign(NaN) is NaN; torch's sgn gives 0
 
 
 class Clip(Function):

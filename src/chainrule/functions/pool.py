@@ -117,7 +117,7 @@ def window_planes(x, kernel, stride, pad, fill=0):
     """
     view = window_view(x, kernel, stride, pad, fill)
     planes = get_array_module(x).ascontiguousarray(view.transpose(2, 3, 0, 1, 4, 5))
-    return planes.reshape((-1,) + planes.shape[2:])
+    return planes.reshape((kernel[0] * kernel[1],) + planes.shape[2:])
 
 
 def _max_and_argmax(planes):

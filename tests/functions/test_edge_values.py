@@ -1,0 +1,370 @@
+"""Every op of chainrule.functions, and Variable's operators, on edge values against PyTorch.
+
+Edge inputs: 0 and -0.0, ±inf, NaN, ties, huge and tiny magnitudes, empty arrays, integer and
+bool arrays. Forward values and gradients, NaN and inf positions included, must equal torch's
+(second gradients too for the elementwise ops). Each row of SWEEP is one op: its name, the
+chainrule call, the torch call and the inputs. Where chainrule differs from torch on purpose,
+KNOWN_DIFFERENCES says why, and a test pins both sides so the note cannot go stale. Without
+torch every row still runs: no exception, and each gradient has its input's shape and dtype.
+"""
+
+import operator
+import warnings
+from typing import Callable, NamedTuple
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.functions as F
+from harness import torch
+
+nnf = torch.nn.functional if torch is not None else None
+inf, nan = np.inf, np.nan
+
+EDGES = np.array([0.0, -0.0, inf, -inf, nan, 1e300, -1e300, 1e-300, -1e-300, 1e-8, 1.0, -2.5,
+                  800.0, -800.0, 0.5])
+PAIRS = [a.ravel() for a in np.meshgrid(EDGES, EDGES)]  # every pair, each its own element
+ROWS = np.array([  # reduced along axis 1: ties, infinities, NaN, overflow, signed zeros
+    [1, 2, 2, 0.5], [3, 3, 3, 3], [inf, 1, 2, 3], [-inf, 1, 2, 3], [inf, inf, 1, 2],
+    [-inf, -inf, -inf, -inf], [inf, -inf, 0, 1], [nan, 1, 2, 3], [nan, inf, 1, 2],
+    [1e300, 1e300, -1e300, 0], [800, 800, 0, -800], [0, -0.0, 0, -0.0], [inf, inf, inf, inf],
+    [1e-300, -1e-300, 1e-300, 0]])
+INTS = np.array([-3, -1, 0, 0, 2, 5])
+BOOLS = np.array([True, False, True, True])
+LABELS = np.arange(len(ROWS)) % 4
+
+
+def sprinkled(shape, seed=0):
+    """Standard normal values with inf, -inf, NaN, 0, -0.0 and 1e300 at a few places."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape)
+    for value in (inf, -inf, nan, 0.0, -0.0, 1e300):
+        a.reshape(-1)[rng.integers(0, a.size)] = value
+    return a
+
+
+IMAGE = sprinkled((2, 2, 4, 4))
+IMAGE[1, 1, :2, :2] = -inf  # a window of -inf only
+IMAGE[1, 0, 2:, 2:] = 1.5  # a window of ties
+KERNEL = np.random.default_rng(1).standard_normal((3, 2, 3, 3))
+
+
+class Row(NamedTuple):
+    name: str  # the chainrule function (before any "[") or Variable operator it checks
+    op: Callable  # chainrule call on Variables
+    twin: Callable  # the same on torch tensors
+    inputs: list  # arrays; floating ones get gradients
+    order: int = 1  # 2: second gradients too (elementwise ops)
+
+
+def unary(name, op, twin, order=2):
+    return Row(name, op, twin, [EDGES], order)
+
+
+SWEEP = [
+    unary("neg", F.neg, torch and torch.neg),
+    unary("exp", F.exp, torch and torch.exp),
+    unary("log", F.log, torch and torch.log),
+    unary("sqrt", F.sqrt, torch and torch.sqrt),
+    unary("square", F.square, torch and torch.square),
+    unary("sin", F.sin, torch and torch.sin),
+    unary("cos", F.cos, torch and torch.cos),
+    unary("tan", F.tan, torch and torch.tan),
+    unary("tanh", F.tanh, torch and torch.tanh),
+    unary("abs", F.abs, torch and torch.abs),
+    unary("sigmoid", F.sigmoid, torch and torch.sigmoid),
+    unary("relu", F.relu, torch and torch.relu),
+    unary("leaky_relu", F.leaky_relu, lambda x: nnf.leaky_relu(x, 0.01)),
+    unary("gelu", F.gelu, lambda x: nnf.gelu(x, approximate="tanh")),
+    unary("clip[-1, 1]", lambda x: F.clip(x, -1.0, 1.0), lambda x: torch.clamp(x, -1.0, 1.0)),
+    unary("clip[0, None]", lambda x: F.clip(x, 0.0, None), lambda x: torch.clamp(x, 0.0, None)),
+    unary("clip[1, 1]", lambda x: F.clip(x, 1.0, 1.0), lambda x: torch.clamp(x, 1.0, 1.0)),
+    unary("dropout[p=0]", lambda x: F.dropout(x, 0.0), lambda x: nnf.dropout(x, 0.0)),
+    unary("dropout[p=1]", lambda x: F.dropout(x, 1.0), lambda x: nnf.dropout(x, 1.0)),
+    unary("-x", operator.neg, operator.neg),
+    unary("x + 1", lambda x: x + 1, lambda x: x + 1),
+    unary("1 - x", lambda x: 1 - x, lambda x: 1 - x),
+    unary("x * 3", lambda x: x * 3, lambda x: x * 3),
+    unary("x / 3", lambda x: x / 3, lambda x: x / 3),
+    unary("2 / x", lambda x: 2 / x, lambda x: 2 / x),
+    unary("x ** 2", lambda x: x**2, lambda x: x**2),
+    unary("x ** 0", lambda x: x**0, lambda x: x**0),
+    unary("x ** 0.5", lambda x: x**0.5, lambda x: x**0.5),
+    unary("x ** -1", lambda x: x**-1, lambda x: x**-1),
+    unary("2 ** x", lambda x: 2**x, lambda x: 2**x),
+    Row("add", F.add, torch and torch.add, PAIRS, 2),
+    Row("sub", F.sub, torch and torch.sub, PAIRS, 2),
+    Row("mul", F.mul, torch and torch.mul, PAIRS, 2),
+    Row("div", F.div, torch and torch.div, PAIRS, 2),
+    Row("pow", F.pow, torch and torch.pow, PAIRS),
+    Row("x ** y", operator.pow, operator.pow, PAIRS),
+    Row("where", lambda a, b: F.where(PAIRS[0] > PAIRS[1], a, b),
+        lambda a, b: torch.where(torch.tensor(PAIRS[0] > PAIRS[1]), a, b), PAIRS, 2),
+    Row("mean_squared_error", F.mean_squared_error, lambda a, b: nnf.mse_loss(a, b), PAIRS),
+    Row("sum", lambda x: F.sum(x, axis=1), lambda x: x.sum(1), [ROWS]),
+    Row("x.sum()", lambda x: x.sum(), lambda x: x.sum(), [ROWS]),
+    Row("mean", lambda x: F.mean(x, axis=1), lambda x: x.mean(1), [ROWS]),
+    Row("max", lambda x: F.max(x, axis=1), lambda x: torch.amax(x, 1), [ROWS]),
+    Row("max[all]", F.max, lambda x: torch.amax(x), [ROWS[:2]]),
+    Row("min", lambda x: F.min(x, axis=1), lambda x: torch.amin(x, 1), [ROWS]),
+    Row("logsumexp", lambda x: F.logsumexp(x, axis=1), lambda x: torch.logsumexp(x, 1), [ROWS]),
+    Row("softmax", lambda x: F.softmax(x, axis=1), lambda x: torch.softmax(x, 1), [ROWS]),
+    Row("log_softmax", lambda x: F.log_softmax(x, axis=1), lambda x: torch.log_softmax(x, 1),
+        [ROWS]),
+    Row("softmax_cross_entropy", lambda x: F.softmax_cross_entropy(x, LABELS),
+        lambda x: nnf.cross_entropy(x, torch.tensor(LABELS)), [ROWS]),
+    Row("sigmoid_cross_entropy", lambda x: F.sigmoid_cross_entropy(x, (ROWS > 1) * 1.0),
+        lambda x: nnf.binary_cross_entropy_with_logits(x, torch.tensor((ROWS > 1) * 1.0)),
+        [ROWS]),
+    Row("sigmoid_cross_entropy[t=1/2]", lambda x: F.sigmoid_cross_entropy(x, 0.5 + 0 * EDGES),
+        lambda x: nnf.binary_cross_entropy_with_logits(x, 0.5 + 0 * x.detach()), [EDGES]),
+    Row("layer_norm", lambda x, g, b: F.layer_norm(x, g, b),
+        lambda x, g, b: nnf.layer_norm(x, (4,), g, b), [ROWS[:9], np.ones(4), np.zeros(4)]),
+    Row("batch_norm", lambda x, g, b: F.batch_norm(x, g, b),
+        lambda x, g, b: nnf.batch_norm(x, None, None, g, b, training=True),
+        [ROWS[:9].T, np.ones(9), np.zeros(9)]),
+    Row("matmul", F.matmul, lambda a, b: a @ b, [sprinkled((3, 4)), sprinkled((4, 2), 1)]),
+    Row("x @ y", operator.matmul, operator.matmul, [sprinkled((3, 4)), sprinkled((4, 2), 1)]),
+    Row("linear", F.linear, lambda x, W, b: nnf.linear(x, W.T, b),
+        [sprinkled((3, 4)), sprinkled((4, 2), 1), np.array([inf, 0.0])]),
+    Row("conv2d", lambda x, W: F.conv2d(x, W, None, 1, 1),
+        lambda x, W: nnf.conv2d(x, W, None, 1, 1), [IMAGE, KERNEL]),
+    Row("conv_transpose2d", lambda x, W: F.conv_transpose2d(x, W, None, 2, 1),
+        lambda x, W: nnf.conv_transpose2d(x, W, None, 2, 1), [IMAGE, KERNEL[:2]]),
+    Row("im2col", lambda x: F.im2col(x, 3, 3, 1, 1),
+        lambda x: nnf.unfold(x, 3, padding=1).reshape(2, 2, 3, 3, 4, 4), [IMAGE]),
+    Row("col2im", lambda c: F.col2im(c, 4, 4, 1, 1),
+        lambda c: nnf.fold(c.reshape(2, 18, 16), (4, 4), 3, padding=1),
+        [sprinkled((2, 2, 3, 3, 4, 4))]),
+    Row("max_pool2d", lambda x: F.max_pool2d(x, 2, 1, 1), lambda x: nnf.max_pool2d(x, 2, 1, 1),
+        [IMAGE]),
+    Row("avg_pool2d", lambda x: F.avg_pool2d(x, 3, 1, 1), lambda x: nnf.avg_pool2d(x, 3, 1, 1),
+        [IMAGE]),
+    Row("embedding", lambda W: F.embedding(np.array([[0, 2], [2, 2]]), W),
+        lambda W: nnf.embedding(torch.tensor([[0, 2], [2, 2]]), W), [sprinkled((3, 4))]),
+    Row("get_item", lambda x: F.get_item(x, np.array([4, 4, 2])), lambda x: x[[4, 4, 2]],
+        [EDGES]),
+    Row("x[1:5]", lambda x: x[1:5], lambda x: x[1:5], [EDGES]),
+    Row("concat", lambda a, b: F.concat([a, b], axis=0), lambda a, b: torch.cat([a, b]),
+        [EDGES, EDGES[::-1].copy()]),
+    Row("stack", lambda a, b: F.stack([a, b], axis=1), lambda a, b: torch.stack([a, b], 1),
+        [EDGES, EDGES[::-1].copy()]),
+    Row("reshape", lambda x: F.reshape(x, (3, 5)), lambda x: x.reshape(3, 5), [EDGES]),
+    Row("transpose", F.transpose, lambda x: x.permute(1, 0), [ROWS]),
+    Row("x.T", lambda x: x.T, lambda x: x.T, [ROWS]),
+    Row("broadcast_to", lambda x: F.broadcast_to(x, (2, 15)), lambda x: x.expand(2, 15),
+        [EDGES]),
+    Row("sum_to", lambda x: F.sum_to(x, (1, 4)), lambda x: x.sum(0, keepdim=True), [ROWS]),
+    Row("expand_dims", lambda x: F.expand_dims(x, 0), lambda x: x.unsqueeze(0), [EDGES]),
+    Row("squeeze", lambda x: F.squeeze(x), lambda x: x.squeeze(), [EDGES[None]]),
+    Row("flatten", F.flatten, lambda x: x.flatten(1), [IMAGE]),
+]
+
+EMPTY = [  # empty arrays, where torch takes them
+    Row("sum[empty]", F.sum, lambda x: x.sum(), [np.zeros((0, 3))]),
+    Row("mean[empty]", F.mean, lambda x: x.mean(), [np.zeros((0, 3))]),
+    Row("mean[empty axis 0]", lambda x: F.mean(x, axis=0), lambda x: x.mean(0),
+        [np.zeros((0, 3))]),
+    Row("max[empty rows]", lambda x: F.max(x, axis=1), lambda x: torch.amax(x, 1),
+        [np.zeros((0, 3))]),
+    Row("logsumexp[empty axis]", lambda x: F.logsumexp(x, axis=0),
+        lambda x: torch.logsumexp(x, 0), [np.zeros((0, 3))]),
+    Row("softmax[empty axis]", F.softmax, lambda x: torch.softmax(x, 1), [np.zeros((3, 0))]),
+    Row("log_softmax[empty axis]", F.log_softmax, lambda x: torch.log_softmax(x, 1),
+        [np.zeros((3, 0))]),
+    Row("exp[empty]", F.exp, torch and torch.exp, [np.zeros(0)]),
+    Row("matmul[empty inner]", F.matmul, lambda a, b: a @ b, [np.zeros((2, 0)), np.zeros((0, 3))]),
+    Row("linear[empty batch]", F.linear, lambda x, W: nnf.linear(x, W.T),
+        [np.zeros((0, 2)), np.ones((2, 3))]),
+    Row("mean_squared_error[empty]", F.mean_squared_error, lambda a, b: nnf.mse_loss(a, b),
+        [np.zeros(0), np.zeros(0)]),
+    Row("softmax_cross_entropy[empty]", lambda x: F.softmax_cross_entropy(x, np.zeros(0, int)),
+        lambda x: nnf.cross_entropy(x, torch.zeros(0, dtype=torch.long)), [np.zeros((0, 3))]),
+    Row("sigmoid_cross_entropy[empty]", lambda x: F.sigmoid_cross_entropy(x, np.zeros((0, 3))),
+        lambda x: nnf.binary_cross_entropy_with_logits(x, torch.zeros((0, 3), dtype=x.dtype)),
+        [np.zeros((0, 3))]),
+    Row("concat[empty]", lambda a, b: F.concat([a, b]), lambda a, b: torch.cat([a, b]),
+        [np.zeros((0, 2)), np.ones((1, 2))]),
+    Row("stack[empty]", lambda a, b: F.stack([a, b]), lambda a, b: torch.stack([a, b]),
+        [np.zeros(0), np.zeros(0)]),
+    Row("x[2:2]", lambda x: x[2:2], lambda x: x[2:2], [np.ones(3)]),
+    Row("layer_norm[empty batch]", lambda x, g, b: F.layer_norm(x, g, b),
+        lambda x, g, b: nnf.layer_norm(x, (3,), g, b), [np.zeros((0, 3)), np.ones(3), np.ones(3)]),
+    Row("batch_norm[empty batch]", lambda x, g, b: F.batch_norm(x, g, b),
+        lambda x, g, b: nnf.batch_norm(x, None, None, g, b, training=True),
+        [np.zeros((0, 3)), np.ones(3), np.ones(3)]),
+    Row("max_pool2d[empty batch]", lambda x: F.max_pool2d(x, 2), lambda x: nnf.max_pool2d(x, 2),
+        [np.zeros((0, 2, 4, 4))]),
+    Row("avg_pool2d[empty batch]", lambda x: F.avg_pool2d(x, 2), lambda x: nnf.avg_pool2d(x, 2),
+        [np.zeros((0, 2, 4, 4))]),
+    Row("embedding[no ids]", lambda W: F.embedding(np.zeros(0, int), W),
+        lambda W: nnf.embedding(torch.zeros(0, dtype=torch.long), W), [np.ones((3, 2))]),
+    Row("relu[empty]", F.relu, torch and torch.relu, [np.zeros((0, 3))]),
+]
+
+WHOLE = [  # integer and bool inputs: forward values (no gradients)
+    Row(f"{name}[{kind}]", op, twin, [values])
+    for kind, values in (("int", INTS), ("bool", BOOLS))
+    for name, op, twin in [
+        ("exp", F.exp, torch and torch.exp), ("log", F.log, torch and torch.log),
+        ("sqrt", F.sqrt, torch and torch.sqrt), ("sigmoid", F.sigmoid, torch and torch.sigmoid),
+        ("tanh", F.tanh, torch and torch.tanh), ("sum", F.sum, torch and torch.sum),
+        ("max", F.max, torch and torch.amax), ("min", F.min, torch and torch.amin),
+        ("logsumexp", F.logsumexp, lambda x: torch.logsumexp(x, 0)),
+        ("x * 2.5", lambda x: x * 2.5, lambda x: x * 2.5),
+        ("x / 2", lambda x: x / 2, lambda x: x / 2), ("2 / x", lambda x: 2 / x, lambda x: 2 / x),
+        ("x ** 2", lambda x: x**2, lambda x: x**2),
+        ("get_item", lambda x: F.get_item(x, [0, 0]), lambda x: x[[0, 0]]),
+        ("concat", lambda x: F.concat([x, x]), lambda x: torch.cat([x, x])),
+        ("reshape", lambda x: F.reshape(x, (2, -1)), lambda x: x.reshape(2, -1)),
+    ]
+] + [Row(f"{name}[int]", op, twin, [INTS]) for name, op, twin in [
+    ("neg", F.neg, torch and torch.neg), ("abs", F.abs, torch and torch.abs),
+    ("relu", F.relu, torch and torch.relu), ("square", F.square, torch and torch.square),
+    ("clip", lambda x: F.clip(x, -1, 1), lambda x: torch.clamp(x, -1, 1)),
+    ("x + 1", lambda x: x + 1, lambda x: x + 1), ("x - 1", lambda x: x - 1, lambda x: x - 1),
+    ("matmul", lambda x: F.matmul(x[None], x[:, None]), lambda x: x[None] @ x[:, None]),
+]]
+
+KNOWN_DIFFERENCES = {
+    # name: (chainrule call, torch call, input, chainrule's value, torch's value, why)
+    "signed zeros": (
+        F.relu, torch and torch.relu, np.array([-0.0]), 0.0, -0.0,
+        "The sweep compares values, not the sign of a zero result: NumPy's maximum gives "
+        "relu(-0.0) = +0.0 where torch keeps -0.0 (and max over [0.0, -0.0] differs the other "
+        "way). The two zeros are equal under IEEE comparison and no rule divides by them."),
+    "integer promotion": (
+        F.exp, torch and torch.exp, INTS[:1], np.exp(np.float64(-3)), np.exp(np.float32(-3)),
+        "Integer and bool arrays promote by NumPy's rules: exp of int64 is float64 (torch: "
+        "float32), exp of bool is float16 (NumPy's smallest exact float), x ** 2 of bool is "
+        "int8, and mean, softmax, gelu or leaky_relu of an int array compute in float64 where "
+        "torch refuses. chainrule's arrays are NumPy's; values agree to float32 precision."),
+    "layer_norm overflow": (
+        lambda x: F.layer_norm(x, np.ones(4), np.zeros(4)),
+        lambda x: nnf.layer_norm(x, (4,)), ROWS[9:10], 0.0, nan,
+        "A variance beyond float64's range (inputs near 1e300) is inf: chainrule's x̂ = "
+        "(x - μ) / √σ² gives 0 and torch's fused kernel NaN. Both have lost the answer; "
+        "normalising such inputs needs rescaling first."),
+}
+
+UNSWEPT = {  # F.__all__ names with no row above, and why
+}
+
+
+def _ones_like(y, like):
+    return np.ones(y.shape) if like is None else np.ones(y.shape, like.dtype)
+
+
+def chainrule_side(row, arrays):
+    """Forward value, then gradients (then second gradients) of ``row`` for an upstream of ones."""
+    xs = [cr.Variable(a.copy()) for a in arrays]
+    y = row.op(*xs)
+    out = [y.data]
+    wanted = [x for x in xs if x.dtype.kind == "f"]
+    if not wanted or y.dtype.kind != "f":
+        return out
+    grads = cr.grad(y, wanted, grad_outputs=[np.ones(y.shape, y.dtype)],
+                    create_graph=row.order > 1, allow_unused=True)
+    out += [np.zeros(x.shape) if g is None else g.data for x, g in zip(wanted, grads)]
+    if row.order > 1:
+        for g in grads:
+            if g is None or g.creator is None:
+                out += [np.zeros(x.shape) for x in wanted]
+                continue
+            second = cr.grad(g, wanted, grad_outputs=[np.ones(g.shape)], allow_unused=True)
+            out += [np.zeros(x.shape) if s is None else s.data for x, s in zip(wanted, second)]
+    return out
+
+
+def torch_side(row, arrays):
+    """The same numbers from torch, with None or a constant gradient read as zeros."""
+    ts = [torch.tensor(a.copy(), requires_grad=a.dtype.kind == "f") for a in arrays]
+    y = row.twin(*ts)
+    out = [y.detach().numpy()]
+    wanted = [t for t in ts if t.requires_grad]
+    if not wanted or not y.dtype.is_floating_point:
+        return out
+    grads = torch.autograd.grad(y, wanted, torch.ones_like(y), create_graph=row.order > 1,
+                                allow_unused=True)
+    out += [np.zeros(t.shape) if g is None else g.detach().numpy(force=True)
+            for t, g in zip(wanted, grads)]
+    if row.order > 1:
+        for g in grads:
+            if g is None or not g.requires_grad:
+                out += [np.zeros(t.shape) for t in wanted]
+                continue
+            second = torch.autograd.grad(g, wanted, torch.ones_like(g), allow_unused=True)
+            out += [np.zeros(t.shape) if s is None else s.numpy(force=True)
+                    for t, s in zip(wanted, second)]
+    return out
+
+
+def quietly(fn, *args):
+    """``fn(*args)`` without NumPy's overflow and invalid-value warnings: edges raise them."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fn(*args)
+
+
+def assert_same(actual, expected, what, rtol=1e-6):
+    """Equal values, infinities and NaN positions (equal_nan), zero signs aside."""
+    what = f"{what}: chainrule {actual!r} vs torch {expected!r}"
+    assert np.shape(actual) == np.shape(expected), what
+    np.testing.assert_allclose(np.asarray(actual, float), np.asarray(expected, float),
+                               rtol=rtol, atol=1e-12, err_msg=what)
+
+
+def _ids(rows):
+    return [row.name for row in rows]
+
+
+@pytest.mark.parametrize("row", SWEEP + EMPTY + WHOLE, ids=_ids(SWEEP + EMPTY + WHOLE))
+def test_op_runs_on_edge_values_and_gradients_fit_their_inputs(row):
+    xs = [cr.Variable(a.copy()) for a in row.inputs]
+    y = quietly(row.op, *xs)
+    if y.dtype.kind == "f" and any(x.dtype.kind == "f" for x in xs):
+        quietly(y.backward, np.ones(y.shape, y.dtype))
+        for x in xs:
+            assert x.grad is None or (x.grad.shape, x.grad.dtype) == (x.shape, x.dtype)
+
+
+@pytest.mark.parametrize("row", SWEEP + EMPTY, ids=_ids(SWEEP + EMPTY))
+def test_op_matches_torch_on_edge_values(row):
+    pytest.importorskip("torch")
+    names = ["forward"] + [f"gradient {i}" for i in range(len(row.inputs))] * row.order
+    mine, theirs = quietly(chainrule_side, row, row.inputs), quietly(torch_side, row, row.inputs)
+    assert len(mine) == len(theirs)
+    for name, a, b in zip(names, mine, theirs):
+        assert_same(a, b, f"{row.name} {name}")
+
+
+@pytest.mark.parametrize("row", WHOLE, ids=_ids(WHOLE))
+def test_op_on_integer_and_bool_inputs_matches_torch_values(row):
+    pytest.importorskip("torch")
+    (mine,) = quietly(chainrule_side, row, row.inputs)
+    (theirs,) = quietly(torch_side, row, row.inputs)
+    precision = np.finfo(mine.dtype).eps if mine.dtype.kind == "f" else 0
+    assert_same(mine, theirs, row.name, rtol=max(1e-6, precision))  # torch has float32
+    assert mine.dtype.kind == theirs.dtype.kind  # int stays int, float is float (see below)
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_DIFFERENCES))
+def test_known_differences_from_torch_are_as_documented(name):
+    op, twin, x, expected, torch_expected, why = KNOWN_DIFFERENCES[name]
+    assert len(why) > 80  # the reason is written out
+    assert_identical(quietly(op, cr.Variable(x)).data.ravel()[0], expected)
+    if torch is not None:
+        assert_identical(quietly(twin, torch.tensor(x)).numpy().ravel()[0], torch_expected)
+
+
+def assert_identical(value, expected):
+    """The same number, NaN included, and the same sign when it is zero."""
+    assert value == expected or (np.isnan(value) and np.isnan(expected))
+    assert value != 0 or np.signbit(value) == np.signbit(expected)
+
+
+def test_every_function_has_an_edge_row():
+    swept = {row.name.split("[")[0] for row in SWEEP + EMPTY + WHOLE}
+    missing = sorted(set(F.__all__) - swept - set(UNSWEPT))
+    assert not missing, f"add a row to tests/functions/test_edge_values.py for {missing}"
