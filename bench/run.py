@@ -27,7 +27,7 @@ import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)  # the workload modules, imported to read their tables only
-WORKLOADS = ("op_overhead", "deep_chain", "mlp_step", "cnn_step")
+WORKLOADS = ("op_overhead", "deep_chain", "mlp_step", "cnn_step", "lstm_step")
 FRAMEWORKS = ("chainrule", "chainrule-plain", "torch", "dezero", "autograd", "jax", "jax-jit")
 MODULE_OF = {"jax-jit": "jax", "chainrule-plain": "chainrule"}
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")

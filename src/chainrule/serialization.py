@@ -54,7 +54,8 @@ def _encode(value, path, tensors):
     if _is_plain(value):
         return {"value": value}
     is_scalar = isinstance(value, np.generic)
-    if not (is_scalar or hasattr(value, "__array__") or hasattr(value, "__cuda_array_interface__")):
+    arraylike = hasattr(value, "__array__") or hasattr(value, "__cuda_array_interface__")
+    if hasattr(value, "backward") or not (is_scalar or arraylike):  # a Variable: save its .data
         raise TypeError(
             f"save: cannot store {type(value).__name__} at {where}; use arrays, numbers, "
             "strings, lists or dicts"

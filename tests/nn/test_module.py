@@ -261,6 +261,7 @@ LAYERS = {
     "LayerNorm": (lambda: nn.LayerNorm((2, 3)), (4, 2, 3)),
     "RNN": (lambda: nn.RNN(3, 4), (2, 5, 3)),
     "LSTM": (lambda: nn.LSTM(3, 4), (2, 5, 3)),
+    "GRU": (lambda: nn.GRU(3, 4, num_layers=2, bidirectional=True), (2, 5, 3)),
 }
 
 

@@ -10,8 +10,11 @@ consumed, unless ``retain_grad`` asks to keep them.
 import heapq
 import itertools
 
+import numpy as np
+
 from chainrule.backend import get_array_module
 from chainrule.core import ops
+from chainrule.core.function import all_finite, nonfinite_kind
 from chainrule.core.mode import grad_mode
 
 
@@ -24,17 +27,49 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
     """
     found = None if inputs is None else {x: None for x in inputs}
     walk = _Walk(found, _add_recorded if create_graph else _add_arrays, retain_grad)
+    if found is not None:
+        walk.useful = _reaching(outputs, found)
     for y, gy in zip(outputs, grad_outputs):
-        if gy is None:
-            gy = y._derived(get_array_module(y.data).ones_like(y.data))
-        walk.deposit(y, _fit(gy, y, None))
-    previous = grad_mode.enabled
+        walk.deposit(y, _seed(y, gy))
+    previous = grad_mode.enabled, grad_mode.anomaly
     grad_mode.enabled = create_graph
+    grad_mode.anomaly = False  # the walk checks each backward's result as a whole instead
     try:
         walk.run()
     finally:
-        grad_mode.enabled = previous
+        grad_mode.enabled, grad_mode.anomaly = previous
+    walk.keep_retained()
     return None if found is None else [found[x] for x in inputs]
+
+
+def _seed(y, gy):
+    """The gradient that starts backward at output ``y``: ones, or ``gy`` of exactly y's shape."""
+    if gy is None:
+        return y._derived(get_array_module(y.data).ones_like(y.data))
+    shape = tuple(gy.shape) if hasattr(gy, "shape") else np.shape(gy)
+    if shape != y.shape:
+        raise ValueError(
+            f"backward: the gradient has shape {shape}, but the output it belongs to "
+            f"has shape {y.shape}")
+    return _fit(gy, y, None)
+
+
+def _reaching(outputs, found):
+    """The Functions below ``outputs`` from which a Variable in ``found`` can be reached.
+
+    ``grad`` runs only these: what lies below the requested inputs, or beside
+    them, is never called. One walk down, then one pass in generation order.
+    """
+    seen, stack = {}, [y.creator for y in outputs if y.creator is not None]
+    while stack:
+        f = stack.pop()
+        if f in seen:
+            continue
+        seen[f] = False
+        stack.extend(x.creator for x in f.inputs if x.creator is not None and x.creator not in seen)
+    for f in sorted(seen, key=lambda f: f.generation):  # inputs' creators come first
+        seen[f] = any(x in found or seen.get(x.creator, False) for x in f.inputs)
+    return {f for f, reaches in seen.items() if reaches}
 
 
 class _Walk:
@@ -42,12 +77,15 @@ class _Walk:
 
     def __init__(self, found, add, retain_grad):
         self.found, self.add, self.retain_grad = found, add, retain_grad
+        self.useful = None  # with found: the Functions worth running (see _reaching)
         self.pending = {}  # Function -> summed gradient of its output (a list for several)
         self.heap = []  # (-generation, arrival, function): latest generation first
         self.arrival = itertools.count()
+        self.retained = {}  # intermediate Variable -> its summed gradient, with retain_grad
+        self.anomaly = grad_mode.anomaly
 
     def run(self):
-        heap, pending, deposit = self.heap, self.pending, self.deposit
+        heap, pending, deposit, anomaly = self.heap, self.pending, self.deposit, self.anomaly
         while heap:
             function = heapq.heappop(heap)[2]
             gys = pending.pop(function)
@@ -55,22 +93,27 @@ class _Walk:
             gxs = function.backward(*gys)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
+            if anomaly:
+                _check_backward(function, gxs)
             for x, gx in zip(function.inputs, gxs):
                 if gx is None or not x.requires_grad:
                     continue
-                if not hasattr(gx, "creator") or gx.data.shape != x.data.shape:
+                if (not hasattr(gx, "creator") or gx.data.shape != x.data.shape
+                        or gx.data.dtype != x.data.dtype):
                     gx = _fit(gx, x, function)
                 deposit(x, gx)
 
     def deposit(self, x, gx):
         """Hand ``gx`` to ``x``: its ``.grad`` if it is a leaf, else its creator's inbox."""
         found, add = self.found, self.add
-        if found is not None and x in found:
-            found[x] = gx if found[x] is None else add(found[x], gx)
         f = x.creator
+        if found is not None:
+            if x in found:
+                found[x] = gx if found[x] is None else add(found[x], gx)
+            if f not in self.useful:  # grad() writes no .grad; nothing below needs gx
+                return
         if f is None:
-            if found is None:
-                x.grad = gx if x.grad is None else add(x.grad, gx)
+            x.grad = gx if x.grad is None else add(x.grad, gx)
             return
         pending = self.pending
         if f not in pending:
@@ -84,7 +127,13 @@ class _Walk:
             previous_gx = pending.get(f)
             gx = pending[f] = gx if previous_gx is None else add(previous_gx, gx)
         if self.retain_grad:
-            x.grad = gx
+            self.retained[x] = gx
+
+    def keep_retained(self):
+        """With retain_grad, add each intermediate's gradient to its ``.grad``, as leaves do."""
+        add = self.add
+        for x, gx in self.retained.items():
+            x.grad = gx if x.grad is None else add(x.grad, gx)
 
 
 def _add_recorded(g0, g1):
@@ -97,20 +146,37 @@ def _add_arrays(g0, g1):
 
 
 def _zeros_for_missing(gys, function):
-    """Zeros for the outputs of a multi-output Function that no gradient reached."""
-    filled = []
-    for gy, ref in zip(gys, function.outputs):
-        y = ref()
-        if gy is None and y is not None:
-            gy = y._derived(get_array_module(y.data).zeros_like(y.data))
-        filled.append(gy)
-    return filled
+    """Zeros for the outputs of a multi-output Function that no gradient reached.
+
+    Shapes and dtypes were recorded with the call: the output may be gone by now.
+    """
+    given = next(gy for gy in gys if gy is not None)
+    xp = get_array_module(given.data)
+    return [given._derived(xp.zeros(shape, dtype)) if gy is None else gy
+            for gy, (shape, dtype) in zip(gys, function.output_specs)]
+
+
+def _check_backward(function, gxs):
+    """Anomaly mode: refuse a NaN or inf among the gradients ``function.backward`` returned."""
+    for i, gx in enumerate(gxs):
+        if gx is None:
+            continue
+        data = gx.data if hasattr(gx, "creator") else gx
+        if not all_finite(data):
+            called_at = getattr(function, "called_at", None) or "a line run outside anomaly mode"
+            raise FloatingPointError(
+                f"{function.name} backward: produced {nonfinite_kind(data)} in the gradient "
+                f"of input {i} (shape {data.shape}); its forward was called at {called_at}")
 
 
 def _fit(gx, x, function):
-    """``gx`` as a Variable of ``x``'s shape: broadcast axes summed away, anything else refused."""
+    """``gx`` as a Variable of ``x``'s shape and floating dtype: broadcast axes summed away
+    and a promoted gradient cast back (as PyTorch does); any other shape refused."""
     if not hasattr(gx, "creator"):  # a backward may return plain arrays
         gx = x.constant(gx)
+    dtype = x.data.dtype
+    if gx.data.dtype != dtype and dtype.kind in "fc":
+        gx = ops.cast(gx, dtype)
     if gx.data.shape == x.data.shape:
         return gx
     try:

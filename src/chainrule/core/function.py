@@ -8,9 +8,9 @@ weakly so a graph is freed by reference counting alone, without cycles.
 
 import os
 import sys
-import traceback
 import weakref
 
+from chainrule.backend import get_array_module
 from chainrule.core.mode import grad_mode
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,11 +54,16 @@ class Function:
         try:
             ys = self.forward(*xs)
         except (ValueError, IndexError, TypeError) as error:
-            raise type(error)(self.describe_failure(error, xs)) from None
+            restated = restate(error, self.describe_failure(error, xs))
+            if restated is error:
+                raise
+            raise restated from error
         if type(ys) is not tuple:  # the common case: one output
             outputs = (inputs[0]._derived(ys),)
         else:
             outputs = tuple([inputs[0]._derived(y) for y in ys])
+        if grad_mode.anomaly:
+            self._check_forward(xs, outputs)
         if grad_mode.enabled:
             for x in inputs:
                 if x.requires_grad:
@@ -74,13 +79,26 @@ class Function:
                 generation = x.generation
         self.generation = generation
         self.inputs = inputs
-        keep = self.keeps_outputs or len(outputs) > 1
-        self.outputs = [weakref.ref(y) for y in outputs] if keep else ()
+        if len(outputs) > 1:  # zeros stand in for the gradient of an unused output
+            self.outputs = [weakref.ref(y) for y in outputs]
+            self.output_specs = [(y.shape, y.dtype) for y in outputs]
+        else:
+            self.outputs = [weakref.ref(outputs[0])] if self.keeps_outputs else ()
         generation += 1
         for y in outputs:
             y.creator = self
             y.generation = generation
             y.requires_grad = True
+
+    def _check_forward(self, xs, outputs):
+        """Anomaly mode: refuse a NaN or inf output, and remember the user's line for backward."""
+        self.called_at = user_frame()
+        for y in outputs:
+            if not all_finite(y.data):
+                shapes = " and ".join(str(getattr(x, "shape", ())) for x in xs)
+                raise FloatingPointError(
+                    f"{self.name}: produced {nonfinite_kind(y.data)} from inputs of shape "
+                    f"{shapes} (anomaly mode; called at {self.called_at or 'an unknown line'})")
 
     def _lift(self, inputs):
         """Make constants of the non-Variable inputs, in the dtype of a Variable beside them."""
@@ -114,7 +132,41 @@ class Function:
 
 def user_line():
     """`` (file.py:12)`` for the innermost stack frame outside chainrule, found when raising."""
-    for frame in reversed(traceback.extract_stack(sys._getframe(1))):
-        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
-            return f" ({os.path.basename(frame.filename)}:{frame.lineno})"
+    where = user_frame()
+    return f" ({where})" if where else ""
+
+
+def user_frame():
+    """``file.py:12``, the innermost stack frame outside chainrule (``''`` if there is none)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
+            return f"{os.path.basename(filename)}:{frame.f_lineno}"
+        frame = frame.f_back
     return ""
+
+
+def restate(error, message):
+    """``error`` retold as ``message``, in its own type; its constructor may not take a message
+    (NumPy's ``_UFuncNoLoopError``), and then ``error`` itself carries ``message`` as a note."""
+    try:
+        restated = type(error)(message)
+        if type(restated) is type(error) and str(restated) == message:
+            return restated
+    except Exception:  # noqa: BLE001 -- any constructor signature but (message,)
+        pass
+    error.add_note(message)
+    return error
+
+
+def all_finite(array):
+    """True unless the floating ``array`` holds a NaN or an inf (integers always are)."""
+    if array.dtype.kind not in "fc":
+        return True
+    return bool(get_array_module(array).isfinite(array).all())
+
+
+def nonfinite_kind(array):
+    """``'nan'`` or ``'inf'``: what made ``array`` fail ``all_finite`` (NaN first)."""
+    return "nan" if get_array_module(array).isnan(array).any() else "inf"

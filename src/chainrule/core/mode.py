@@ -1,4 +1,4 @@
-"""Grad mode: whether calls to a Function record the graph.
+"""Grad mode and anomaly mode: whether Function calls record the graph, and check for NaN/inf.
 
 Thread-local, so one thread's ``no_grad()`` never silences another's training.
 This is the only module-level state in chainrule.
@@ -10,6 +10,7 @@ import threading
 
 class _GradMode(threading.local):
     enabled = True  # every new thread starts recording
+    anomaly = False  # and without anomaly checks
 
 
 grad_mode = _GradMode()
@@ -48,3 +49,34 @@ def no_grad():
 def enable_grad():
     """Context manager: record the graph again inside a ``no_grad()`` block."""
     return _grad_mode(True)
+
+
+def is_anomaly_enabled():
+    """True when every operation checks its results for NaN and inf (``detect_anomaly``)."""
+    return grad_mode.anomaly
+
+
+def set_detect_anomaly(mode):
+    """Switch anomaly checks on or off for this thread; returns the previous mode."""
+    previous = grad_mode.anomaly
+    grad_mode.anomaly = bool(mode)
+    return previous
+
+
+@contextlib.contextmanager
+def detect_anomaly(mode=True):
+    """Context manager and decorator: find the operation that first makes a NaN or an inf.
+
+    Inside, a forward whose output holds NaN or inf raises ``FloatingPointError``
+    naming the operation, its input shapes and the line that called it; a backward
+    that produces a NaN or inf gradient raises naming the operation and the line
+    of its forward call. It costs a check per operation, so it is off by default::
+
+        with chainrule.detect_anomaly():
+            loss = model(x); loss.backward()
+    """
+    previous = set_detect_anomaly(mode)
+    try:
+        yield
+    finally:
+        grad_mode.anomaly = previous

@@ -74,17 +74,29 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """y = x0 ** x1;  dy/dx0 = x1 x0^(x1-1), dy/dx1 = y log x0 (only when x1 needs it)"""
+    """y = x0 ** x1;  dy/dx0 = x1 x0^(x1-1), dy/dx1 = y log x0 (only when x1 needs it)
+
+    At the edges, as ``torch.pow``: dy/dx0 = 0 where x1 = 0 (so ``0 ** 0`` has
+    slope 0, not NaN), and dy/dx1 = 0 where x0 = 0 and x1 >= 0.
+    """
 
     def forward(self, x0, x1):
         return x0**x1
 
     def backward(self, gy):
         x0, x1 = self.inputs
-        gx0 = gy * x1 * x0 ** (x1 - 1)
+        flat = x1.data == 0  # the base's slope is 0 there, even where x0^(x1-1) is inf
+        if flat.any():
+            gx0 = where(flat, 0.0, gy * x1 * where(flat, 1.0, x0) ** (x1 - 1))
+        else:
+            gx0 = gy * x1 * x0 ** (x1 - 1)
         if not x1.requires_grad:
             return gx0, None
-        return gx0, gy * self.outputs[0]() * log(x0)
+        y = self.outputs[0]()
+        floor = (x0.data == 0) & (x1.data >= 0)  # y = 0 or 1 there: no slope in x1
+        if floor.any():
+            return gx0, where(floor, 0.0, gy * y * log(where(floor, 1.0, x0)))
+        return gx0, gy * y * log(x0)
 
 
 class ScalarOp(Function):
@@ -143,7 +155,7 @@ class DivScalar(ScalarOp):
 
 
 class PowScalar(ScalarOp):
-    """y = x ** c;  dy/dx = c x^(c-1)"""
+    """y = x ** c;  dy/dx = c x^(c-1), and 0 everywhere when c = 0 (as torch.pow, even at 0)"""
 
     verb = "pow"
 
@@ -151,6 +163,8 @@ class PowScalar(ScalarOp):
         return x**self.c
 
     def backward(self, gy):
+        if self.c == 0:
+            return gy._derived(get_array_module(gy.data).zeros_like(gy.data))
         (x,) = self.inputs
         return gy * MulScalar(self.c)(PowScalar(self.c - 1)(x))
 
@@ -166,6 +180,39 @@ class Log(Function):
     def backward(self, gy):
         (x,) = self.inputs
         return gy / x
+
+
+class Cast(Function):
+    """y = x as ``dtype``;  gx = gy cast back to x's dtype"""
+
+    keeps_outputs = False
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        return cast(gy, self.inputs[0].dtype)
+
+
+class Where(Function):
+    """y = x0 where condition, else x1 (broadcasting);  gx0 = gy · c, gx1 = gy · (1 - c)
+
+    ``condition`` is a boolean array, kept as a setting: it gets no gradient.
+    """
+
+    keeps_outputs = False
+
+    def __init__(self, condition):
+        self.condition = condition
+
+    def forward(self, x0, x1):
+        return get_array_module(x0).where(self.condition, x0, x1)
+
+    def backward(self, gy):
+        return where(self.condition, gy, 0.0), where(self.condition, 0.0, gy)
 
 
 class MatMul(Function):
@@ -360,6 +407,16 @@ def pow(x0, x1):
 
 def log(x):
     return Log()(x)
+
+
+def cast(x, dtype):
+    if x.dtype == dtype:
+        return x
+    return Cast(dtype)(x)
+
+
+def where(condition, x0, x1):
+    return Where(condition)(x0, x1)
 
 
 def matmul(x0, x1):

@@ -44,6 +44,7 @@ class Variable:
     __slots__ = ("data", "name", "grad", "creator", "generation", "requires_grad", "__weakref__")
     __array_ufunc__ = None  # `ndarray + Variable` defers to Variable.__radd__
     __array_priority__ = 200  # the same for CuPy arrays
+    __hash__ = object.__hash__  # by identity, so a Variable stays a dict key beside __eq__
 
     def __init__(self, data, name=None, requires_grad=True):
         if isinstance(data, Variable):
@@ -131,6 +132,23 @@ class Variable:
 
     def item(self):
         return self.data.item()
+
+    # ---- as a NumPy array would convert --------------------------------------
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(v)``: the data (a view, not an object array); ufuncs still refuse."""
+        data = self.numpy()
+        if dtype is not None and data.dtype != dtype:
+            return data.astype(dtype)
+        return data.copy() if copy else data
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.data)
+
+    def __int__(self):
+        return int(self.data)
 
     def numpy(self):
         """The data as a NumPy array (copied from the GPU when it lives there)."""

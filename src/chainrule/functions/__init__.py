@@ -34,6 +34,7 @@ from chainrule.functions.math import (
 )
 from chainrule.functions.noise import dropout
 from chainrule.functions.reduction import logsumexp, max, mean, min, sum
+from chainrule.functions.rnn import gru, lstm, rnn
 from chainrule.functions.shape import (
     broadcast_to,
     concat,
@@ -62,11 +63,13 @@ __all__ = [
     "flatten",
     "gelu",
     "get_item",
+    "gru",
     "leaky_relu",
     "linear",
     "log",
     "log_softmax",
     "logsumexp",
+    "lstm",
     "matmul",
     "max",
     "mean",
@@ -77,6 +80,7 @@ __all__ = [
     "pow",
     "relu",
     "reshape",
+    "rnn",
     "sigmoid",
     "sigmoid_cross_entropy",
     "sin",

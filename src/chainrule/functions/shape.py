@@ -84,21 +84,6 @@ class Stack(Function):
                      for i, x in enumerate(self.inputs))
 
 
-class Where(Function):
-    """y = x0 where condition, else x1 (broadcasting);  gx0 = gy · c, gx1 = gy · (1 - c)"""
-
-    keeps_outputs = False
-
-    def __init__(self, condition):
-        self.condition = condition
-
-    def forward(self, x0, x1):
-        return get_array_module(x0).where(self.condition, x0, x1)
-
-    def backward(self, gy):
-        return where(self.condition, gy, 0.0), where(self.condition, 0.0, gy)
-
-
 def _variables(xs, op):
     if isinstance(xs, Variable) or not isinstance(xs, (list, tuple)):
         raise TypeError(f"{op}: expects a list or tuple of arrays, got {type(xs).__name__}")
@@ -142,7 +127,7 @@ def where(condition, x0, x1):
     condition = get_array_module(condition).asarray(condition, dtype=bool)
     if not isinstance(x0, Variable) and not isinstance(x1, Variable):
         x0 = as_variable(x0)
-    return Where(condition)(x0, x1)
+    return ops.where(condition, x0, x1)
 
 
 def flatten(x):

@@ -17,10 +17,11 @@ from chainrule.nn.module import LoadResult, Module
 from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pool import AvgPool2d, MaxPool2d
-from chainrule.nn.rnn import LSTM, RNN
+from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "GELU",
+    "GRU",
     "LSTM",
     "RNN",
     "AvgPool2d",
@@ -31,14 +32,17 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten",
+    "GRUCell",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
+    "LSTMCell",
     "LoadResult",
     "MaxPool2d",
     "Module",
     "ModuleList",
     "Parameter",
+    "RNNCell",
     "ReLU",
     "Sequential",
     "Sigmoid",

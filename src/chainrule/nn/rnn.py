@@ -1,8 +1,33 @@
-"""Recurrent layers over batch-first sequences (N, T, C): RNN (Elman) and LSTM.
+"""Recurrent layers and cells: RNN, LSTM, GRU over sequences; RNNCell, LSTMCell, GRUCell.
 
-Both project every step's input in one matmul before the loop, so each step costs one
-matmul with the hidden state. Gates follow PyTorch's layout, so its weights map over as
-``W_x = weight_ih_l0.T``, ``W_h = weight_hh_l0.T``, ``b = bias_ih_l0 + bias_hh_l0``.
+Each layer projects every step's input in one matmul, then runs the recurrence as one
+Function (``F.rnn``, ``F.lstm``, ``F.gru``): the loop is NumPy, the gradient exact.
+
+**Layout.** chainrule's recurrent layers are batch-first by default, ``batch_first=True``:
+x (N, T, C) -> output (N, T, D·H), as every other chainrule layer puts the batch first and
+as earlier chainrule code calls ``nn.LSTM(in, hidden)(x)``. PyTorch's default is
+``batch_first=False``; pass ``batch_first=False`` for PyTorch's time-major (T, N, C). A
+PyTorch model that passes ``batch_first=True`` explicitly means the same thing here.
+
+**States.** h (and c for LSTM) are (L·D, N, H) as in PyTorch, L = num_layers, D = 2 when
+bidirectional else 1, rows ordered layer by layer, forward before reverse. A one-layer,
+one-direction module also accepts (N, H); it returns final states in the form its initial
+state came in, (N, H) when none was given (chainrule's earlier form), and (L·D, N, H)
+whenever L·D > 1.
+
+**Parameters and PyTorch names.** Weights are chainrule's (in, out) layout, PyTorch's
+transposed; gates are stacked in PyTorch's order (LSTM i, f, g, o; GRU r, z, n), so:
+
+    chainrule            PyTorch              per layer k, suffix "" or "_reverse"
+    W_x_l{k}{suffix}     weight_ih_l{k}{suffix}.T     (in, G·H)
+    W_h_l{k}{suffix}     weight_hh_l{k}{suffix}.T     (H, G·H)
+    b_x_l{k}{suffix}     bias_ih_l{k}{suffix}         (G·H,)
+    b_h_l{k}{suffix}     bias_hh_l{k}{suffix}         (G·H,)
+
+and the cells hold ``W_x``, ``W_h``, ``b_x``, ``b_h`` for ``weight_ih``, ``weight_hh``,
+``bias_ih``, ``bias_hh``. The rule is one substitution of the name's prefix (weight_ih ->
+W_x, weight_hh -> W_h, bias_ih -> b_x, bias_hh -> b_h), the weights transposed. G = 1, 4, 3
+for RNN, LSTM, GRU; ``in`` is C for layer 0 and D·H above it. All start U(-1/√H, 1/√H).
 """
 
 import math
@@ -10,88 +35,271 @@ import math
 import numpy as np
 
 import chainrule.functions as F
+from chainrule.core import Variable
 from chainrule.nn import init
 from chainrule.nn.module import Module, positive_int
 
+_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+_KEYS = ("W_x", "W_h", "b_x", "b_h")
+
+
+def _nonlinearity(owner, value):
+    if value not in ("tanh", "relu"):
+        raise ValueError(f"{owner}: nonlinearity must be 'tanh' or 'relu', got {value!r}")
+    return value
+
 
 class _Recurrent(Module):
-    """Shared parts: sizes, and W_x (C, gates·H), W_h (H, gates·H), b (gates·H,)
-    drawn U(-1/√H, 1/√H) as in PyTorch."""
+    """What RNN, LSTM and GRU share: sizes, per-layer parameters and the layer loop."""
 
-    gates = 1
+    kind = "rnn"
 
-    def __init__(self, input_size, hidden_size, dtype):
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=True,
+                 dropout=0.0, bidirectional=False, dtype=np.float32):
         super().__init__()
         name = type(self).__name__
         self.input_size = positive_int(name, "input_size", input_size)
         self.hidden_size = positive_int(name, "hidden_size", hidden_size)
-        width = self.gates * self.hidden_size
+        self.num_layers = positive_int(name, "num_layers", num_layers)
+        if isinstance(dropout, bool) or not 0 <= dropout <= 1:
+            raise ValueError(f"{name}: dropout must be a probability in [0, 1], got {dropout!r}")
+        self.bias, self.batch_first = bool(bias), bool(batch_first)
+        self.dropout, self.bidirectional = float(dropout), bool(bidirectional)
+        self.directions = 2 if self.bidirectional else 1
+        width = _GATES[self.kind] * self.hidden_size
         bound = 1.0 / math.sqrt(self.hidden_size)
-        self.W_x = init.uniform_parameter((self.input_size, width), bound, dtype)
-        self.W_h = init.uniform_parameter((self.hidden_size, width), bound, dtype)
-        self.b = init.uniform_parameter(width, bound, dtype)
+        for layer in range(self.num_layers):
+            fan_in = self.input_size if layer == 0 else self.directions * self.hidden_size
+            for suffix in self.suffixes(layer):
+                shapes = ((fan_in, width), (self.hidden_size, width), width, width)
+                for key, shape in zip(_KEYS if self.bias else _KEYS[:2], shapes):
+                    setattr(self, key + suffix, init.uniform_parameter(shape, bound, dtype))
 
-    def project_inputs(self, x):
-        """x W_x + b for every step at once: (N, T, C) -> (N, T, gates·H)."""
-        if x.ndim != 3 or x.shape[1] == 0 or x.shape[2] != self.input_size:
+    def suffixes(self, layer):
+        return [f"_l{layer}", f"_l{layer}_reverse"][: self.directions]
+
+    def weights(self, suffix):
+        """(W_x, W_h, b_x, b_h) of one layer and direction; the biases None without bias."""
+        return tuple(getattr(self, key + suffix, None) for key in _KEYS)
+
+    def forward(self, x, state=None):
+        x = self.check_input(x)
+        time_axis = 1 if self.batch_first else 0
+        batch = x.shape[1 - time_axis]
+        carries = self.initial_states(state, batch)
+        finals = []
+        for layer in range(self.num_layers):
+            outs = []
+            for suffix in self.suffixes(layer):
+                W_x, W_h, b_x, b_h = self.weights(suffix)
+                out, *final = self.recurrence(F.linear(x, W_x, b_x), W_h, b_h,
+                                              carries[len(finals)], time_axis,
+                                              suffix.endswith("reverse"))
+                outs.append(out)
+                finals.append(final)
+            x = outs[0] if len(outs) == 1 else F.concat(outs, axis=-1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        return x, self.final_states(finals, state)
+
+    def check_input(self, x):
+        if not isinstance(x, Variable):
+            x = Variable(np.asarray(x), requires_grad=False)
+        layout = "(N, T, C)" if self.batch_first else "(T, N, C)"
+        steps = x.shape[1 if self.batch_first else 0] if x.ndim == 3 else 0
+        if x.ndim != 3 or steps == 0 or x.shape[2] != self.input_size:
+            first = "batch-first" if self.batch_first else "time-major"
             raise ValueError(
-                f"{type(self).__name__}: expected a batch-first sequence (N, T, "
-                f"{self.input_size}) with T >= 1, got {tuple(x.shape)}"
+                f"{type(self).__name__}: expected a {first} sequence {layout} with C = "
+                f"{self.input_size} and T >= 1, got {tuple(x.shape)}"
             )
-        return F.linear(x, self.W_x, self.b)
+        return x
+
+    def initial_states(self, state, batch):
+        """One tuple of initial states, (h,) or (h, c), per layer and direction."""
+        count = self.num_layers * self.directions
+        if state is None:
+            return [(None,) * self.carried] * count
+        parts = state if self.carried == 2 else (state,)
+        if self.carried == 2 and (not isinstance(state, (tuple, list)) or len(state) != 2):
+            raise TypeError(f"{type(self).__name__}: state must be a pair (h, c)")
+        per_part = [self.split_state(s, count, batch) for s in parts]
+        return list(zip(*per_part))
+
+    def split_state(self, s, count, batch):
+        H, name = self.hidden_size, type(self).__name__
+        s = s if isinstance(s, Variable) else Variable(np.asarray(s), requires_grad=False)
+        if s.shape == (count, batch, H):
+            return [s[i] for i in range(count)] if count > 1 else [s[0]]
+        if count == 1 and s.shape == (batch, H):
+            return [s]
+        expected = f"({count}, {batch}, {H})" + (f" or ({batch}, {H})" if count == 1 else "")
+        raise ValueError(f"{name}: initial state must be {expected}, got {tuple(s.shape)}")
+
+    def final_states(self, finals, state):
+        """Each final state as (L·D, N, H), or (N, H) when one layer and direction got one
+        (or none) that way."""
+        first = state[0] if self.carried == 2 and state is not None else state
+        flat = len(finals) == 1 and (first is None or np.ndim(_data(first)) == 2)
+        states = [f[0] if flat else F.stack(f, axis=0) for f in zip(*finals)]
+        return states[0] if self.carried == 1 else tuple(states)
 
     def extra_repr(self):
-        return f"{self.input_size}, {self.hidden_size}"
+        parts = [f"{self.input_size}, {self.hidden_size}"]
+        if self.num_layers != 1:
+            parts.append(f"num_layers={self.num_layers}")
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            parts.append(f"nonlinearity={self.nonlinearity!r}")
+        if not self.bias:
+            parts.append("bias=False")
+        if not self.batch_first:
+            parts.append("batch_first=False")
+        if self.dropout:
+            parts.append(f"dropout={self.dropout:g}")
+        if self.bidirectional:
+            parts.append("bidirectional=True")
+        return ", ".join(parts)
+
+
+def _data(x):
+    return x.data if isinstance(x, Variable) else x
 
 
 class RNN(_Recurrent):
-    """h_t = tanh(x_t W_x + h_{t-1} W_h + b), from h_0 (zeros unless given).
+    """Elman RNN: h_t = act(x_t W_x + b_x + h_{t-1} W_h + b_h), act tanh (or relu).
 
-    x (N, T, C), h (N, H) or None -> (out (N, T, H): every h_t, h (N, H): the last).
-    W_x (C, H), W_h (H, H), b (H,).
+    x (N, T, C) [batch_first] or (T, N, C), h None or (L·D, N, H) or (N, H)
+    -> (output (N, T, D·H) or (T, N, D·H): the last layer's h_t, h: the final states).
     """
 
-    def __init__(self, input_size, hidden_size, dtype=np.float32):
-        super().__init__(input_size, hidden_size, dtype)
+    kind, carried = "rnn", 1
 
-    def forward(self, x, h=None):
-        xw = self.project_inputs(x)
-        hs = []
-        for t in range(xw.shape[1]):
-            # with no initial state, h_0 W_h is zero: skip the matmul
-            a = xw[:, t] if h is None else xw[:, t] + F.linear(h, self.W_h)
-            h = F.tanh(a)
-            hs.append(h)
-        return F.stack(hs, axis=1), h
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=True, dropout=0.0, bidirectional=False, dtype=np.float32):
+        self.nonlinearity = _nonlinearity("RNN", nonlinearity)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype)
+
+    def recurrence(self, xw, W_h, b_h, carry, time_axis, reverse):
+        return F.rnn(xw, W_h, b_h, *carry, nonlinearity=self.nonlinearity,
+                     time_axis=time_axis, reverse=reverse)
 
 
 class LSTM(_Recurrent):
-    """Long short-term memory, one fused gate matmul per step:
+    """Long short-term memory, gates i, f, g, o as PyTorch's:
 
-        [i f g o] = x_t W_x + h_{t-1} W_h + b
+        [i f g o] = x_t W_x + b_x + h_{t-1} W_h + b_h
         c_t = σ(f) c_{t-1} + σ(i) tanh(g),   h_t = σ(o) tanh(c_t)
 
-    x (N, T, C), state (h, c) each (N, H), or None for zeros
-    -> (out (N, T, H): every h_t, (h, c): the last).  W_x (C, 4H), W_h (H, 4H), b (4H,).
+    x (N, T, C) [batch_first] or (T, N, C), state None or (h, c) each (L·D, N, H) or (N, H)
+    -> (output (N, T, D·H) or (T, N, D·H), (h, c): the final states).
     """
 
-    gates = 4
+    kind, carried = "lstm", 2
 
-    def __init__(self, input_size, hidden_size, dtype=np.float32):
-        super().__init__(input_size, hidden_size, dtype)
+    def recurrence(self, xw, W_h, b_h, carry, time_axis, reverse):
+        hs, h, c = F.lstm(xw, W_h, b_h, *carry, time_axis=time_axis, reverse=reverse)
+        return hs, h, c
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit, gates r, z, n as PyTorch's (b_h's n part inside r · (...)):
+
+        r, z = σ(x_t W_x[r z] + b_x[r z] + h_{t-1} W_h[r z] + b_h[r z])
+        n = tanh(x_t W_x[n] + b_x[n] + r (h_{t-1} W_h[n] + b_h[n])),  h_t = (1 - z) n + z h_{t-1}
+
+    x (N, T, C) [batch_first] or (T, N, C), h None or (L·D, N, H) or (N, H)
+    -> (output (N, T, D·H) or (T, N, D·H), h: the final states).
+    """
+
+    kind, carried = "gru", 1
+
+    def recurrence(self, xw, W_h, b_h, carry, time_axis, reverse):
+        return F.gru(xw, W_h, b_h, *carry, time_axis=time_axis, reverse=reverse)
+
+
+class _Cell(Module):
+    """One step of a recurrence: W_x (C, G·H), W_h (H, G·H), b_x, b_h (G·H,)."""
+
+    kind = "rnn"
+
+    def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32):
+        super().__init__()
+        name = type(self).__name__
+        self.input_size = positive_int(name, "input_size", input_size)
+        self.hidden_size = positive_int(name, "hidden_size", hidden_size)
+        self.bias = bool(bias)
+        width = _GATES[self.kind] * self.hidden_size
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        shapes = ((self.input_size, width), (self.hidden_size, width), width, width)
+        for key, shape in zip(_KEYS if self.bias else _KEYS[:2], shapes):
+            setattr(self, key, init.uniform_parameter(shape, bound, dtype))
+
+    def project(self, x):
+        """x W_x + b_x for x (N, C), or (C,) for one unbatched sample."""
+        if not isinstance(x, Variable):
+            x = Variable(np.asarray(x), requires_grad=False)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: expected x (N, {self.input_size}) or "
+                             f"({self.input_size},), got {tuple(x.shape)}")
+        x = x.reshape(1, -1) if x.ndim == 1 else x
+        return F.linear(x, self.W_x, getattr(self, "b_x", None)), x.shape[0]
+
+    def step_state(self, s, batch, unbatched):
+        if s is None:
+            return None
+        s = s if isinstance(s, Variable) else Variable(np.asarray(s), requires_grad=False)
+        return s.reshape(1, -1) if unbatched and s.ndim == 1 else s
+
+    def extra_repr(self):
+        text = f"{self.input_size}, {self.hidden_size}"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            text += f", nonlinearity={self.nonlinearity!r}"
+        return text + ("" if self.bias else ", bias=False")
+
+
+def _unbatch(h, unbatched):
+    return h.reshape(h.shape[-1]) if unbatched else h
+
+
+class RNNCell(_Cell):
+    """h' = act(x W_x + b_x + h W_h + b_h): x (N, C) or (C,), h None (zeros) or (N, H)."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh",
+                 dtype=np.float32):
+        self.nonlinearity = _nonlinearity("RNNCell", nonlinearity)
+        super().__init__(input_size, hidden_size, bias, dtype)
+
+    def forward(self, x, h=None):
+        unbatched = np.ndim(_data(x)) == 1
+        xw, batch = self.project(x)
+        h = F.rnn(xw, self.W_h, getattr(self, "b_h", None), self.step_state(h, batch, unbatched),
+                  nonlinearity=self.nonlinearity)
+        return _unbatch(h, unbatched)
+
+
+class LSTMCell(_Cell):
+    """(h', c') from x (N, C) or (C,) and state None (zeros) or (h, c) each (N, H); gates
+    i, f, g, o as in LSTM."""
+
+    kind = "lstm"
 
     def forward(self, x, state=None):
-        xw = self.project_inputs(x)
+        unbatched = np.ndim(_data(x)) == 1
+        xw, batch = self.project(x)
         h, c = (None, None) if state is None else state
-        size = self.hidden_size
-        hs = []
-        for t in range(xw.shape[1]):
-            gates = xw[:, t] if h is None else xw[:, t] + F.linear(h, self.W_h)
-            i = F.sigmoid(gates[:, :size])
-            f = F.sigmoid(gates[:, size:2 * size])
-            g = F.tanh(gates[:, 2 * size:3 * size])
-            o = F.sigmoid(gates[:, 3 * size:])
-            c = i * g if c is None else f * c + i * g
-            h = o * F.tanh(c)
-            hs.append(h)
-        return F.stack(hs, axis=1), (h, c)
+        h, c = F.lstm(xw, self.W_h, getattr(self, "b_h", None),
+                      self.step_state(h, batch, unbatched), self.step_state(c, batch, unbatched))
+        return _unbatch(h, unbatched), _unbatch(c, unbatched)
+
+
+class GRUCell(_Cell):
+    """h' from x (N, C) or (C,) and h None (zeros) or (N, H); gates r, z, n as in GRU."""
+
+    kind = "gru"
+
+    def forward(self, x, h=None):
+        unbatched = np.ndim(_data(x)) == 1
+        xw, batch = self.project(x)
+        h = F.gru(xw, self.W_h, getattr(self, "b_h", None), self.step_state(h, batch, unbatched))
+        return _unbatch(h, unbatched)

@@ -1,0 +1,124 @@
+"""F.rnn, F.lstm, F.gru: forward against the NumPy reference, gradients at orders 1 and 2."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import chainrule as cr
+import chainrule.functions as F
+from harness import random_array, seeds
+from recurrences import GATES, run
+
+FUNCTIONS = {"rnn": F.rnn, "lstm": F.lstm, "gru": F.gru}
+
+
+def inputs(kind, steps, batch, hidden, seed=0, time_axis=0):
+    """xw in the layout of ``time_axis``, W_h, b_h and the initial carry, float64."""
+    width = GATES[kind] * hidden
+    shape = (steps, batch, width) if time_axis == 0 else (batch, steps, width)
+    arrays = [random_array(seed, shape), random_array(seed + 1, (hidden, width), -1, 1),
+              random_array(seed + 2, (width,))]
+    carried = 2 if kind == "lstm" else 1
+    return arrays + [random_array(seed + 3 + i, (batch, hidden)) for i in range(carried)]
+
+
+def flat(outputs):
+    """Every output in one vector, so one gradcheck covers them all."""
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    return F.concat([y.reshape(-1) for y in outputs])
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize(("time_axis", "reverse"), [(0, False), (1, True)])
+def test_sequence_matches_the_numpy_reference(kind, time_axis, reverse):
+    xw, W_h, b_h, *carry = inputs(kind, 5, 3, 4, time_axis=time_axis)
+    hs, *final = FUNCTIONS[kind](xw, W_h, b_h, *carry, time_axis=time_axis, reverse=reverse)
+    ref_hs, ref_final = run(kind, np.moveaxis(xw, time_axis, 0), W_h, b_h, carry, reverse)
+    np.testing.assert_allclose(hs.data, np.moveaxis(ref_hs, 0, time_axis), rtol=1e-12)
+    for y, ref in zip(final, ref_final):
+        np.testing.assert_allclose(y.data, ref, rtol=1e-12)
+
+
+def test_relu_rnn_matches_the_numpy_reference():
+    xw, W_h, b_h, h = inputs("rnn", 4, 2, 3)
+    hs, last = F.rnn(xw, W_h, b_h, h, nonlinearity="relu")
+    ref_hs, (ref_last,) = run("rnn", xw, W_h, b_h, (h,), nonlinearity="relu")
+    np.testing.assert_allclose(hs.data, ref_hs, rtol=1e-12)
+    np.testing.assert_allclose(last.data, ref_last, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_one_step_is_a_sequence_of_one(kind):
+    xw, W_h, b_h, *carry = inputs(kind, 1, 3, 4)
+    step = FUNCTIONS[kind](xw[0], W_h, b_h, *carry)
+    step = step if isinstance(step, tuple) else (step,)
+    _, *final = FUNCTIONS[kind](xw, W_h, b_h, *carry)
+    for y, ref in zip(step, final):
+        assert y.shape == (3, 4)
+        np.testing.assert_array_equal(y.data, ref.data)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize(("time_axis", "reverse"), [(0, False), (1, True)])
+def test_gradients_at_orders_1_and_2(kind, time_axis, reverse):
+    arrays = inputs(kind, 3, 2, 2, seed=5, time_axis=time_axis)
+
+    def fn(*xs):
+        return flat(FUNCTIONS[kind](*xs, time_axis=time_axis, reverse=reverse))
+
+    cr.gradcheck(fn, arrays, order=2)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_one_step_gradients_at_orders_1_and_2(kind):
+    xw, *rest = inputs(kind, 1, 2, 3, seed=9)
+    cr.gradcheck(lambda *xs: flat(FUNCTIONS[kind](*xs)), [xw[0], *rest], order=2)
+
+
+@given(kind=st.sampled_from(["rnn", "lstm", "gru"]), steps=st.integers(1, 4),
+       batch=st.integers(1, 3), hidden=st.integers(1, 3), seed=seeds)
+def test_gradients_over_random_sizes(kind, steps, batch, hidden, seed):
+    arrays = inputs(kind, steps, batch, hidden, seed=seed % 1000)
+    cr.gradcheck(lambda *xs: flat(FUNCTIONS[kind](*xs)), arrays)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_a_plain_backward_equals_the_recorded_one(kind):
+    """The NumPy backpropagation through time and the create_graph path give one gradient."""
+    arrays = inputs(kind, 6, 3, 4, seed=2)
+    xs = [cr.Variable(a) for a in arrays]
+    gy = np.random.default_rng(0).standard_normal(flat(FUNCTIONS[kind](*xs)).shape)
+    plain = cr.grad(flat(FUNCTIONS[kind](*xs)), xs, cr.Variable(gy))
+    recorded = cr.grad(flat(FUNCTIONS[kind](*xs)), xs, cr.Variable(gy), create_graph=True)
+    for g, r in zip(plain, recorded):
+        assert r.creator is not None
+        np.testing.assert_allclose(g.data, r.data, rtol=1e-10, atol=1e-12)
+
+
+def test_unused_outputs_and_constant_states_get_no_gradient():
+    xw, W_h, b_h, h, c = (cr.Variable(a) for a in inputs("lstm", 3, 2, 2))
+    hs, _, _ = F.lstm(xw, W_h, b_h)  # zero initial state: constants
+    hs.sum().backward()
+    assert xw.grad.shape == xw.shape and W_h.grad.shape == W_h.shape
+    assert b_h.grad.shape == b_h.shape and h.grad is None
+
+
+def test_float32_stays_float32():
+    arrays = [a.astype(np.float32) for a in inputs("gru", 3, 2, 2)]
+    xs = [cr.Variable(a) for a in arrays]
+    hs, h = F.gru(*xs)
+    hs.sum().backward()
+    assert hs.dtype == np.float32 and all(x.grad.dtype == np.float32 for x in xs)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (((2, 3, 8), (2, 4)), r"lstm: W_h must be \(H, 4·H\), got shape \(2, 4\)"),
+    (((2, 3, 6), (2, 8)), r"lstm: xw must be \(T, N, 8\) with time_axis 0"),
+    (((2, 3, 8), (2, 8), (5,)), r"lstm: b_h must be \(8,\), got shape \(5,\)"),
+    (((2, 3, 8), (2, 8), None, (2, 2)), r"lstm: h must be \(3, 2\) for xw of shape"),
+])
+def test_shape_errors_name_the_operation_and_shapes(args, message):
+    arrays = [None if s is None else np.zeros(s) for s in args]
+    with pytest.raises(ValueError, match=message):
+        F.lstm(*arrays)
