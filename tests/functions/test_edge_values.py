@@ -33,6 +33,7 @@ ROWS = np.array([  # reduced along axis 1: ties, infinities, NaN, overflow, sign
 INTS = np.array([-3, -1, 0, 0, 2, 5])
 BOOLS = np.array([True, False, True, True])
 LABELS = np.arange(len(ROWS)) % 4
+TARGETS = np.array([0.0, 1.0, 1.0, 0.0, 0.5, 0.5, 0.0, 1.0])
 
 
 def sprinkled(shape, seed=0):
@@ -48,6 +49,34 @@ IMAGE = sprinkled((2, 2, 4, 4))
 IMAGE[1, 1, :2, :2] = -inf  # a window of -inf only
 IMAGE[1, 0, 2:, 2:] = 1.5  # a window of ties
 KERNEL = np.random.default_rng(1).standard_normal((3, 2, 3, 3))
+
+
+def torch_recurrence(kind):
+    """torch's loop of ``F.rnn``, ``F.lstm`` or ``F.gru`` (no biases): the sequence of h."""
+    def run(xw, W):
+        h = c = torch.zeros(xw.shape[1], W.shape[0], dtype=xw.dtype)
+        hs = []
+        for xt in xw:
+            hw = h @ W
+            if kind == "rnn":
+                h = torch.tanh(xt + hw)
+            elif kind == "lstm":
+                i, f, g, o = (xt + hw).chunk(4, -1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+            else:
+                (xr, xz, xn), (hr, hz, hn) = xt.chunk(3, -1), hw.chunk(3, -1)
+                r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+                h = (1 - z) * torch.tanh(xn + r * hn) + z * h
+            hs.append(h)
+        return torch.stack(hs)
+    return run
+
+
+def recurrence_row(kind, gates):
+    """A 3-step, 2-sequence run with H = 2 whose inputs hold edge values."""
+    return Row(kind, lambda xw, W: getattr(F, kind)(xw, W)[0], torch_recurrence(kind),
+               [sprinkled((3, 2, 2 * gates), gates), 0.5 * sprinkled((2, 2 * gates), 9)[:, :]])
 
 
 class Row(NamedTuple):
@@ -90,7 +119,8 @@ SWEEP = [
     unary("2 / x", lambda x: 2 / x, lambda x: 2 / x),
     unary("x ** 2", lambda x: x**2, lambda x: x**2),
     unary("x ** 0", lambda x: x**0, lambda x: x**0),
-    unary("x ** 0.5", lambda x: x**0.5, lambda x: x**0.5),
+    Row("x ** 0.5", lambda x: x**0.5, lambda x: x**0.5,  # not at -0.0, -inf: see below
+        [np.delete(EDGES, [1, 3])], 2),
     unary("x ** -1", lambda x: x**-1, lambda x: x**-1),
     unary("2 ** x", lambda x: 2**x, lambda x: 2**x),
     Row("add", F.add, torch and torch.add, PAIRS, 2),
@@ -117,6 +147,13 @@ SWEEP = [
     Row("sigmoid_cross_entropy", lambda x: F.sigmoid_cross_entropy(x, (ROWS > 1) * 1.0),
         lambda x: nnf.binary_cross_entropy_with_logits(x, torch.tensor((ROWS > 1) * 1.0)),
         [ROWS]),
+    Row("sigmoid_cross_entropy[each]", lambda x: F.stack(
+        [F.sigmoid_cross_entropy(x[i:i + 1], TARGETS[i:i + 1]) for i in range(len(TARGETS))]),
+        lambda x: nnf.binary_cross_entropy_with_logits(x, torch.tensor(TARGETS), reduction="none"),
+        [np.array([inf, -inf, inf, -inf, inf, nan, 1e300, -1e300])]),
+    Row("softmax_cross_entropy[each]", lambda x: F.stack(
+        [F.softmax_cross_entropy(x[i:i + 1], LABELS[i:i + 1]) for i in range(len(ROWS))]),
+        lambda x: nnf.cross_entropy(x, torch.tensor(LABELS), reduction="none"), [ROWS]),
     Row("sigmoid_cross_entropy[t=1/2]", lambda x: F.sigmoid_cross_entropy(x, 0.5 + 0 * EDGES),
         lambda x: nnf.binary_cross_entropy_with_logits(x, 0.5 + 0 * x.detach()), [EDGES]),
     Row("layer_norm", lambda x, g, b: F.layer_norm(x, g, b),
@@ -160,6 +197,7 @@ SWEEP = [
     Row("squeeze", lambda x: F.squeeze(x), lambda x: x.squeeze(), [EDGES[None]]),
     Row("flatten", F.flatten, lambda x: x.flatten(1), [IMAGE]),
 ]
+SWEEP += [recurrence_row("rnn", 1), recurrence_row("lstm", 4), recurrence_row("gru", 3)]
 
 EMPTY = [  # empty arrays, where torch takes them
     Row("sum[empty]", F.sum, lambda x: x.sum(), [np.zeros((0, 3))]),
@@ -240,6 +278,14 @@ KNOWN_DIFFERENCES = {
         "float32), exp of bool is float16 (NumPy's smallest exact float), x ** 2 of bool is "
         "int8, and mean, softmax, gelu or leaky_relu of an int array compute in float64 where "
         "torch refuses. chainrule's arrays are NumPy's; values agree to float32 precision."),
+    "x ** 0.5 at -0.0": (
+        lambda x: cr.grad(x**0.5, [x])[0],
+        lambda x: torch.autograd.grad(x.requires_grad_() ** 0.5, [x])[0], np.array([-0.0]),
+        inf, -inf,
+        "torch differentiates x ** 0.5 as sqrt, 1 / (2 √x), and √-0.0 is -0.0, so its "
+        "gradient at -0.0 is -inf (and NaN at -inf); chainrule's Pow uses the general rule "
+        "0.5 · x^-0.5, which is +inf at -0.0 (and 0 at -inf, where x ** 0.5 is +inf). F.sqrt "
+        "itself matches torch.sqrt there."),
     "layer_norm overflow": (
         lambda x: F.layer_norm(x, np.ones(4), np.zeros(4)),
         lambda x: nnf.layer_norm(x, (4,)), ROWS[9:10], 0.0, nan,
