@@ -1,4 +1,5 @@
-"""Activation functions: sigmoid, relu, leaky_relu, gelu, softmax, log_softmax.
+"""Activation functions: sigmoid, relu, leaky_relu, gelu, silu, elu, softplus, hardtanh,
+softmax, log_softmax.
 
 The hot elementwise ones (sigmoid, relu, leaky_relu) run their backward as one
 fused Function (``SigmoidGrad``, ``ReluGrad``, ``LeakyReluGrad``), so a plain
@@ -12,6 +13,7 @@ from chainrule.backend import get_array_module
 from chainrule.core import Function, as_variable
 from chainrule.functions.math import TanhGrad, tanh
 from chainrule.functions.math import exp as _exp
+from chainrule.functions.shape import where
 
 
 class Sigmoid(Function):
@@ -116,6 +118,80 @@ class GELU(Function):
         return gy * ((1 + t) * 0.5 + TanhGrad()(x * du, t) * 0.5)
 
 
+class SiLU(Function):
+    """y = x σ(x);  dy/dx = σ(x) (1 + x (1 - σ(x)))"""
+
+    keeps_outputs = False
+
+    def forward(self, x):
+        return x * (get_array_module(x).tanh(x * 0.5) * 0.5 + 0.5)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        s = sigmoid(x)
+        return gy * s * (1 + x * (1 - s))
+
+
+class ELU(Function):
+    """y = x where x > 0, else α (eˣ - 1);  dy/dx = 1 where x > 0, else α eˣ (α at 0, as torch)"""
+
+    keeps_outputs = False
+
+    def __init__(self, alpha):
+        self.alpha = alpha
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        return xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0)))
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        positive = x.data > 0
+        # eˣ of the negative part only: a large positive x must not overflow into the graph
+        negative_part = where(positive, 0.0, x)
+        return gy * where(positive, 1.0, _exp(negative_part) * self.alpha)
+
+
+class Softplus(Function):
+    """y = log(1 + e^(βx)) / β, or x where βx > threshold (torch's linear tail);
+    dy/dx = σ(βx), or 1 on the tail"""
+
+    keeps_outputs = False
+
+    def __init__(self, beta, threshold):
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        z = x * self.beta
+        soft = xp.log1p(xp.exp(xp.minimum(z, self.threshold))) / self.beta
+        return xp.where(z > self.threshold, x, soft).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        tail = x.data * self.beta > self.threshold
+        return gy * where(tail, 1.0, sigmoid(x * self.beta))
+
+
+class Hardtanh(Function):
+    """y = clip(x, min_val, max_val);  dy/dx = 1 where min_val < x < max_val, else 0
+    (open bounds, as torch's hardtanh; clip keeps them, as torch.clamp)"""
+
+    keeps_outputs = False
+
+    def __init__(self, min_val, max_val):
+        self.min_val = min_val
+        self.max_val = max_val
+
+    def forward(self, x):
+        return get_array_module(x).clip(x, self.min_val, self.max_val)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        return gy * ((x > self.min_val) & (x < self.max_val)).astype(x.dtype)
+
+
 def _row_max(x, axis):
     """max x along ``axis`` (kept), the shift that keeps exp from overflowing; 0 when empty."""
     if x.shape[axis] == 0:  # nothing to shift, and NumPy's max refuses an empty axis
@@ -174,6 +250,30 @@ def leaky_relu(x, slope=0.01):
 def gelu(x):
     """GELU, tanh approximation: equal to torch's ``gelu(x, approximate='tanh')``."""
     return GELU()(as_variable(x))
+
+
+def silu(x):
+    """SiLU (swish): y = x σ(x)."""
+    return SiLU()(as_variable(x))
+
+
+def elu(x, alpha=1.0):
+    """ELU: y = x for x > 0, α (eˣ - 1) otherwise; the gradient at 0 is α, as in PyTorch."""
+    return ELU(alpha)(as_variable(x))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """y = log(1 + e^(βx)) / β, and y = x where βx > ``threshold``, exactly as PyTorch's."""
+    if beta == 0:
+        raise ValueError("softplus: beta must not be 0")
+    return Softplus(beta, threshold)(as_variable(x))
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """y = x clipped to [min_val, max_val]; the gradient is 0 at the bounds, as in PyTorch."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
+    return Hardtanh(min_val, max_val)(as_variable(x))
 
 
 def softmax(x, axis=-1):
