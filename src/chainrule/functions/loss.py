@@ -59,7 +59,10 @@ class ClassLoss(Function):
             xp = get_array_module(x)
             shifted = x - x.max(axis=1, keepdims=True)
             z = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        losses = -(self.coeff * z).sum(axis=1)
+        # a class the targets do not weigh adds nothing, even where z is -inf (0 · -inf is
+        # NaN): torch picks the target's entry, so a -inf logit elsewhere leaves it finite
+        xp = get_array_module(x)
+        losses = -xp.where(self.coeff != 0, self.coeff * z, 0).sum(axis=1)
         if not self.reduce:
             return losses
         with get_array_module(x).errstate(invalid="ignore", divide="ignore"):
@@ -205,7 +208,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
         pointwise = exp(target) * (target - input)
     else:
         t = as_variable(target) if not isinstance(target, Variable) else target
-        positive = t.data > 0
+        positive = ~(t.data <= 0)  # NaN counts as positive: it stays NaN, as in torch
         # t log t with log's argument 1 where t = 0: no 0 · log 0 = nan, in value or gradient
         pointwise = t * log(where(positive, t, 1.0)) - t * input
     if reduction == "batchmean":
