@@ -179,6 +179,15 @@ def _conv_columns(x, kernel, stride, pad, oh):
     return _columns(x, kernel, stride, pad)[0]
 
 
+def _row_width(col, n, oh, ow):
+    """Columns per output row of conv's im2col matrix (N·OH rows of them): Wp when wide, else OW.
+
+    For an empty batch NumPy cannot infer a reshape's -1 from no elements; any width then
+    gives the same empty result.
+    """
+    return col.shape[1] // (n * oh) if n else ow
+
+
 def _check_channels(x, W, axis):
     """Raised inside ``forward``: Function prefixes the op's name and the input shapes."""
     if W.ndim != 4:
@@ -209,7 +218,8 @@ class Conv2d(Function):
         o = W.shape[0]
         col = _conv_columns(x, W.shape[2:], self.stride, self.pad, oh)
         self.col = col  # backward's gW reuses it instead of gathering the windows again
-        y = (W.reshape(o, -1) @ col).reshape(o, x.shape[0], oh, -1)[..., :ow]
+        n = x.shape[0]
+        y = (W.reshape(o, -1) @ col).reshape(o, n, oh, _row_width(col, n, oh, ow))[..., :ow]
         if b is not None:  # the bias add also packs the wide columns out, in the same pass
             y = get_array_module(x).add(y, b.reshape(o, 1, 1, 1), dtype=y.dtype)
         return y.transpose(1, 0, 2, 3)  # (O, N, OH, OW) -> (N, O, OH, OW), a view
@@ -251,7 +261,8 @@ class Conv2dGradW(Function):
             if o < len(col):
                 gy2 = _widen(gy, col.shape[1] // (n * oh))
             else:
-                col = col.reshape(len(col), n, oh, -1)[..., :ow].reshape(len(col), -1)
+                col = col.reshape(len(col), n, oh, _row_width(col, n, oh, ow))[..., :ow]
+                col = col.reshape(len(col), -1)
         return (gy2 @ col.T).reshape((o, x.shape[1]) + self.kernel)
 
     def backward(self, ggW):
