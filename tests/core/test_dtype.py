@@ -50,10 +50,12 @@ CALLS = {
     "sum_to": lambda x, y, w, b: F.sum_to(x, (1, 4)),
     "get_item": lambda x, y, w, b: F.get_item(x, np.array([0, 0, 2])),
     "concat": lambda x, y, w, b: F.concat([x, y], axis=1),
+    "cat": lambda x, y, w, b: F.cat([x, y], dim=1),
     "stack": lambda x, y, w, b: F.stack([x, y]),
     "where": lambda x, y, w, b: F.where(MASK, x, 0.0),
     "flatten": lambda x, y, w, b: F.flatten(F.reshape(x, (3, 2, 2))),
     "expand_dims": lambda x, y, w, b: F.expand_dims(x, 1),
+    "unsqueeze": lambda x, y, w, b: F.unsqueeze(x, -1),
     "squeeze": lambda x, y, w, b: F.squeeze(F.expand_dims(x, 0)),
     "matmul": lambda x, y, w, b: F.matmul(x, w),
     "linear": lambda x, y, w, b: F.linear(x, w, b),
@@ -83,9 +85,18 @@ def float32_inputs():
     return [cr.Variable(rng.uniform(0.5, 1.5, size=s).astype(np.float32)) for s in shapes]
 
 
+INDICES = {"argmax", "argmin"}  # integer results, no gradient: checked below
+
+
 def test_every_function_of_these_families_is_covered():
     mine = {n for n in F.__all__ if getattr(F, n).__module__.rsplit(".", 1)[-1] in FAMILIES}
-    assert mine == set(CALLS)
+    assert mine == set(CALLS) | INDICES
+
+
+@pytest.mark.parametrize("name", sorted(INDICES))
+def test_indices_of_float32_are_integers_that_need_no_gradient(name):
+    out = getattr(F, name)(float32_inputs()[0], dim=1)
+    assert out.dtype.kind == "i" and not out.requires_grad and out.creator is None
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))

@@ -121,7 +121,7 @@ class _Walk:
         outs = f.outputs
         if len(outs) > 1:
             inbox = pending.setdefault(f, [None] * len(outs))
-            i = [ref() for ref in outs].index(x)
+            i = next(i for i, ref in enumerate(outs) if ref() is x)  # not ==: elementwise
             gx = inbox[i] = gx if inbox[i] is None else add(inbox[i], gx)
         else:
             previous_gx = pending.get(f)

@@ -4,6 +4,7 @@ import numpy as np
 
 from chainrule.backend import get_array_module
 from chainrule.core import engine, ops
+from chainrule.core.tensor import TensorMethods
 
 _SCALARS = (int, float, complex, bool, np.generic)
 _NUMBERS = {int, float}  # Python numbers: NumPy keeps them weak, so dtypes survive
@@ -31,8 +32,11 @@ def as_array(data, like=None):
     return as_array(data)
 
 
-class Variable:
+class Variable(TensorMethods):
     """A node of the graph holding ``data`` (an array) and, after backward, ``grad``.
+
+    Its array methods as PyTorch and NumPy spell them (``x.mean(dim=1)``, ``x.view(n, -1)``,
+    ``x > 0``) come from ``TensorMethods`` (core/tensor.py); the graph is here.
 
     >>> x = Variable(np.array(3.0))
     >>> y = x * x + 2 * x
@@ -111,10 +115,6 @@ class Variable:
         return self.data.ndim
 
     @property
-    def size(self):
-        return self.data.size
-
-    @property
     def dtype(self):
         return self.data.dtype
 
@@ -165,9 +165,6 @@ class Variable:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = axes[0]
         return ops.transpose(self, tuple(axes) if axes else None)
-
-    def sum(self, axis=None, keepdims=False):
-        return ops.sum(self, axis, keepdims)
 
     def sum_to(self, shape):
         return ops.sum_to(self, shape)

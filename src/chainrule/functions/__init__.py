@@ -53,10 +53,11 @@ from chainrule.functions.math import (
     tanh,
 )
 from chainrule.functions.noise import dropout
-from chainrule.functions.reduction import logsumexp, max, mean, min, sum
+from chainrule.functions.reduction import argmax, argmin, logsumexp, max, mean, min, sum
 from chainrule.functions.rnn import gru, lstm, rnn
 from chainrule.functions.shape import (
     broadcast_to,
+    cat,
     concat,
     expand_dims,
     flatten,
@@ -66,15 +67,19 @@ from chainrule.functions.shape import (
     stack,
     sum_to,
     transpose,
+    unsqueeze,
     where,
 )
 
 __all__ = [
     "abs",
     "add",
+    "argmax",
+    "argmin",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "broadcast_to",
+    "cat",
     "clip",
     "concat",
     "cos",
@@ -130,6 +135,7 @@ __all__ = [
     "tan",
     "tanh",
     "transpose",
+    "unsqueeze",
     "where",
 ]
 

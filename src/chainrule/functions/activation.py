@@ -4,65 +4,20 @@ softmax, log_softmax.
 The hot elementwise ones (sigmoid, relu, leaky_relu) run their backward as one
 fused Function (``SigmoidGrad``, ``ReluGrad``, ``LeakyReluGrad``), so a plain
 backward costs one call per op; each fused gradient has a backward of its own
-for higher-order derivatives. Kinks follow PyTorch: relu'(0) = 0.
+for higher-order derivatives. Kinks follow PyTorch: relu'(0) = 0. sigmoid, relu,
+softmax and log_softmax are defined in core (``core.elementwise``, ``core.reductions``),
+where Variable's methods reach them; these wrappers lift arrays to Variables.
 """
 
 import math
 
 from chainrule.backend import get_array_module
-from chainrule.core import Function, as_variable
-from chainrule.functions.math import TanhGrad, tanh
+from chainrule.core import Function, as_variable, reductions
+from chainrule.core.aliases import either
+from chainrule.core.elementwise import ReLU, Sigmoid, TanhGrad
 from chainrule.functions.math import exp as _exp
+from chainrule.functions.math import tanh
 from chainrule.functions.shape import where
-
-
-class Sigmoid(Function):
-    """y = 1 / (1 + e⁻ˣ);  dy/dx = y (1 - y)"""
-
-    def forward(self, x):
-        # tanh form: never overflows for large |x|
-        return get_array_module(x).tanh(x * 0.5) * 0.5 + 0.5
-
-    def backward(self, gy):
-        return SigmoidGrad()(gy, self.outputs[0]())
-
-
-class SigmoidGrad(Function):
-    """gx = gy y (1 - y);  ∂gx/∂gy = y (1 - y), ∂gx/∂y = gy (1 - 2y)"""
-
-    keeps_outputs = False
-
-    def forward(self, gy, y):
-        return gy * y * (1 - y)
-
-    def backward(self, ggx):
-        gy, y = self.inputs
-        return SigmoidGrad()(ggx, y), ggx * gy * (1 - 2 * y)
-
-
-class ReLU(Function):
-    """y = max(x, 0);  dy/dx = 0 where x ≤ 0, else 1 (relu'(0) = 0, relu'(NaN) = 1, as PyTorch)"""
-
-    def forward(self, x):
-        return get_array_module(x).maximum(x, 0)
-
-    def backward(self, gy):
-        return ReluGrad()(gy, self.outputs[0]())
-
-
-class ReluGrad(Function):
-    """gx = gy · [not y ≤ 0];  ∂gx/∂gy = [not y ≤ 0], ∂gx/∂y = 0 (piecewise constant)
-
-    Written as torch's threshold_backward: a NaN input passes its gradient through.
-    """
-
-    keeps_outputs = False
-
-    def forward(self, gy, y):
-        return gy * ~(y <= 0)
-
-    def backward(self, ggx):
-        return ReluGrad()(ggx, self.inputs[1]), None
 
 
 class LeakyReLU(Function):
@@ -192,46 +147,6 @@ class Hardtanh(Function):
         return gy * ((x > self.min_val) & (x < self.max_val)).astype(x.dtype)
 
 
-def _row_max(x, axis):
-    """max x along ``axis`` (kept), the shift that keeps exp from overflowing; 0 when empty."""
-    if x.shape[axis] == 0:  # nothing to shift, and NumPy's max refuses an empty axis
-        return x.sum(axis=axis, keepdims=True)
-    return x.max(axis=axis, keepdims=True)
-
-
-class Softmax(Function):
-    """yᵢ = e^(xᵢ - max x) / Σⱼ e^(xⱼ - max x) along ``axis``;  gx = y (gy - Σ gy y)"""
-
-    def __init__(self, axis):
-        self.axis = axis
-
-    def forward(self, x):
-        e = get_array_module(x).exp(x - _row_max(x, self.axis))
-        e /= e.sum(axis=self.axis, keepdims=True)
-        return e
-
-    def backward(self, gy):
-        y = self.outputs[0]()
-        gx = gy * y
-        return gx - y * gx.sum(axis=self.axis, keepdims=True)
-
-
-class LogSoftmax(Function):
-    """y = x - logsumexp(x) along ``axis``;  gx = gy - eʸ Σ gy"""
-
-    def __init__(self, axis):
-        self.axis = axis
-
-    def forward(self, x):
-        xp = get_array_module(x)
-        shifted = x - _row_max(x, self.axis)
-        return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
-
-    def backward(self, gy):
-        y = self.outputs[0]()
-        return gy - _exp(y) * gy.sum(axis=self.axis, keepdims=True)
-
-
 def sigmoid(x):
     """y = 1 / (1 + e⁻ˣ), stable for any x."""
     return Sigmoid()(as_variable(x))
@@ -242,8 +157,12 @@ def relu(x):
     return ReLU()(as_variable(x))
 
 
-def leaky_relu(x, slope=0.01):
-    """y = x for x > 0, slope · x otherwise; the gradient at 0 is ``slope``, as in PyTorch."""
+def leaky_relu(x, slope=0.01, *, negative_slope=None):
+    """y = x for x > 0, slope · x otherwise; the gradient at 0 is ``slope``, as in PyTorch.
+
+    ``slope`` is PyTorch's ``negative_slope``.
+    """
+    slope = either("leaky_relu", slope=slope, negative_slope=negative_slope, default=0.01)
     return LeakyReLU(slope)(as_variable(x))
 
 
@@ -276,11 +195,11 @@ def hardtanh(x, min_val=-1.0, max_val=1.0):
     return Hardtanh(min_val, max_val)(as_variable(x))
 
 
-def softmax(x, axis=-1):
-    """Softmax along ``axis`` (shape kept); each slice sums to 1."""
-    return Softmax(axis)(as_variable(x))
+def softmax(x, axis=-1, *, dim=None):
+    """Softmax along ``axis`` (PyTorch's ``dim``; shape kept); each slice sums to 1."""
+    return reductions.softmax(as_variable(x), axis, dim)
 
 
-def log_softmax(x, axis=-1):
-    """log(softmax(x)) along ``axis``, computed stably as x - logsumexp(x)."""
-    return LogSoftmax(axis)(as_variable(x))
+def log_softmax(x, axis=-1, *, dim=None):
+    """log(softmax(x)) along ``axis`` (PyTorch's ``dim``), computed stably as x - logsumexp(x)."""
+    return reductions.log_softmax(as_variable(x), axis, dim)

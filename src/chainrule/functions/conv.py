@@ -17,6 +17,7 @@ import operator
 
 from chainrule.backend import get_array_module
 from chainrule.core import Function, as_variable
+from chainrule.core.aliases import either
 
 
 def as_pair(value, what):
@@ -373,24 +374,27 @@ class Col2im(Function):
         return Im2col(kernel, self.stride, self.pad)(gx)
 
 
-def conv2d(x, W, b=None, stride=1, pad=0):
+def conv2d(x, W, b=None, stride=1, pad=0, *, padding=None):
     """2-D convolution (cross-correlation, as in PyTorch) of x (N, C, H, W) with W (O, C, kh, kw).
 
-    ``stride`` and ``pad`` are ints or pairs; zero padding. Returns (N, O, OH, OW) with
-    OH = (H + 2·ph - kh) // sh + 1::
+    ``stride`` and ``pad`` (PyTorch's ``padding``) are ints or pairs; zero padding.
+    Returns (N, O, OH, OW) with OH = (H + 2·ph - kh) // sh + 1::
 
         y = conv2d(x, W, b, stride=1, pad=1)   # 3×3 kernel: same height and width
     """
+    pad = either("conv2d", pad=pad, padding=padding, default=0)
     f = Conv2d(as_pair(stride, "conv2d: stride"), as_pair(pad, "conv2d: pad"))
     x = as_variable(x)
     return f(x, W) if b is None else f(x, W, b)
 
 
-def conv_transpose2d(x, W, b=None, stride=1, pad=0):
+def conv_transpose2d(x, W, b=None, stride=1, pad=0, *, padding=None):
     """Transposed convolution (the adjoint of conv2d) of x (N, C, H, W) with W (C, O, kh, kw).
 
-    Returns (N, O, OH, OW) with OH = (H - 1)·sh - 2·ph + kh, as torch's conv_transpose2d.
+    Returns (N, O, OH, OW) with OH = (H - 1)·sh - 2·ph + kh, as torch's conv_transpose2d;
+    ``pad`` is PyTorch's ``padding``.
     """
+    pad = either("conv_transpose2d", pad=pad, padding=padding, default=0)
     f = ConvTranspose2d(as_pair(stride, "conv_transpose2d: stride"),
                         as_pair(pad, "conv_transpose2d: pad"))
     x = as_variable(x)

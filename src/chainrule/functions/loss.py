@@ -111,7 +111,7 @@ def _probability_coefficients(op, x, target, weight, smoothing):
         coeff = coeff * (1 - smoothing) + smoothing / c
     if weight is not None:
         coeff = coeff * weight.reshape((1, c) + (1,) * (x.ndim - 2))
-    return coeff, x.size // c if c else 0
+    return coeff, x.data.size // c if c else 0
 
 
 def _class_loss(op, x, target, weight, ignore_index, reduction, smoothing, on_logits):

@@ -32,7 +32,7 @@ class SquaredError(Function):
     def backward(self, gy):
         x0, x1 = self.inputs
         diff = x0 - x1
-        gx0 = diff * (gy * (2.0 / (max(diff.size, 1) if self.mean else 1)))
+        gx0 = diff * (gy * (2.0 / (max(diff.data.size, 1) if self.mean else 1)))
         return gx0, (-gx0 if x1.requires_grad else None)
 
 

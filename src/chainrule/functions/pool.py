@@ -11,6 +11,7 @@ Ties go to the first maximum, as in PyTorch.
 
 from chainrule.backend import get_array_module
 from chainrule.core import Function, as_variable
+from chainrule.core.aliases import either
 from chainrule.functions.conv import (
     as_pair,
     col2im_array,
@@ -247,16 +248,22 @@ def _geometry(op, kernel_size, stride, pad):
     return kernel, stride, as_pair(pad, f"{op}: pad")
 
 
-def max_pool2d(x, kernel_size, stride=None, pad=0):
+def max_pool2d(x, kernel_size, stride=None, pad=0, *, padding=None):
     """Max over each kh×kw window of x (N, C, H, W); ``stride`` None means ``kernel_size``.
 
-    ``kernel_size``, ``stride``, ``pad`` are ints or pairs; padding never wins (it is -inf)::
+    ``kernel_size``, ``stride``, ``pad`` (PyTorch's ``padding``) are ints or pairs; padding
+    never wins (it is -inf)::
 
         y = max_pool2d(x, 2)   # (N, C, 28, 28) -> (N, C, 14, 14)
     """
+    pad = either("max_pool2d", pad=pad, padding=padding, default=0)
     return MaxPool2d(*_geometry("max_pool2d", kernel_size, stride, pad))(as_variable(x))
 
 
-def avg_pool2d(x, kernel_size, stride=None, pad=0):
-    """Mean over each kh×kw window of x (N, C, H, W), zero padding counted (PyTorch's default)."""
+def avg_pool2d(x, kernel_size, stride=None, pad=0, *, padding=None):
+    """Mean over each kh×kw window of x (N, C, H, W), zero padding counted (PyTorch's default).
+
+    ``pad`` is PyTorch's ``padding``.
+    """
+    pad = either("avg_pool2d", pad=pad, padding=padding, default=0)
     return AvgPool2d(*_geometry("avg_pool2d", kernel_size, stride, pad))(as_variable(x))

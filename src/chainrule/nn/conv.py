@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 import chainrule.functions as F
+from chainrule.core.aliases import either
 from chainrule.nn import init
 from chainrule.nn.module import Module, positive_int
 
@@ -18,12 +19,16 @@ def pair(owner, name, value):
 
 
 class _ConvNd(Module):
-    """The shared parts: sizes checked, W and b drawn U(-1/√fan_in, 1/√fan_in) as in PyTorch."""
+    """The shared parts: sizes checked, W and b drawn U(-1/√fan_in, 1/√fan_in) as in PyTorch.
+
+    ``pad`` is PyTorch's ``padding``: ``Conv2d(1, 16, 3, padding=1)``.
+    """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0, bias=True,
-                 dtype=np.float32):
+                 dtype=np.float32, *, padding=None):
         super().__init__()
         name = type(self).__name__
+        pad = either(name, pad=pad, padding=padding, default=0)
         self.in_channels = positive_int(name, "in_channels", in_channels)
         self.out_channels = positive_int(name, "out_channels", out_channels)
         self.kernel_size = pair(name, "kernel_size", kernel_size)

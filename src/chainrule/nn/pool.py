@@ -4,15 +4,18 @@ import numpy as np
 
 import chainrule.functions as F
 from chainrule.backend import get_array_module
+from chainrule.core.aliases import either
 from chainrule.nn.module import Module
 
 
 class _Pool2d(Module):
-    def __init__(self, kernel_size, stride=None, pad=0):
+    """The shared settings; ``pad`` is PyTorch's ``padding``: ``MaxPool2d(3, 2, padding=1)``."""
+
+    def __init__(self, kernel_size, stride=None, pad=0, *, padding=None):
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride
-        self.pad = pad
+        self.pad = either(type(self).__name__, pad=pad, padding=padding, default=0)
 
     def extra_repr(self):
         stride = self.kernel_size if self.stride is None else self.stride
