@@ -107,15 +107,16 @@ class ReLU(Function):
 
 
 class ReluGrad(Function):
-    """gx = gy · [not y ≤ 0];  ∂gx/∂gy = [not y ≤ 0], ∂gx/∂y = 0 (piecewise constant)
+    """gx = gy · [y ≠ 0];  ∂gx/∂gy = [y ≠ 0], ∂gx/∂y = 0 (piecewise constant)
 
-    Written as torch's threshold_backward: a NaN input passes its gradient through.
+    y = relu(x) is 0, positive or NaN, so [y ≠ 0] is torch's threshold_backward rule
+    [not x ≤ 0] in one comparison: a NaN passes its gradient through, as in PyTorch.
     """
 
     keeps_outputs = False
 
     def forward(self, gy, y):
-        return gy * ~(y <= 0)
+        return gy * (y != 0)
 
     def backward(self, ggx):
         return ReluGrad()(ggx, self.inputs[1]), None
