@@ -80,6 +80,13 @@ METHODS = {
                 lambda a: a.transpose(2, 0, 1), general),
     "permute_tuple": (lambda x: x.permute((1, 0, 2)), lambda t: t.permute((1, 0, 2)),
                       lambda a: a.transpose(1, 0, 2), general),
+    "transpose_two_ints": (lambda x: x.transpose(1, 2), lambda t: t.transpose(1, 2),
+                           lambda a: a.swapaxes(1, 2), general),
+    "transpose_order": (lambda x: x.transpose((2, 0, 1)), lambda t: t.permute(2, 0, 1),
+                        lambda a: a.transpose((2, 0, 1)), general),
+    "transpose_reversed": (lambda x: x.transpose(), lambda t: t.permute(2, 1, 0),
+                           lambda a: a.transpose(), general),
+    "t": (lambda x: x[0].t(), lambda t: t[0].t(), lambda a: a[0].T, general),
     "expand": (lambda x: x[:, :1].expand(-1, 5, -1), lambda t: t[:, :1].expand(-1, 5, -1),
                lambda a: np.broadcast_to(a[:, :1], (2, 5, 4)), general),
     "expand_new_axis": (lambda x: x.expand(3, -1, -1, -1), lambda t: t.expand(3, -1, -1, -1),
@@ -166,6 +173,18 @@ def test_astype_to_an_integer_is_a_plain_result_and_to_a_float_is_differentiable
     assert x.double() is x and x.float().dtype == np.float32
 
 
+def test_any_all_and_long_are_plain_results():
+    x = cr.Variable(np.array([[0.5, -1.0], [2.0, 3.0]]))
+    positive = x > 0
+    assert positive.any().item() is True and positive.all().item() is False
+    np.testing.assert_array_equal(positive.all(dim=1).data, [False, True])
+    np.testing.assert_array_equal(positive.any(axis=0, keepdims=True).data, [[True, True]])
+    labels = x.long()
+    assert labels.dtype == np.int64 and labels.creator is None and labels.tolist() == [[0, -1],
+                                                                                      [2, 3]]
+    assert (positive.sum() == 3).item() and x.cpu() is x
+
+
 def test_to_takes_a_dtype_or_a_device():
     x = cr.Variable(np.array([1.0, 2.0]))
     assert x.to("float32").dtype == np.float32
@@ -183,6 +202,13 @@ def test_facts_numel_dim_size_tolist():
     assert type(x.sum().tolist()) is float
 
 
+def test_size_reads_as_numpy_and_dezero_count_and_as_pytorch_method():
+    x = cr.Variable(np.zeros((4, 5)))
+    assert x.size == 20 and x.size == x.data.size and x.size // 4 == 5  # DeZero, NumPy
+    assert x.size() == (4, 5) and x.size(1) == 5  # PyTorch
+    assert cr.Variable(np.zeros(0)).size == 0 and cr.Variable(np.array(2.0)).size() == ()
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda x: x.flatten(2, 0), r"flatten: start_dim 2 comes after end_dim 0"),
     (lambda x: x.permute(0, 0, 1), r"permute: \(0, 0, 1\) is not an order of the 3 axes"),
@@ -192,6 +218,8 @@ def test_facts_numel_dim_size_tolist():
     (lambda x: x.mean(axis=1, dim=2), r"mean: got axis=1 and dim=2; pass only one"),
     (lambda x: x.sum(axis=3), r"sum: axis 3 is out of range for shape \(2, 3, 4\)"),
     (lambda x: x.clamp(1.0, 0.0), r"clip: x_min 1.0 is greater than x_max 0.0"),
+    (lambda x: x.transpose(0, 3), r"transpose: axis 3 is out of range for shape \(2, 3, 4\)"),
+    (lambda x: x.t(), r"t: expects at most 2 axes, got shape \(2, 3, 4\)"),
 ])
 def test_bad_arguments_give_one_sentence_naming_the_method(call, message):
     with pytest.raises((ValueError, TypeError), match=message):

@@ -29,6 +29,7 @@ PAIRS = {
     "squeeze": (lambda: F.squeeze(X[:, :1], axis=1), lambda: F.squeeze(X[:, :1], dim=1)),
     "expand_dims": (lambda: F.expand_dims(X, axis=1), lambda: F.expand_dims(X, dim=1)),
     "unsqueeze": (lambda: F.expand_dims(X, -1), lambda: F.unsqueeze(X, -1)),
+    "transpose": (lambda: F.transpose(X, (0, 2, 1)), lambda: F.transpose(X, 1, 2)),
     "flatten": (lambda: F.reshape(X, (6, 4)), lambda: F.flatten(X, start_dim=0, end_dim=1)),
     "leaky_relu": (lambda: F.leaky_relu(X, 0.2), lambda: F.leaky_relu(X, negative_slope=0.2)),
     "conv2d": (lambda: F.conv2d(IMAGE, KERNEL, pad=1),

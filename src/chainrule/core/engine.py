@@ -73,21 +73,34 @@ def _reaching(outputs, found):
 
 
 class _Walk:
-    """One backward pass: each Function's inbox of output gradients, and the order to run them."""
+    """One backward pass: each Function's inbox of output gradients, and the order to run them.
+
+    The heap orders Functions when several wait at once. When a Function becomes the only
+    one waiting (a chain: each op feeds the next), it is ``solo`` and runs next without the
+    heap: nothing else holds a gradient, so no more can flow into it. That saves a push, a
+    pop and a tuple per op: 4% of deep_chain's backward (2 interleaved runs).
+    """
 
     def __init__(self, found, add, retain_grad):
         self.found, self.add, self.retain_grad = found, add, retain_grad
         self.useful = None  # with found: the Functions worth running (see _reaching)
         self.pending = {}  # Function -> summed gradient of its output (a list for several)
         self.heap = []  # (-generation, arrival, function): latest generation first
+        self.solo = None  # the one waiting Function, kept out of the heap (see above)
         self.arrival = itertools.count()
         self.retained = {}  # intermediate Variable -> its summed gradient, with retain_grad
         self.anomaly = grad_mode.anomaly
 
     def run(self):
         heap, pending, deposit, anomaly = self.heap, self.pending, self.deposit, self.anomaly
-        while heap:
-            function = heapq.heappop(heap)[2]
+        while True:
+            function = self.solo
+            if function is not None:
+                self.solo = None
+            elif heap:
+                function = heapq.heappop(heap)[2]
+            else:
+                return
             gys = pending.pop(function)
             gys = _zeros_for_missing(gys, function) if type(gys) is list else (gys,)
             gxs = function.backward(*gys)
@@ -117,7 +130,13 @@ class _Walk:
             return
         pending = self.pending
         if f not in pending:
-            heapq.heappush(self.heap, (-f.generation, next(self.arrival), f))
+            if self.solo is None and not self.heap:
+                self.solo = f
+            else:
+                if self.solo is not None:  # two wait now: both go by generation
+                    self._push(self.solo)
+                    self.solo = None
+                self._push(f)
         outs = f.outputs
         if len(outs) > 1:
             inbox = pending.setdefault(f, [None] * len(outs))
@@ -134,6 +153,9 @@ class _Walk:
         add = self.add
         for x, gx in self.retained.items():
             x.grad = gx if x.grad is None else add(x.grad, gx)
+
+    def _push(self, f):
+        heapq.heappush(self.heap, (-f.generation, next(self.arrival), f))
 
 
 def _add_recorded(g0, g1):

@@ -1,4 +1,5 @@
-"""Shape changes behind Variable's methods: flatten, squeeze, unsqueeze, expand, permute.
+"""Shape changes behind Variable's methods: flatten, squeeze, unsqueeze, expand, permute,
+transpose.
 
 Each is a reshape, a transpose or a broadcast from ``core.ops``, so each differentiates
 again; what lives here is the shape arithmetic and the errors, once, for the methods
@@ -82,3 +83,14 @@ def permute(x, axes):
     if len(known) != len(axes) or sorted(known) != list(range(x.ndim)):
         raise ValueError(f"permute: {axes} is not an order of the {x.ndim} axes of {x.shape}")
     return ops.transpose(x, axes)
+
+
+def transpose(x, axes=None, dim1=None):
+    """NumPy's ``transpose(x, axes)`` (None reverses the axes), or PyTorch's
+    ``transpose(x, dim0, dim1)`` when ``dim1`` is given: those two axes swapped."""
+    if dim1 is None:
+        return ops.transpose(x, None if axes is None else tuple(axes))
+    order = list(range(x.ndim))
+    a, b = (_axis_in("transpose", d, x.ndim, x.shape) for d in (axes, dim1))
+    order[a], order[b] = order[b], order[a]
+    return ops.transpose(x, tuple(order))

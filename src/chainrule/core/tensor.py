@@ -100,6 +100,16 @@ class TensorMethods:
         """log(softmax(x)) along ``axis`` (PyTorch's ``dim``), computed stably."""
         return reductions.log_softmax(self, axis, dim)
 
+    def any(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Whether any element is true (nonzero) over ``axis``: a boolean Variable."""
+        axis, keepdims = reductions.axis_and_keepdims("any", self, axis, keepdims, dim, keepdim)
+        return self._derived(self.data.any(axis=axis, keepdims=keepdims))
+
+    def all(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Whether every element is true (nonzero) over ``axis``: a boolean Variable."""
+        axis, keepdims = reductions.axis_and_keepdims("all", self, axis, keepdims, dim, keepdim)
+        return self._derived(self.data.all(axis=axis, keepdims=keepdims))
+
     # ---- elementwise --------------------------------------------------------
     def exp(self):
         return elementwise.Exp()(self)
@@ -154,6 +164,24 @@ class TensorMethods:
         """Axes of length 1 removed: ``axis`` (``dim``) or, when None, all of them."""
         return shapes.squeeze(self, either("squeeze", axis=axis, dim=dim))
 
+    def transpose(self, *axes):
+        """Axes reordered, as NumPy and PyTorch both write it.
+
+        ``x.transpose()`` reverses the axes and ``x.transpose((2, 0, 1))`` (or three ints)
+        permutes them, as in NumPy; two ints, ``x.transpose(1, 2)``, swap those two axes,
+        as PyTorch's ``transpose(dim0, dim1)`` (on a 2-D x, NumPy reads ``(1, 0)`` the same).
+        """
+        if len(axes) == 2 and all(isinstance(a, int) for a in axes):
+            return shapes.transpose(self, axes[0], axes[1])
+        return shapes.transpose(self, _sizes(axes) or None)
+
+    def t(self):
+        """The transpose of a matrix (a vector stays as it is), as PyTorch's ``x.t()``."""
+        if self.data.ndim > 2:
+            raise ValueError(f"t: expects at most 2 axes, got shape {self.data.shape} "
+                             "(use transpose(dim0, dim1) or permute)")
+        return self if self.data.ndim < 2 else shapes.transpose(self)
+
     def permute(self, *dims):
         """The axes reordered: ``x.permute(0, 2, 1)``."""
         return shapes.permute(self, _sizes(dims))
@@ -180,6 +208,18 @@ class TensorMethods:
         """x as float64."""
         return self.astype(np.float64)
 
+    def long(self):
+        """x as int64, a plain result (no gradient): ``t.long()`` for class labels."""
+        return self.astype(np.int64)
+
+    def cpu(self):
+        """x on the CPU (NumPy), as PyTorch's ``x.cpu()``; x itself when it is there already."""
+        return self.to(device="cpu")
+
+    def cuda(self, index=0):
+        """x on GPU ``index`` (CuPy, the ``[gpu]`` extra), as PyTorch's ``x.cuda()``."""
+        return self.to(device=f"cuda:{index}")
+
     def to(self, target=None, *, dtype=None, device=None):
         """x on another device (``'cpu'``, ``'cuda'``, ``'cuda:1'``) and/or in another dtype.
 
@@ -199,13 +239,11 @@ class TensorMethods:
         return x if dtype is None else x.astype(dtype)
 
     # ---- facts --------------------------------------------------------------
-    def size(self, dim=None):
-        """The shape, or the length of axis ``dim``, as PyTorch's ``x.size()`` / ``x.size(0)``.
-
-        A method, as in PyTorch; NumPy's and DeZero's element count is ``x.numel()``
-        (or ``x.data.size``).
-        """
-        return self.data.shape if dim is None else self.data.shape[dim]
+    @property
+    def size(self):
+        """The element count as DeZero and NumPy read it (``x.size``), callable as
+        PyTorch's ``x.size()`` (the shape) and ``x.size(0)`` (the length of an axis)."""
+        return Size(self.data.shape)
 
     def numel(self):
         """The number of elements."""
@@ -218,6 +256,25 @@ class TensorMethods:
     def tolist(self):
         """The data as (nested) Python lists of Python numbers."""
         return self.numpy().tolist()
+
+
+class Size(int):
+    """An element count that is also PyTorch's ``size`` method: both habits read right.
+
+    ``x.size == 6`` and ``x.size * 2`` as for a NumPy array; ``x.size()`` gives the
+    shape and ``x.size(1)`` one axis, as for a PyTorch tensor.
+    """
+
+    def __new__(cls, shape):
+        count = 1
+        for n in shape:
+            count *= n
+        size = super().__new__(cls, count)
+        size.shape = tuple(shape)
+        return size
+
+    def __call__(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
 
 
 def _is_dtype_name(text):

@@ -17,9 +17,10 @@ def reshape(x, shape):
     return ops.reshape(as_variable(x), (shape,) if isinstance(shape, int) else tuple(shape))
 
 
-def transpose(x, axes=None):
-    """y = x.transpose(axes); None reverses the axes."""
-    return ops.transpose(as_variable(x), None if axes is None else tuple(axes))
+def transpose(x, axes=None, dim1=None):
+    """y = x.transpose(axes), None reversing the axes (NumPy, DeZero); or, given two ints,
+    ``transpose(x, 0, 1)``, those two axes swapped (PyTorch's ``transpose(x, dim0, dim1)``)."""
+    return shapes.transpose(as_variable(x), axes, dim1)
 
 
 def broadcast_to(x, shape):
