@@ -13,6 +13,10 @@ CASES = [
     (nn.LeakyReLU(0.2), "LeakyReLU(slope=0.2)", lambda t: t.nn.LeakyReLU(0.2)),
     (nn.GELU(), "GELU()", lambda t: t.nn.GELU(approximate="tanh")),
     (nn.Softmax(axis=1), "Softmax(axis=1)", lambda t: t.nn.Softmax(dim=1)),
+    (nn.SiLU(), "SiLU()", lambda t: t.nn.SiLU()),
+    (nn.ELU(0.5), "ELU(alpha=0.5)", lambda t: t.nn.ELU(0.5)),
+    (nn.Softplus(2.0, 1.0), "Softplus(beta=2.0, threshold=1.0)",
+     lambda t: t.nn.Softplus(2.0, 1.0)),
 ]
 
 
@@ -36,3 +40,15 @@ def test_activation_repr_and_no_parameters(layer, text, twin):
 def test_leaky_relu_default_slope_is_torchs():
     assert nn.LeakyReLU().slope == 0.01
     np.testing.assert_allclose(nn.LeakyReLU()(np.array([-1.0, 2.0])).data, [-0.01, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("layer", "reference"),
+    [(nn.SiLU(), lambda x: x / (1 + np.exp(-x))),
+     (nn.ELU(), lambda x: np.where(x > 0, x, np.expm1(x))),
+     (nn.Softplus(), lambda x: np.log1p(np.exp(x)))],
+)
+def test_new_activations_match_numpy_and_differentiate_twice(layer, reference):
+    x = np.random.default_rng(0).uniform(-3, 3, (4, 5))
+    np.testing.assert_allclose(layer(x).data, reference(x), rtol=1e-12)
+    cr.gradcheck(layer, [x], order=2)

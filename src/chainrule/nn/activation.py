@@ -59,3 +59,38 @@ class Softmax(Module):
 
     def extra_repr(self):
         return f"axis={self.axis}"
+
+
+class SiLU(Module):
+    """y = x σ(x) (swish), elementwise."""
+
+    def forward(self, x):
+        return F.silu(x)
+
+
+class ELU(Module):
+    """y = x for x > 0, alpha (eˣ - 1) otherwise, elementwise."""
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class Softplus(Module):
+    """y = log(1 + e^(beta x)) / beta, and y = x where beta x > threshold (it is x there)."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
