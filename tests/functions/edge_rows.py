@@ -201,9 +201,9 @@ SWEEP = [
         lambda x, W: nnf.conv2d(x, W, None, 1, 1), [IMAGE, KERNEL]),
     Row("conv_transpose2d", lambda x, W: F.conv_transpose2d(x, W, None, 2, 1),
         lambda x, W: nnf.conv_transpose2d(x, W, None, 2, 1), [IMAGE, KERNEL[:2]]),
-    Row("im2col", lambda x: F.im2col(x, 3, 3, 1, 1),
+    Row("im2col", lambda x: F.im2col(x, 3, 1, 1, to_matrix=False),
         lambda x: nnf.unfold(x, 3, padding=1).reshape(2, 2, 3, 3, 4, 4), [IMAGE]),
-    Row("col2im", lambda c: F.col2im(c, 4, 4, 1, 1),
+    Row("col2im", lambda c: F.col2im(c, (2, 2, 4, 4), 3, 1, 1, to_matrix=False),
         lambda c: nnf.fold(c.reshape(2, 18, 16), (4, 4), 3, padding=1),
         [sprinkled((2, 2, 3, 3, 4, 4))]),
     Row("max_pool2d", lambda x: F.max_pool2d(x, 2, 1, 1), lambda x: nnf.max_pool2d(x, 2, 1, 1),
@@ -226,6 +226,23 @@ SWEEP = [
     Row("argmin", lambda x: F.argmin(x, dim=1), lambda x: torch.argmin(x, 1), [ROWS]),
     Row("x < y", operator.lt, operator.lt, PAIRS),
     Row("x == y", operator.eq, operator.eq, PAIRS),
+    Row("chunk", lambda x: F.chunk(x, 3)[1], lambda x: torch.chunk(x, 3)[1], [EDGES]),
+    Row("split", lambda x: F.split(x, 4)[3], lambda x: torch.split(x, 4)[3], [EDGES]),
+    Row("pad", lambda x: F.pad(x, (1, 2), value=-inf), lambda x: nnf.pad(x, (1, 2), value=-inf),
+        [EDGES]),
+    Row("cumsum", lambda x: F.cumsum(x, dim=1), lambda x: torch.cumsum(x, 1), [ROWS]),
+    Row("einsum", lambda a, b: F.einsum("ij,ij->i", a, b),
+        lambda a, b: torch.einsum("ij,ij->i", a, b), [ROWS, ROWS[::-1].copy()]),
+    Row("var", lambda x: F.var(x, dim=1), lambda x: torch.var(x, 1),  # ±inf rows: see below
+        [np.delete(ROWS, [2, 3, 4], axis=0)]),
+    Row("std", lambda x: F.std(x, dim=1), lambda x: torch.std(x, 1), [ROWS]),
+    Row("vector_norm", lambda x: F.vector_norm(x, axis=1),
+        lambda x: torch.linalg.vector_norm(x, dim=1), [ROWS]),
+    Row("vector_norm[inf]", lambda x: F.vector_norm(x, inf, axis=1),  # NaN rows: see below
+        lambda x: torch.linalg.vector_norm(x, inf, dim=1), [np.delete(ROWS, [7, 8], axis=0)]),
+    Row("normalize", lambda x: F.normalize(x, dim=1), lambda x: nnf.normalize(x, dim=1), [ROWS]),
+    Row("cosine_similarity", lambda a, b: F.cosine_similarity(a, b, dim=1),
+        lambda a, b: nnf.cosine_similarity(a, b, dim=1), [ROWS, ROWS[::-1].copy()]),
     Row("reshape", lambda x: F.reshape(x, (3, 5)), lambda x: x.reshape(3, 5), [EDGES]),
     Row("transpose", F.transpose, lambda x: x.permute(1, 0), [ROWS]),
     Row("x.T", lambda x: x.T, lambda x: x.T, [ROWS]),
@@ -308,6 +325,7 @@ WHOLE = [  # integer and bool inputs: forward values (no gradients)
     ("clip", lambda x: F.clip(x, -1, 1), lambda x: torch.clamp(x, -1, 1)),
     ("x + 1", lambda x: x + 1, lambda x: x + 1), ("x - 1", lambda x: x - 1, lambda x: x - 1),
     ("matmul", lambda x: F.matmul(x[None], x[:, None]), lambda x: x[None] @ x[:, None]),
+    ("one_hot", lambda t: F.one_hot(F.abs(t), 6), lambda t: nnf.one_hot(t.abs(), 6)),
 ]]
 
 KNOWN_DIFFERENCES = {
@@ -348,6 +366,23 @@ KNOWN_DIFFERENCES = {
         "At the kink x = 0 both take elu'(0) = α from the left branch, but torch's double "
         "backward then switches to the right branch (elu''(0) = 0) while chainrule stays on "
         "the left, α e⁰ = α. Either is a one-sided derivative; chainrule's is consistent."),
+    "var's gradient beside an infinity": (
+        lambda x: cr.grad(F.var(x, dim=1), [x], grad_outputs=[np.ones(1)])[0][:, 1],
+        lambda x: torch.autograd.grad(torch.var(x.requires_grad_(), 1), [x],
+                                      torch.ones(1, dtype=x.dtype))[0][:, 1],
+        ROWS[2:3], nan, -inf,
+        "var of [inf, 1, 2, 3] is NaN in both. torch's closed-form backward 2 (x - x̄)/(n - 1) "
+        "gives -inf at the finite entries; chainrule's var is composed, and its backward also "
+        "carries the mean's term, Σ (x - x̄) = 0 in exact arithmetic but inf - inf = NaN "
+        "here, so every entry is NaN. Either way the gradient has no usable value."),
+    "vector_norm(inf)'s gradient at NaN": (
+        lambda x: cr.grad(F.vector_norm(x, inf, axis=1), [x], grad_outputs=[np.ones(1)])[0],
+        lambda x: torch.autograd.grad(torch.linalg.vector_norm(x.requires_grad_(), inf, dim=1),
+                                      [x], torch.ones(1, dtype=x.dtype))[0],
+        ROWS[7:8], nan, 0.0,
+        "The ∞-norm of [NaN, 1, 2, 3] is NaN and no entry equals it. chainrule's is "
+        "max(|x|), whose gradient splits among the entries equal to the maximum: none, "
+        "0 / 0 = NaN, as torch.amax's own gradient; torch's vector_norm backward gives 0."),
     "layer_norm overflow": (
         lambda x: F.layer_norm(x, np.ones(4), np.zeros(4)),
         lambda x: nnf.layer_norm(x, (4,)), ROWS[9:10], 0.0, nan,
