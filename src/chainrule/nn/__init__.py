@@ -41,7 +41,14 @@ from chainrule.nn.loss import (
 from chainrule.nn.module import LoadResult, Module
 from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.nn.parameter import Parameter
-from chainrule.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from chainrule.nn.pool import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.summary import Summary, summary
 from chainrule.nn.torch_io import export_torch_state_dict, load_torch_state_dict
@@ -53,7 +60,9 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AvgPool1d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
@@ -79,6 +88,7 @@ __all__ = [
     "LoadResult",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
     "MaxPool2d",
     "Module",
     "ModuleDict",
