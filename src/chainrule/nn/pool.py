@@ -4,6 +4,7 @@ import numpy as np
 
 import chainrule.functions as F
 from chainrule.backend import get_array_module
+from chainrule.core import as_variable
 from chainrule.core.aliases import either
 from chainrule.nn.module import Module
 
@@ -61,6 +62,7 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = sizes
 
     def forward(self, x):
+        x = as_variable(x)
         if x.ndim not in (3, 4):
             raise ValueError(f"AdaptiveAvgPool2d: expected input (N, C, H, W) or (C, H, W), "
                              f"got {tuple(x.shape)}")
@@ -131,6 +133,7 @@ class AdaptiveAvgPool1d(Module):
         self.output_size = size
 
     def forward(self, x):
+        x = as_variable(x)
         if x.ndim not in (2, 3):
             raise ValueError(f"AdaptiveAvgPool1d: expected input (N, C, L) or (C, L), got "
                              f"{tuple(x.shape)}")
