@@ -182,7 +182,9 @@ def _wide_fold(col, shape, kernel, oh):
     kh·kw adds of contiguous runs of OH·Wp; stored channels-major, as the GEMM left it.
     """
     (n, c, rows, wp), (kh, kw) = shape, kernel
-    planes = get_array_module(col).zeros((c, n, rows * wp), dtype=col.dtype)
+    xp = get_array_module(col)
+    planes = scratch.result("conv fold", xp, (c, n, rows * wp), col.dtype)
+    planes.fill(0)
     col = col.reshape(c, kh, kw, n, oh * wp)
     for u in range(kh):
         for v in range(kw):
@@ -249,7 +251,8 @@ class Conv2d(Function):
             gemm = scratch.take(GEMM, xp, (o, col.shape[1]), xp.result_type(W, col))
             xp.matmul(W.reshape(o, -1), col, out=gemm)
             y = gemm.reshape(o, x.shape[0], oh, -1)[..., :ow]
-            y = xp.add(y, b.reshape(o, 1, 1, 1), dtype=y.dtype)
+            y = xp.add(y, b.reshape(o, 1, 1, 1), dtype=y.dtype,
+                       out=scratch.result("conv2d", xp, y.shape, y.dtype))
             scratch.give(GEMM, gemm)
         return y.transpose(1, 0, 2, 3)  # (O, N, OH, OW) -> (N, O, OH, OW), a view
 

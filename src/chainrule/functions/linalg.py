@@ -45,21 +45,23 @@ class Linear(Function):
     keeps_outputs = False
 
     def forward(self, x, W, b=None):
-        y = x @ W
+        # (..., in) as one (rows, in) matrix: one GEMM, where NumPy's batched matmul would
+        # run one small GEMM per leading index (1.7x slower on lstm_step's (32, 35, 128) @ W.T)
+        y = x.reshape(-1, x.shape[-1]) @ W if x.ndim > 2 else x @ W
         if b is not None:
             y += b
-        return y
+        return y.reshape(x.shape[:-1] + (W.shape[1],)) if x.ndim > 2 else y
 
     def backward(self, gy):
         x, W = self.inputs[:2]
-        gx = ops.matmul(gy, W.T) if x.requires_grad else None
-        gW = gb = None
-        if W.requires_grad or len(self.inputs) == 3:
-            gy2 = ops.reshape(gy, (-1, gy.shape[-1]))
-            if W.requires_grad:
-                gW = ops.matmul(ops.reshape(x, (-1, x.shape[-1])).T, gy2)
-            if len(self.inputs) == 3 and self.inputs[2].requires_grad:
-                gb = gy2.sum(axis=0)
+        gx = gW = gb = None
+        gy2 = ops.reshape(gy, (-1, gy.shape[-1]))
+        if x.requires_grad:
+            gx = ops.reshape(ops.matmul(gy2, W.T), x.shape)
+        if W.requires_grad:
+            gW = ops.matmul(ops.reshape(x, (-1, x.shape[-1])).T, gy2)
+        if len(self.inputs) == 3 and self.inputs[2].requires_grad:
+            gb = gy2.sum(axis=0)
         return (gx, gW, gb)[: len(self.inputs)]
 
 
