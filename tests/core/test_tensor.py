@@ -202,6 +202,13 @@ def test_facts_numel_dim_size_tolist():
     assert type(x.sum().tolist()) is float
 
 
+def test_size_reads_as_numpy_and_dezero_count_and_as_pytorch_method():
+    x = cr.Variable(np.zeros((4, 5)))
+    assert x.size == 20 and x.size == x.data.size and x.size // 4 == 5  # DeZero, NumPy
+    assert x.size() == (4, 5) and x.size(1) == 5  # PyTorch
+    assert cr.Variable(np.zeros(0)).size == 0 and cr.Variable(np.array(2.0)).size() == ()
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda x: x.flatten(2, 0), r"flatten: start_dim 2 comes after end_dim 0"),
     (lambda x: x.permute(0, 0, 1), r"permute: \(0, 0, 1\) is not an order of the 3 axes"),

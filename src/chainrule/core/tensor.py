@@ -239,13 +239,11 @@ class TensorMethods:
         return x if dtype is None else x.astype(dtype)
 
     # ---- facts --------------------------------------------------------------
-    def size(self, dim=None):
-        """The shape, or the length of axis ``dim``, as PyTorch's ``x.size()`` / ``x.size(0)``.
-
-        A method, as in PyTorch; NumPy's and DeZero's element count is ``x.numel()``
-        (or ``x.data.size``).
-        """
-        return self.data.shape if dim is None else self.data.shape[dim]
+    @property
+    def size(self):
+        """The element count as DeZero and NumPy read it (``x.size``), callable as
+        PyTorch's ``x.size()`` (the shape) and ``x.size(0)`` (the length of an axis)."""
+        return Size(self.data.shape)
 
     def numel(self):
         """The number of elements."""
@@ -258,6 +256,25 @@ class TensorMethods:
     def tolist(self):
         """The data as (nested) Python lists of Python numbers."""
         return self.numpy().tolist()
+
+
+class Size(int):
+    """An element count that is also PyTorch's ``size`` method: both habits read right.
+
+    ``x.size == 6`` and ``x.size * 2`` as for a NumPy array; ``x.size()`` gives the
+    shape and ``x.size(1)`` one axis, as for a PyTorch tensor.
+    """
+
+    def __new__(cls, shape):
+        count = 1
+        for n in shape:
+            count *= n
+        size = super().__new__(cls, count)
+        size.shape = tuple(shape)
+        return size
+
+    def __call__(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
 
 
 def _is_dtype_name(text):
