@@ -5,9 +5,9 @@ Cross entropy and NLL are one Function, ``ClassLoss``: whatever the targets (cla
 indices or probabilities), class weights, ignored positions and label smoothing, the
 loss is linear in the log-probabilities z = log softmax(x) along the class axis 1,
 loss = -Σ a ⊙ z / d, with coefficients ``a`` and divisor ``d`` fixed by the targets
-alone. So the targets are turned into ``a`` and ``d`` once (``_coefficients``), and
-one forward and one backward serve every option; NLL is the same sum with z = x.
-Targets, class weights and ``pos_weight`` are constants: they get no gradient.
+alone. So the targets are turned into ``a`` and ``d`` once (``_index_coefficients``,
+``_probability_coefficients``), and one forward and one backward serve every option;
+NLL is the same sum with z = x. Targets and class weights are constants: no gradient.
 """
 
 import numpy as np
