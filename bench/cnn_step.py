@@ -34,8 +34,8 @@ def data():
     return x, t, params
 
 
-def make_chainrule(args, keep_freed_memory=True):
-    """As `chainrule train` runs it: freed buffers stay in the heap (see backend)."""
+def make_chainrule(args, keep_freed_memory=False):
+    """The README's loop; ``keep_freed_memory`` is the process-wide allocator option."""
     import chainrule.functions as F
     from chainrule import backend, nn, optim
 
@@ -188,7 +188,7 @@ def make_jax(args, jit=False):
 
 IMPLEMENTATIONS = {
     "chainrule": make_chainrule,
-    "chainrule-plain": lambda args: make_chainrule(args, keep_freed_memory=False),
+    "chainrule-knob": lambda args: make_chainrule(args, keep_freed_memory=True),
     "torch": make_torch,
     "dezero": make_dezero,
     "autograd": make_autograd,

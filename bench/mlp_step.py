@@ -17,11 +17,11 @@ SIZES = (784, 512, 512, 10)
 LR = 0.1
 
 
-def data():
-    """x (128, 784) float32, t (128,) int64 labels and [(W (in, out), b (out,)), ...] float32."""
+def data(batch=BATCH):
+    """x (batch, 784) float32, t (batch,) int64 labels, [(W (in, out), b (out,)), ...] float32."""
     rng = np.random.default_rng(0)
-    x = rng.normal(0.0, 1.0, (BATCH, SIZES[0])).astype(np.float32)
-    t = rng.integers(0, SIZES[-1], BATCH)
+    x = rng.normal(0.0, 1.0, (batch, SIZES[0])).astype(np.float32)
+    t = rng.integers(0, SIZES[-1], batch)
     layers = [
         (
             rng.normal(0.0, np.sqrt(2.0 / n_in), (n_in, n_out)).astype(np.float32),
@@ -32,15 +32,20 @@ def data():
     return x, t, layers
 
 
-def make_chainrule(args, keep_freed_memory=True):
-    """As `chainrule train` runs it: freed buffers stay in the heap (see backend)."""
+def batch_of(args):
+    """The batch size: 128, unless a caller (mlp_memory.py) sets ``args.batch``."""
+    return getattr(args, "batch", BATCH)
+
+
+def make_chainrule(args, keep_freed_memory=False):
+    """The README's loop; ``keep_freed_memory`` is the process-wide allocator option."""
     import chainrule.functions as F
     from chainrule import backend, nn, optim
 
     if keep_freed_memory:
         backend.keep_freed_memory()
 
-    x, t, layers = data()
+    x, t, layers = data(batch_of(args))
     linears = [nn.Linear(n_in, n_out) for n_in, n_out in zip(SIZES[:-1], SIZES[1:])]
     for linear, (W, b) in zip(linears, layers):
         linear.W.data[...] = W
@@ -57,7 +62,7 @@ def make_chainrule(args, keep_freed_memory=True):
 def make_torch(args):
     import torch
 
-    x, t, layers = data()
+    x, t, layers = data(batch_of(args))
     x, t = torch.from_numpy(x), torch.from_numpy(t)
     linears = [torch.nn.Linear(n_in, n_out) for n_in, n_out in zip(SIZES[:-1], SIZES[1:])]
     with torch.no_grad():
@@ -78,7 +83,7 @@ def make_dezero(args):
     import dezero.functions as DF
     import dezero.layers as DL
 
-    x, t, layers = data()
+    x, t, layers = data(batch_of(args))
     model = dezero.Model()
     model.l0, model.l1, model.l2 = (DL.Linear(W.shape[1], in_size=W.shape[0]) for W, _ in layers)
     for linear, (W, b) in zip((model.l0, model.l1, model.l2), layers):
@@ -101,7 +106,7 @@ def make_autograd(args):
     from autograd import value_and_grad
     from autograd.tracer import getval
 
-    x, t, layers = data()
+    x, t, layers = data(batch_of(args))
     params = [list(layer) for layer in layers]
     first = []
 
@@ -113,7 +118,7 @@ def make_autograd(args):
                 h = anp.maximum(h, 0.0)
         z = h - getval(h).max(axis=1, keepdims=True)  # the shift needs no gradient
         log_p = z - anp.log(anp.sum(anp.exp(z), axis=1, keepdims=True))
-        return -anp.mean(log_p[np.arange(BATCH), t])
+        return -anp.mean(log_p[np.arange(len(t)), t])
 
     loss_and_grads = value_and_grad(loss_of)
 
@@ -151,20 +156,40 @@ def jax_step(jnp, lax, jax):
 def make_jax(args, jit=False):
     """JAX op by op; ``jit=True`` compiles the whole step (XLA), a reference point."""
     jax = harness.import_jax()
-    x, t, layers = data()
+    x, t, layers = data(batch_of(args))
     update = jax_step(jax.numpy, jax.lax, jax)
     update = jax.jit(update) if jit else update
     return harness.jax_training_steps(jax, update, [list(layer) for layer in layers], x, t)
 
 
+def make_gemms(args):
+    """The step's eight GEMMs alone in NumPy (3 forward, 5 backward): the floor of any step."""
+    x, _, layers = data(batch_of(args))
+    (W1, _), (W2, _), (W3, _) = layers
+    h1, h2 = x @ W1, x @ W1 @ W2
+    gy = h2 @ W3
+    out = []
+
+    def step():
+        h1_ = x @ W1
+        h2_ = h1_ @ W2
+        y = h2_ @ W3
+        g2 = gy @ W3.T
+        g1 = g2 @ W2.T
+        out[:] = [y, h2.T @ gy, h1.T @ g2, x.T @ g1]
+
+    return step, lambda: None
+
+
 IMPLEMENTATIONS = {
     "chainrule": make_chainrule,
-    "chainrule-plain": lambda args: make_chainrule(args, keep_freed_memory=False),
+    "chainrule-knob": lambda args: make_chainrule(args, keep_freed_memory=True),
     "torch": make_torch,
     "dezero": make_dezero,
     "autograd": make_autograd,
     "jax": make_jax,
     "jax-jit": lambda args: make_jax(args, jit=True),
+    "gemms": make_gemms,
 }
 DEFAULTS = {"full": (200, 10, 3.0), "quick": (30, 3, 1.0)}
 

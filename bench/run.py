@@ -27,9 +27,11 @@ import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)  # the workload modules, imported to read their tables only
-WORKLOADS = ("op_overhead", "deep_chain", "mlp_step", "cnn_step", "lstm_step")
-FRAMEWORKS = ("chainrule", "chainrule-plain", "torch", "dezero", "autograd", "jax", "jax-jit")
-MODULE_OF = {"jax-jit": "jax", "chainrule-plain": "chainrule"}
+WORKLOADS = ("op_overhead", "op_constants", "deep_chain", "mlp_step", "cnn_step", "lstm_step",
+             "mlp_memory")
+FRAMEWORKS = ("chainrule", "chainrule-knob", "torch", "dezero", "autograd", "jax", "jax-jit",
+              "gemms")
+MODULE_OF = {"jax-jit": "jax", "chainrule-knob": "chainrule", "gemms": "numpy"}
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 CHECK_TOLERANCE = 1e-3  # relative; float32 peers differ in summation order, not in math
 
@@ -199,6 +201,10 @@ def main(argv=None):
     print("Versions: " + ", ".join(f"{name} {version}" for name, version in versions) + ".")
     for framework in missing:
         print(f"Skipped {framework}: not installed.")
+    gemms, ours = results.get(("mlp_step", "gemms")), results.get(("mlp_step", "chainrule"))
+    if gemms and ours and "median" in gemms and "median" in ours:
+        print(f"mlp_step: chainrule takes {ours['median'] / gemms['median']:.2f}x "
+              "the time of its eight GEMMs alone in NumPy (column gemms).")
     for note in check_notes(results, args.workloads):
         print(f"Warning: {note}.")
     if args.json:

@@ -6,7 +6,8 @@ import pytest
 import chainrule as cr
 import chainrule.functions as F
 
-FAMILIES = ("math", "activation", "reduction", "shape", "linalg", "loss", "noise")
+FAMILIES = ("math", "activation", "reduction", "shape", "linalg", "loss", "loss_binary",
+            "loss_regression", "attention", "noise")
 LABELS = np.array([0, 3, 1])
 MASK = np.array([[True, False, True, False]] * 3)
 
@@ -32,6 +33,10 @@ CALLS = {
     "relu": lambda x, y, w, b: F.relu(x - 1.0),
     "leaky_relu": lambda x, y, w, b: F.leaky_relu(x - 1.0, 0.1),
     "gelu": lambda x, y, w, b: F.gelu(x),
+    "silu": lambda x, y, w, b: F.silu(x - 1.0),
+    "elu": lambda x, y, w, b: F.elu(x - 1.0, alpha=0.5),
+    "softplus": lambda x, y, w, b: F.softplus(x, beta=2.0),
+    "hardtanh": lambda x, y, w, b: F.hardtanh(x, 0.7, 1.2),
     "softmax": lambda x, y, w, b: F.softmax(x),
     "log_softmax": lambda x, y, w, b: F.log_softmax(x, axis=0),
     "sum": lambda x, y, w, b: F.sum(x, axis=1),
@@ -45,16 +50,31 @@ CALLS = {
     "sum_to": lambda x, y, w, b: F.sum_to(x, (1, 4)),
     "get_item": lambda x, y, w, b: F.get_item(x, np.array([0, 0, 2])),
     "concat": lambda x, y, w, b: F.concat([x, y], axis=1),
+    "cat": lambda x, y, w, b: F.cat([x, y], dim=1),
     "stack": lambda x, y, w, b: F.stack([x, y]),
     "where": lambda x, y, w, b: F.where(MASK, x, 0.0),
     "flatten": lambda x, y, w, b: F.flatten(F.reshape(x, (3, 2, 2))),
     "expand_dims": lambda x, y, w, b: F.expand_dims(x, 1),
+    "unsqueeze": lambda x, y, w, b: F.unsqueeze(x, -1),
     "squeeze": lambda x, y, w, b: F.squeeze(F.expand_dims(x, 0)),
     "matmul": lambda x, y, w, b: F.matmul(x, w),
     "linear": lambda x, y, w, b: F.linear(x, w, b),
     "softmax_cross_entropy": lambda x, y, w, b: F.softmax_cross_entropy(x, LABELS),
     "mean_squared_error": lambda x, y, w, b: F.mean_squared_error(x, y),
     "sigmoid_cross_entropy": lambda x, y, w, b: F.sigmoid_cross_entropy(x, MASK),
+    "cross_entropy": lambda x, y, w, b: F.cross_entropy(x, LABELS, b.data.repeat(2),
+                                                        label_smoothing=0.1),
+    "nll_loss": lambda x, y, w, b: F.nll_loss(F.log_softmax(x), LABELS, reduction="sum"),
+    "kl_div": lambda x, y, w, b: F.kl_div(F.log(x), y, reduction="batchmean"),
+    "mse_loss": lambda x, y, w, b: F.mse_loss(x, y, reduction="sum"),
+    "l1_loss": lambda x, y, w, b: F.l1_loss(x, y),
+    "huber_loss": lambda x, y, w, b: F.huber_loss(x, y, delta=0.3),
+    "smooth_l1_loss": lambda x, y, w, b: F.smooth_l1_loss(x, y, beta=0.3),
+    "binary_cross_entropy": lambda x, y, w, b: F.binary_cross_entropy(x - 0.5, MASK),
+    "binary_cross_entropy_with_logits": lambda x, y, w, b: F.binary_cross_entropy_with_logits(
+        x, MASK, pos_weight=np.float32([1, 2, 3, 4])),
+    "scaled_dot_product_attention": lambda x, y, w, b: F.scaled_dot_product_attention(
+        x, y, x, is_causal=True),
     "dropout": lambda x, y, w, b: F.dropout(x, 0.5),
 }
 
@@ -65,9 +85,18 @@ def float32_inputs():
     return [cr.Variable(rng.uniform(0.5, 1.5, size=s).astype(np.float32)) for s in shapes]
 
 
+INDICES = {"argmax", "argmin"}  # integer results, no gradient: checked below
+
+
 def test_every_function_of_these_families_is_covered():
     mine = {n for n in F.__all__ if getattr(F, n).__module__.rsplit(".", 1)[-1] in FAMILIES}
-    assert mine == set(CALLS)
+    assert mine == set(CALLS) | INDICES
+
+
+@pytest.mark.parametrize("name", sorted(INDICES))
+def test_indices_of_float32_are_integers_that_need_no_gradient(name):
+    out = getattr(F, name)(float32_inputs()[0], dim=1)
+    assert out.dtype.kind == "i" and not out.requires_grad and out.creator is None
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))

@@ -92,7 +92,8 @@ def test_broadcast_to_a_larger_shape(shape, seed):
 def test_transpose_with_any_permutation(shape, seed, data):
     axes = tuple(data.draw(st.permutations(range(len(shape)))))
     x = random_array(seed, shape)
-    check_op(lambda a: a.transpose(*axes), [x], lambda a: a.transpose(axes),
+    # a tuple: two separate ints are PyTorch's transpose(dim0, dim1), a swap (test_tensor.py)
+    check_op(lambda a: a.transpose(axes), [x], lambda a: a.transpose(axes),
              torch_fn=lambda a: a.permute(*axes))
     check_op(lambda a: a.T, [x], lambda a: a.T)
 
@@ -153,3 +154,37 @@ def test_a_python_number_is_kept_by_its_op_not_as_a_variable():
     x = cr.Variable(np.array(3.0))
     y = x * 0.5
     assert len(y.creator.inputs) == 1 and y.creator.name == "mul 0.5"
+
+
+ARRAY_FORMS = [
+    lambda x, a: x + a, lambda x, a: a + x, lambda x, a: x - a, lambda x, a: a - x,
+    lambda x, a: x * a, lambda x, a: a * x, lambda x, a: x / a, lambda x, a: a / x,
+]
+
+
+@pytest.mark.parametrize("form", ARRAY_FORMS, ids=["add", "radd", "sub", "rsub", "mul", "rmul",
+                                                   "div", "rdiv"])
+@given(pair=broadcast_shapes(), seed=seeds)
+def test_numpy_constants_on_either_side_broadcast_and_differentiate_twice(form, pair, seed):
+    x = random_array(seed, pair[0], 0.5, 2.0)
+    a = random_array(seed + 1, pair[1], 0.5, 2.0)
+    check_op(lambda v: form(v, a), [x], lambda v: form(v, a),
+             torch_fn=None if torch is None else lambda t: form(t, torch.tensor(a)))
+
+
+def test_a_numpy_constant_is_kept_by_its_op_not_as_a_variable():
+    x = cr.Variable(np.ones(3, dtype=np.float32))
+    a = np.full(3, 2.0, dtype=np.float32)
+    for y in (x * a, a * x, x + a, a + x, x - a, a - x, x / a):
+        assert len(y.creator.inputs) == 1 and y.creator.inputs[0] is x
+        assert y.dtype == np.float32
+    y = x * np.ones((2, 3))  # a float64 array promotes as in NumPy; the gradient keeps x's shape
+    assert y.dtype == np.float64 and y.shape == (2, 3)
+    y.backward()
+    assert x.grad.shape == (3,)
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0, 2.0])
+
+
+def test_a_numpy_constant_that_does_not_broadcast_names_both_shapes():
+    with pytest.raises(ValueError, match=r"mul: shapes \(2, 3\) and \(2,\) do not broadcast"):
+        cr.Variable(np.ones((2, 3))) * np.ones(2)

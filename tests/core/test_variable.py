@@ -7,7 +7,7 @@ import chainrule as cr
 def test_variable_holds_data_grad_creator_and_name():
     x = cr.Variable(np.array([1.0, 2.0]), name="x")
     assert x.grad is None and x.creator is None and x.generation == 0
-    assert x.shape == (2,) and x.ndim == 1 and x.size == 2 and len(x) == 2
+    assert x.shape == (2,) and x.ndim == 1 and x.numel() == 2 and len(x) == 2
     assert x.dtype == np.float64 and x.name == "x"
 
 

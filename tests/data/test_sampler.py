@@ -60,3 +60,15 @@ def test_batch_sampler_groups_indices(n, size, drop_last):
 def test_bad_arguments_are_refused(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_batch_arrays_are_the_batches_as_arrays(drop_last):
+    def make(sampler):
+        return BatchSampler(sampler, 4, drop_last)
+
+    ours = make(RandomSampler(range(10), seed=3))
+    assert [b.tolist() for b in ours.arrays()] == list(make(RandomSampler(range(10), seed=3)))
+    plain = make([9, 8, 7, 6, 5])  # no order(): grouped one index at a time
+    assert [b.tolist() for b in plain.arrays()] == list(plain)
+    assert all(b.dtype.kind == "i" for b in plain.arrays())

@@ -118,3 +118,72 @@ def test_hot_activations_backpropagate_in_one_fused_call(fn, grad_name):
     (gx,) = cr.grad(fn(x), [x], grad_outputs=[cr.Variable(np.ones(2))], create_graph=True)
     assert type(gx.creator).__name__ == grad_name
     assert gx.creator.inputs[0].creator is None  # straight from the output gradient
+
+
+def np_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+@given(shape=shapes(), seed=seeds)
+def test_silu_is_x_times_sigmoid(shape, seed):
+    x = random_array(seed, shape, -4.0, 4.0)
+    check_op(F.silu, [x], lambda a: a * np_sigmoid(a),
+             torch_fn=lambda a: torch.nn.functional.silu(a))
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.3])
+@given(shape=shapes(), seed=seeds)
+def test_elu_with_its_alpha(alpha, shape, seed):
+    x = away_from_zero(seed, shape)
+    check_op(lambda a: F.elu(a, alpha=alpha), [x],
+             lambda a: np.where(a > 0, a, alpha * np.expm1(a)),
+             torch_fn=lambda a: torch.nn.functional.elu(a, alpha=alpha))
+
+
+@pytest.mark.parametrize("beta, threshold", [(1.0, 20.0), (2.0, 3.0), (0.5, 1.0)])
+@given(shape=shapes(), seed=seeds)
+def test_softplus_with_beta_and_its_linear_tail(beta, threshold, shape, seed):
+    x = random_array(seed, shape, -4.0, 4.0)
+    x = np.where(np.abs(x * beta - threshold) < 0.05, x + 0.2, x)  # clear of the switch
+
+    def reference(a):
+        return np.where(a * beta > threshold, a, np.log1p(np.exp(beta * a)) / beta)
+
+    check_op(lambda a: F.softplus(a, beta=beta, threshold=threshold), [x], reference,
+             torch_fn=lambda a: torch.nn.functional.softplus(a, beta=beta, threshold=threshold))
+
+
+@given(shape=shapes(), seed=seeds)
+def test_hardtanh_away_from_its_bounds(shape, seed):
+    x = random_array(seed, shape, -2.5, 3.5)
+    x = np.where(np.abs(np.abs(x - 0.5) - 1.0) < 0.05, x + 0.1, x)  # clear of -0.5 and 1.5
+    check_op(lambda a: F.hardtanh(a, -0.5, 1.5), [x], lambda a: np.clip(a, -0.5, 1.5),
+             torch_fn=lambda a: torch.nn.functional.hardtanh(a, -0.5, 1.5))
+
+
+def test_activation_edges_follow_pytorch():
+    x = cr.Variable(np.array([-1.0, 0.0, 1.0, 1000.0, -1000.0]))
+    F.hardtanh(x).sum().backward()  # open bounds: 0 at ±1 (clip keeps 1 there, as clamp)
+    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 0.0, 0.0, 0.0])
+    x.cleargrad()
+    with np.errstate(over="raise", invalid="raise"):
+        F.elu(x, alpha=0.5).sum().backward()  # α at 0; no overflow at 1000
+    np.testing.assert_allclose(x.grad.data, [0.5 * np.exp(-1), 0.5, 1.0, 1.0, 0.0])
+    x.cleargrad()
+    with np.errstate(over="raise", invalid="raise"):
+        y = F.softplus(x)
+        y.sum().backward()
+    np.testing.assert_allclose(y.data, [np.log1p(np.exp(-1)), np.log(2), np.log1p(np.e),
+                                        1000.0, 0.0])
+    np.testing.assert_allclose(x.grad.data, [np_sigmoid(-1), 0.5, np_sigmoid(1), 1.0, 0.0])
+    x.cleargrad()
+    with np.errstate(over="raise"):
+        F.silu(x).sum().backward()
+    np.testing.assert_allclose(x.grad.data[[1, 3, 4]], [0.5, 1.0, 0.0])
+
+
+def test_activation_argument_errors():
+    with pytest.raises(ValueError, match="hardtanh: min_val 2 is greater than max_val 1"):
+        F.hardtanh(np.zeros(2), 2, 1)
+    with pytest.raises(ValueError, match="softplus: beta must not be 0"):
+        F.softplus(np.zeros(2), beta=0)

@@ -73,3 +73,64 @@ def test_conv_transpose2d_matches_torch():
     backward_both(y, t_y)
     assert_same_grads(pairs, atol=1e-4)
     assert_close(x.grad, t_x.grad, atol=1e-4)
+
+
+def test_conv1d_shapes_init_and_repr():
+    layer = nn.Conv1d(3, 8, 5, stride=2, padding=1, dilation=2)
+    assert layer.W.shape == (8, 3, 5) and layer.b.shape == (8,)
+    assert np.abs(layer.W.data).max() <= 1 / math.sqrt(15)
+    assert layer(random_input((2, 3, 20))).shape == (2, 8, 7)
+    assert layer(random_input((3, 20))).shape == (8, 7)  # unbatched, as in PyTorch
+    assert repr(layer) == "Conv1d(3, 8, kernel_size=5, stride=2, pad=1, dilation=2)"
+
+
+@pytest.mark.parametrize(
+    ("kernel_size", "stride", "pad", "dilation", "bias"),
+    [(3, 1, 0, 1, True), (3, 2, 1, 1, False), (4, 1, "same", 2, True), (2, 1, "same", 1, True),
+     (5, 3, 2, 2, True), (3, 1, "valid", 3, True)],
+)
+def test_conv1d_matches_torch(kernel_size, stride, pad, dilation, bias):
+    torch = torch_or_skip()
+    layer = nn.Conv1d(3, 4, kernel_size, stride, pad, dilation, bias=bias)
+    twin = torch.nn.Conv1d(3, 4, kernel_size, stride, pad, dilation, bias=bias)
+    pairs = [(layer.W, twin.weight, same)] + ([(layer.b, twin.bias, same)] if bias else [])
+    load_into_torch(pairs)
+    x = cr.Variable(random_input((2, 3, 11)))
+    t_x = torch.tensor(x.data, requires_grad=True)
+    y, t_y = layer(x), twin(t_x)
+    assert_close(y, t_y)
+    backward_both(y, t_y)
+    assert_same_grads(pairs, atol=1e-4)
+    assert_close(x.grad, t_x.grad, atol=1e-4)
+
+
+def test_conv1d_gradients_of_order_two_with_dilation_and_same_padding():
+    layer = nn.Conv1d(2, 3, 3, pad="same", dilation=2).double()
+    x = np.random.default_rng(0).standard_normal((2, 2, 6))
+    cr.gradcheck(layer, [x], order=2)
+    cr.gradcheck(lambda w: _with_weight(layer, w, x), [layer.W.data.copy()], order=2)
+
+
+def _with_weight(layer, w, x):
+    """layer(x) with the Variable w read as its weight, so gradcheck can vary it."""
+    saved = layer.W
+    layer.__dict__["W"] = w  # forward reads the attribute; the registry keeps the Parameter
+    try:
+        return layer(x)
+    finally:
+        layer.__dict__["W"] = saved
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [((2, 2, 3), "expected input"), ((2, 2, 3, 2, "same"), "'same' needs stride 1")],
+)
+def test_conv1d_errors_name_the_layer(args, message):
+    with pytest.raises(ValueError, match=message):
+        nn.Conv1d(*args)(random_input((2, 5, 7)))
+
+
+@pytest.mark.parametrize("option", [{"groups": 2}, {"padding_mode": "reflect"}, {"pad": -1}])
+def test_conv1d_refuses_what_it_does_not_support(option):
+    with pytest.raises(ValueError, match="Conv1d"):
+        nn.Conv1d(2, 2, 3, **option)

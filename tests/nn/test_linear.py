@@ -65,4 +65,40 @@ def test_flatten_keeps_the_batch_axis():
     y = nn.Flatten()(x)
     assert y.shape == (2, 60)
     np.testing.assert_array_equal(y.data, x.reshape(2, 60))
-    assert repr(nn.Flatten()) == "Flatten()"
+    assert repr(nn.Flatten()) == "Flatten(start_dim=1, end_dim=-1)"  # as PyTorch prints it
+
+
+def test_flatten_between_dims_and_unflatten_undoes_it():
+    x = random_input((2, 3, 4, 5))
+    y = nn.Flatten(1, 2)(x)
+    assert y.shape == (2, 12, 5)
+    assert nn.Flatten(0, -1)(x).shape == (120,)
+    back = nn.Unflatten(1, (3, 4))(y)
+    np.testing.assert_array_equal(back.data, x)
+    assert nn.Unflatten(-1, (5, -1))(y).shape == (2, 12, 5, 1)
+    assert repr(nn.Unflatten(1, (3, 4))) == "Unflatten(dim=1, unflattened_size=(3, 4))"
+
+
+def test_flatten_and_unflatten_refuse_bad_axes_and_sizes():
+    with pytest.raises(ValueError, match="Flatten: start_dim 2 comes after end_dim 1"):
+        nn.Flatten(2, 1)(random_input((2, 3, 4)))
+    with pytest.raises(ValueError, match="Unflatten: dim 3 is out of range"):
+        nn.Unflatten(3, (2, 2))(random_input((2, 4)))
+    with pytest.raises(ValueError, match=r"Unflatten: axis 1 of input \(2, 4\) cannot be split"):
+        nn.Unflatten(1, (3, 2))(random_input((2, 4)))
+
+
+def test_flatten_and_unflatten_match_torch():
+    torch = torch_or_skip()
+    x = random_input((2, 3, 4, 5))
+    assert_close(nn.Flatten(1, 2)(x), torch.nn.Flatten(1, 2)(torch.tensor(x)))
+    assert_close(nn.Unflatten(2, (2, 2))(x), torch.nn.Unflatten(2, (2, 2))(torch.tensor(x)))
+
+
+def test_identity_returns_its_input_and_ignores_arguments():
+    x = cr.Variable(random_input((2, 3)))
+    layer = nn.Identity(54, unused="x")
+    assert layer(x) is x and list(layer.parameters()) == []
+    model = nn.Sequential(nn.Linear(3, 3), nn.Identity())
+    model(x).sum().backward()
+    assert x.grad.shape == (2, 3)

@@ -33,3 +33,37 @@ def test_pooling_matches_torch(kind, kernel_size, stride, pad):
     assert_close(y, t_y)
     backward_both(y, t_y)
     assert_close(x.grad, t_x.grad)
+
+
+def test_adaptive_avg_pool_averages_each_bin():
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    np.testing.assert_array_equal(nn.AdaptiveAvgPool2d(2)(x).data, [[[[2.5, 4.5], [10.5, 12.5]]]])
+    np.testing.assert_array_equal(nn.AdaptiveAvgPool2d(1)(x).data, [[[[7.5]]]])
+    # 3 bins over 4 rows overlap: [0, 2), [1, 3), [2, 4)
+    np.testing.assert_allclose(nn.AdaptiveAvgPool2d((3, None))(x).data[0, 0, :, 0], [2, 6, 10])
+    assert nn.AdaptiveAvgPool2d((2, 3))(random_input((3, 5, 7))).shape == (3, 2, 3)
+    assert repr(nn.AdaptiveAvgPool2d(2)) == "AdaptiveAvgPool2d(output_size=(2, 2))"
+
+
+@pytest.mark.parametrize("output_size", [1, 2, (3, 4), (5, None), (7, 6)])
+def test_adaptive_avg_pool_matches_torch(output_size):
+    torch = torch_or_skip()
+    layer, twin = nn.AdaptiveAvgPool2d(output_size), torch.nn.AdaptiveAvgPool2d(output_size)
+    x = cr.Variable(random_input((2, 3, 7, 6)))
+    t_x = torch.tensor(x.data, requires_grad=True)
+    y, t_y = layer(x), twin(t_x)
+    assert_close(y, t_y)
+    backward_both(y, t_y)
+    assert_close(x.grad, t_x.grad)
+
+
+def test_adaptive_avg_pool_gradients_of_order_two():
+    x = np.random.default_rng(0).standard_normal((1, 2, 5, 4))
+    cr.gradcheck(nn.AdaptiveAvgPool2d((3, 2)), [x], order=2)
+    cr.gradcheck(nn.AdaptiveAvgPool2d(1), [x], order=2)
+
+
+@pytest.mark.parametrize("output_size", [0, (2, 2, 2), "2"])
+def test_adaptive_avg_pool_refuses_bad_sizes(output_size):
+    with pytest.raises(ValueError, match="AdaptiveAvgPool2d: output_size"):
+        nn.AdaptiveAvgPool2d(output_size)

@@ -235,3 +235,16 @@ def test_one_cycle_resumes_through_a_file(tmp_path):
     scheduler.load_state_dict(saved["sched"])
     assert scheduler.three_phase is True and scheduler.anneal_strategy == "cos"
     np.testing.assert_array_equal(history(scheduler, opt, epochs=6), straight)
+
+
+def test_exponential_multistep_and_lambda_by_hand_per_group():
+    opt = two_groups()  # initial lrs 0.1 and 0.3
+    lrs = history(optim.ExponentialLR(opt, gamma=0.5), opt, epochs=3)
+    np.testing.assert_allclose(lrs, [[0.1, 0.3], [0.05, 0.15], [0.025, 0.075],
+                                     [0.0125, 0.0375]], rtol=1e-15)
+    opt = two_groups()
+    lrs = history(optim.MultiStepLR(opt, milestones=[3, 1, 3], gamma=0.1), opt, epochs=4)
+    np.testing.assert_allclose(lrs[:, 0], [0.1, 0.01, 0.01, 1e-4, 1e-4], rtol=1e-12)
+    opt = two_groups()
+    lrs = history(optim.LambdaLR(opt, [lambda e: 1 / (e + 1), lambda e: e]), opt, epochs=2)
+    np.testing.assert_allclose(lrs, [[0.1, 0.0], [0.05, 0.3], [0.1 / 3, 0.6]], rtol=1e-15)

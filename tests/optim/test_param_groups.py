@@ -186,3 +186,9 @@ def test_step_updates_the_parameter_array_in_place():
     p.grad = cr.Variable(np.ones(3))
     opt.step()
     assert p.data is array and not np.allclose(array, 1.0)
+
+
+def test_a_computed_variable_is_refused_as_torch_refuses_a_non_leaf():
+    w = cr.Variable(np.ones(2))
+    with pytest.raises(ValueError, match="only optimize leaf Variables, got one computed by Mul"):
+        optim.SGD([w * 2], lr=0.1)

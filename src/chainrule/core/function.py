@@ -139,12 +139,11 @@ class Function:
 
     def _lift(self, inputs):
         """Make constants of the non-Variable inputs, in the dtype of a Variable beside them."""
-        anchor = next((x for x in inputs if hasattr(x, "creator")), None)
-        if anchor is None:
-            names = ", ".join(type(x).__name__ for x in inputs)
-            raise TypeError(
-                f"{self.name}: needs a chainrule Variable among its inputs, got {names}")
-        return [x if hasattr(x, "creator") else anchor.constant(x) for x in inputs]
+        for anchor in inputs:
+            if hasattr(anchor, "creator"):
+                return [x if hasattr(x, "creator") else anchor.constant(x) for x in inputs]
+        names = ", ".join(type(x).__name__ for x in inputs)
+        raise TypeError(f"{self.name}: needs a chainrule Variable among its inputs, got {names}")
 
     def forward(self, *xs):
         raise NotImplementedError(f"{self.name} defines no forward")

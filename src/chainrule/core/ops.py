@@ -103,10 +103,13 @@ class Pow(Function):
 
 
 class ScalarOp(Function):
-    """An op of one Variable and a Python number ``c``, kept as a setting, not an input.
+    """An op of one Variable and a constant ``c``, kept as a setting, not an input.
 
-    NumPy keeps Python numbers weak, so a float32 x stays float32, and no gradient
-    is computed for c. Variable's operators choose these for Python numbers.
+    ``c`` is a Python number or a NumPy array that needs no gradient: Variable's
+    operators choose these ops for such operands, so no constant Variable is made
+    and no gradient is computed for c. NumPy keeps Python numbers weak, so a
+    float32 x stays float32; an array c promotes and broadcasts as in NumPy (the
+    engine sums a broadcast gradient back to x's shape).
     """
 
     __slots__ = ("c",)
@@ -119,7 +122,12 @@ class ScalarOp(Function):
 
     @property
     def name(self):
+        if hasattr(self.c, "shape"):
+            return self.verb
         return f"{self.verb} {self.c!r}"
+
+    def describe_failure(self, error, xs):
+        return super().describe_failure(error, (*xs, self.c))
 
 
 class AddScalar(ScalarOp):
@@ -132,6 +140,30 @@ class AddScalar(ScalarOp):
 
     def backward(self, gy):
         return gy
+
+
+class SubScalar(ScalarOp):
+    """y = x - c;  dy/dx = 1"""
+
+    verb = "sub"
+
+    def forward(self, x):
+        return x - self.c
+
+    def backward(self, gy):
+        return gy
+
+
+class RSubScalar(ScalarOp):
+    """y = c - x;  dy/dx = -1"""
+
+    verb = "sub"
+
+    def forward(self, x):
+        return self.c - x
+
+    def backward(self, gy):
+        return -gy
 
 
 class MulScalar(ScalarOp):

@@ -60,9 +60,10 @@ class DataLoader:
 
     def __iter__(self):
         get_batch = getattr(self.dataset, "get_batch", None)
-        for indices in self.batch_sampler:
+        batches = getattr(self.batch_sampler, "arrays", None)
+        for indices in batches() if batches is not None else self.batch_sampler:
             if self.collate_fn is not None:
-                yield self.collate_fn([self.dataset[i] for i in indices])
+                yield self.collate_fn([self.dataset[int(i)] for i in indices])
             elif get_batch is not None:
                 yield get_batch(np.asarray(indices, dtype=np.intp))
             else:

@@ -7,12 +7,32 @@
 variable([0., 0.])
 """
 
-from chainrule.functions.activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax
+from chainrule.functions.activation import (
+    elu,
+    gelu,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+)
+from chainrule.functions.attention import scaled_dot_product_attention
 from chainrule.functions.linalg import linear, matmul
-from chainrule.functions.loss import (
-    mean_squared_error,
+from chainrule.functions.loss import cross_entropy, kl_div, nll_loss, softmax_cross_entropy
+from chainrule.functions.loss_binary import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
     sigmoid_cross_entropy,
-    softmax_cross_entropy,
+)
+from chainrule.functions.loss_regression import (
+    huber_loss,
+    l1_loss,
+    mean_squared_error,
+    mse_loss,
+    smooth_l1_loss,
 )
 from chainrule.functions.math import (
     abs,
@@ -33,10 +53,11 @@ from chainrule.functions.math import (
     tanh,
 )
 from chainrule.functions.noise import dropout
-from chainrule.functions.reduction import logsumexp, max, mean, min, sum
+from chainrule.functions.reduction import argmax, argmin, logsumexp, max, mean, min, sum
 from chainrule.functions.rnn import gru, lstm, rnn
 from chainrule.functions.shape import (
     broadcast_to,
+    cat,
     concat,
     expand_dims,
     flatten,
@@ -46,24 +67,36 @@ from chainrule.functions.shape import (
     stack,
     sum_to,
     transpose,
+    unsqueeze,
     where,
 )
 
 __all__ = [
     "abs",
     "add",
+    "argmax",
+    "argmin",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
     "broadcast_to",
+    "cat",
     "clip",
     "concat",
     "cos",
+    "cross_entropy",
     "div",
     "dropout",
+    "elu",
     "exp",
     "expand_dims",
     "flatten",
     "gelu",
     "get_item",
     "gru",
+    "hardtanh",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
     "leaky_relu",
     "linear",
     "log",
@@ -75,17 +108,23 @@ __all__ = [
     "mean",
     "mean_squared_error",
     "min",
+    "mse_loss",
     "mul",
     "neg",
+    "nll_loss",
     "pow",
     "relu",
     "reshape",
     "rnn",
+    "scaled_dot_product_attention",
     "sigmoid",
     "sigmoid_cross_entropy",
+    "silu",
     "sin",
+    "smooth_l1_loss",
     "softmax",
     "softmax_cross_entropy",
+    "softplus",
     "sqrt",
     "square",
     "squeeze",
@@ -96,6 +135,7 @@ __all__ = [
     "tan",
     "tanh",
     "transpose",
+    "unsqueeze",
     "where",
 ]
 

@@ -1,63 +1,23 @@
-"""Activation functions: sigmoid, relu, leaky_relu, gelu, softmax, log_softmax.
+"""Activation functions: sigmoid, relu, leaky_relu, gelu, silu, elu, softplus, hardtanh,
+softmax, log_softmax.
 
 The hot elementwise ones (sigmoid, relu, leaky_relu) run their backward as one
 fused Function (``SigmoidGrad``, ``ReluGrad``, ``LeakyReluGrad``), so a plain
 backward costs one call per op; each fused gradient has a backward of its own
-for higher-order derivatives. Kinks follow PyTorch: relu'(0) = 0.
+for higher-order derivatives. Kinks follow PyTorch: relu'(0) = 0. sigmoid, relu,
+softmax and log_softmax are defined in core (``core.elementwise``, ``core.reductions``),
+where Variable's methods reach them; these wrappers lift arrays to Variables.
 """
 
 import math
 
 from chainrule.backend import get_array_module
-from chainrule.core import Function, as_variable
-from chainrule.functions.math import TanhGrad, tanh
+from chainrule.core import Function, as_variable, reductions
+from chainrule.core.aliases import either
+from chainrule.core.elementwise import ReLU, Sigmoid, TanhGrad
 from chainrule.functions.math import exp as _exp
-
-
-class Sigmoid(Function):
-    """y = 1 / (1 + e⁻ˣ);  dy/dx = y (1 - y)"""
-
-    def forward(self, x):
-        # tanh form: never overflows for large |x|
-        return get_array_module(x).tanh(x * 0.5) * 0.5 + 0.5
-
-    def backward(self, gy):
-        return SigmoidGrad()(gy, self.outputs[0]())
-
-
-class SigmoidGrad(Function):
-    """gx = gy y (1 - y);  ∂gx/∂gy = y (1 - y), ∂gx/∂y = gy (1 - 2y)"""
-
-    keeps_outputs = False
-
-    def forward(self, gy, y):
-        return gy * y * (1 - y)
-
-    def backward(self, ggx):
-        gy, y = self.inputs
-        return SigmoidGrad()(ggx, y), ggx * gy * (1 - 2 * y)
-
-
-class ReLU(Function):
-    """y = max(x, 0);  dy/dx = 1 where x > 0, else 0 (relu'(0) = 0, as in PyTorch)"""
-
-    def forward(self, x):
-        return get_array_module(x).maximum(x, 0)
-
-    def backward(self, gy):
-        return ReluGrad()(gy, self.outputs[0]())
-
-
-class ReluGrad(Function):
-    """gx = gy · [y > 0];  ∂gx/∂gy = [y > 0], ∂gx/∂y = 0 (piecewise constant)"""
-
-    keeps_outputs = False
-
-    def forward(self, gy, y):
-        return gy * (y > 0)
-
-    def backward(self, ggx):
-        return ReluGrad()(ggx, self.inputs[1]), None
+from chainrule.functions.math import tanh
+from chainrule.functions.shape import where
 
 
 class LeakyReLU(Function):
@@ -113,38 +73,78 @@ class GELU(Function):
         return gy * ((1 + t) * 0.5 + TanhGrad()(x * du, t) * 0.5)
 
 
-class Softmax(Function):
-    """yᵢ = e^(xᵢ - max x) / Σⱼ e^(xⱼ - max x) along ``axis``;  gx = y (gy - Σ gy y)"""
+class SiLU(Function):
+    """y = x σ(x);  dy/dx = σ(x) (1 + x (1 - σ(x)))"""
 
-    def __init__(self, axis):
-        self.axis = axis
+    keeps_outputs = False
+
+    def forward(self, x):
+        return x * (get_array_module(x).tanh(x * 0.5) * 0.5 + 0.5)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        s = sigmoid(x)
+        return gy * s * (1 + x * (1 - s))
+
+
+class ELU(Function):
+    """y = x where x > 0, else α (eˣ - 1);  dy/dx = 1 where x > 0, else α eˣ (α at 0, as torch)"""
+
+    keeps_outputs = False
+
+    def __init__(self, alpha):
+        self.alpha = alpha
 
     def forward(self, x):
         xp = get_array_module(x)
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
-        e /= e.sum(axis=self.axis, keepdims=True)
-        return e
+        return xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0)))
 
     def backward(self, gy):
-        y = self.outputs[0]()
-        gx = gy * y
-        return gx - y * gx.sum(axis=self.axis, keepdims=True)
+        (x,) = self.inputs
+        positive = x.data > 0
+        # eˣ of the negative part only: a large positive x must not overflow into the graph
+        negative_part = where(positive, 0.0, x)
+        return gy * where(positive, 1.0, _exp(negative_part) * self.alpha)
 
 
-class LogSoftmax(Function):
-    """y = x - logsumexp(x) along ``axis``;  gx = gy - eʸ Σ gy"""
+class Softplus(Function):
+    """y = log(1 + e^(βx)) / β, or x where βx > threshold (torch's linear tail);
+    dy/dx = σ(βx), or 1 on the tail"""
 
-    def __init__(self, axis):
-        self.axis = axis
+    keeps_outputs = False
+
+    def __init__(self, beta, threshold):
+        self.beta = beta
+        self.threshold = threshold
 
     def forward(self, x):
         xp = get_array_module(x)
-        shifted = x - x.max(axis=self.axis, keepdims=True)
-        return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        z = x * self.beta
+        soft = xp.log1p(xp.exp(xp.minimum(z, self.threshold))) / self.beta
+        return xp.where(z > self.threshold, x, soft).astype(x.dtype, copy=False)
 
     def backward(self, gy):
-        y = self.outputs[0]()
-        return gy - _exp(y) * gy.sum(axis=self.axis, keepdims=True)
+        (x,) = self.inputs
+        tail = x.data * self.beta > self.threshold
+        return gy * where(tail, 1.0, sigmoid(x * self.beta))
+
+
+class Hardtanh(Function):
+    """y = clip(x, min_val, max_val);  dy/dx = 1 where min_val < x < max_val, else 0
+    (open bounds, as torch's hardtanh; clip keeps them, as torch.clamp)"""
+
+    keeps_outputs = False
+
+    def __init__(self, min_val, max_val):
+        self.min_val = min_val
+        self.max_val = max_val
+
+    def forward(self, x):
+        return get_array_module(x).clip(x, self.min_val, self.max_val)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        return gy * ((x > self.min_val) & (x < self.max_val)).astype(x.dtype)
 
 
 def sigmoid(x):
@@ -157,8 +157,12 @@ def relu(x):
     return ReLU()(as_variable(x))
 
 
-def leaky_relu(x, slope=0.01):
-    """y = x for x > 0, slope · x otherwise; the gradient at 0 is ``slope``, as in PyTorch."""
+def leaky_relu(x, slope=0.01, *, negative_slope=None):
+    """y = x for x > 0, slope · x otherwise; the gradient at 0 is ``slope``, as in PyTorch.
+
+    ``slope`` is PyTorch's ``negative_slope``.
+    """
+    slope = either("leaky_relu", slope=slope, negative_slope=negative_slope, default=0.01)
     return LeakyReLU(slope)(as_variable(x))
 
 
@@ -167,11 +171,35 @@ def gelu(x):
     return GELU()(as_variable(x))
 
 
-def softmax(x, axis=-1):
-    """Softmax along ``axis`` (shape kept); each slice sums to 1."""
-    return Softmax(axis)(as_variable(x))
+def silu(x):
+    """SiLU (swish): y = x σ(x)."""
+    return SiLU()(as_variable(x))
 
 
-def log_softmax(x, axis=-1):
-    """log(softmax(x)) along ``axis``, computed stably as x - logsumexp(x)."""
-    return LogSoftmax(axis)(as_variable(x))
+def elu(x, alpha=1.0):
+    """ELU: y = x for x > 0, α (eˣ - 1) otherwise; the gradient at 0 is α, as in PyTorch."""
+    return ELU(alpha)(as_variable(x))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """y = log(1 + e^(βx)) / β, and y = x where βx > ``threshold``, exactly as PyTorch's."""
+    if beta == 0:
+        raise ValueError("softplus: beta must not be 0")
+    return Softplus(beta, threshold)(as_variable(x))
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """y = x clipped to [min_val, max_val]; the gradient is 0 at the bounds, as in PyTorch."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
+    return Hardtanh(min_val, max_val)(as_variable(x))
+
+
+def softmax(x, axis=-1, *, dim=None):
+    """Softmax along ``axis`` (PyTorch's ``dim``; shape kept); each slice sums to 1."""
+    return reductions.softmax(as_variable(x), axis, dim)
+
+
+def log_softmax(x, axis=-1, *, dim=None):
+    """log(softmax(x)) along ``axis`` (PyTorch's ``dim``), computed stably as x - logsumexp(x)."""
+    return reductions.log_softmax(as_variable(x), axis, dim)

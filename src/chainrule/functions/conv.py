@@ -15,8 +15,9 @@ again, so gradients of every order are convolutions.
 
 import operator
 
-from chainrule.backend import get_array_module
+from chainrule.backend import get_array_module, scratch
 from chainrule.core import Function, as_variable
+from chainrule.core.aliases import either
 
 
 def as_pair(value, what):
@@ -125,10 +126,15 @@ def _columns(x, kernel, stride, pad):
     return col.reshape(c * kh * kw, n * oh * ow), (oh, ow)
 
 
-def _wide_padded(x, pad):
-    """x (N, C, H, W) zero-padded into (N, C, Hp + 1, Wp), a spare row for ``_wide_columns``."""
+def _wide_padded(x, pad, tag):
+    """x (N, C, H, W) zero-padded into (N, C, Hp + 1, Wp), a spare row for ``_wide_columns``.
+
+    A scratch array of ``tag``, which fixes the pad: only the interior is ever written,
+    so the border stays zero from one use to the next.
+    """
     (ph, pw), (n, c, h, w) = pad, x.shape
-    xpad = get_array_module(x).zeros((n, c, h + 2 * ph + 1, w + 2 * pw), dtype=x.dtype)
+    shape = (n, c, h + 2 * ph + 1, w + 2 * pw)
+    xpad = scratch.take(tag, get_array_module(x), shape, x.dtype, zeros=True)
     xpad[:, :, ph:ph + h, pw:pw + w] = x
     return xpad
 
@@ -139,20 +145,32 @@ def _wide_columns(xpad, kernel, oh):
     With stride 1, window (u, v) over a flattened padded plane is the run starting at
     u·Wp + v: output (i, j) reads flat index (i + u)·Wp + j + v. The run covers Wp columns
     per output row; the last kw - 1 of them are not outputs ("wide" columns, sliced off
-    or met by zeros). xpad comes from ``_wide_padded``.
+    or met by zeros). xpad comes from ``_wide_padded``. The result is a scratch array
+    (tag ``COLUMNS``).
     """
     xp = get_array_module(xpad)
     (n, c, _, wp), (kh, kw) = xpad.shape, kernel
     s_n, s_c, s_h, s_w = xpad.strides
     view = xp.lib.stride_tricks.as_strided(
         xpad, shape=(c, kh, kw, n, oh * wp), strides=(s_c, s_h, s_w, s_n, s_w))
-    return xp.ascontiguousarray(view).reshape(c * kh * kw, -1)
+    col = scratch.take(COLUMNS, xp, (c * kh * kw, n * oh * wp), xpad.dtype)
+    col.reshape(view.shape)[...] = view
+    return col
+
+
+# Scratch tags (see backend.Scratch): conv2d's im2col matrix, a GEMM result before its bias
+# add, and _widen's zero-padded gradient (whose tag adds the width it fills).
+COLUMNS, GEMM, WIDE = "conv columns", "conv gemm", "conv widened"
 
 
 def _widen(g, wp):
-    """g (N, C, OH, OW) as (C, N·OH·Wp): zero columns appended, matching ``_wide_columns``."""
+    """g (N, C, OH, OW) as (C, N·OH·Wp): zero columns appended, matching ``_wide_columns``.
+
+    A scratch array (tag ``(WIDE, OW)``): only the first OW columns are ever written, so
+    the appended ones stay zero from one use to the next.
+    """
     n, c, oh, ow = g.shape
-    wide = get_array_module(g).zeros((c, n, oh, wp), dtype=g.dtype)
+    wide = scratch.take((WIDE, ow), get_array_module(g), (c, n, oh, wp), g.dtype, zeros=True)
     wide[..., :ow] = g.transpose(1, 0, 2, 3)
     return wide.reshape(c, -1)
 
@@ -173,10 +191,24 @@ def _wide_fold(col, shape, kernel, oh):
 
 
 def _conv_columns(x, kernel, stride, pad, oh):
-    """conv2d's im2col matrix: wide (``_wide_columns``) for stride 1, else ``_columns``."""
+    """conv2d's im2col matrix: wide (``_wide_columns``) for stride 1, else ``_columns``.
+
+    For stride 1 it is a scratch array: ``_give_columns`` hands it back once it is read.
+    """
     if tuple(stride) == (1, 1):
-        return _wide_columns(_wide_padded(x, pad), kernel, oh)
+        tag = ("conv padded", tuple(pad))
+        xpad = _wide_padded(x, pad, tag)
+        col = _wide_columns(xpad, kernel, oh)
+        scratch.give(tag, xpad)
+        return col
     return _columns(x, kernel, stride, pad)[0]
+
+
+def _give_columns(col, stride):
+    """Hand ``_conv_columns``'s matrix back to the scratch pool (only stride 1 took it there;
+    a strided im2col may be a view of its input)."""
+    if tuple(stride) == (1, 1):
+        scratch.give(COLUMNS, col)
 
 
 def _check_channels(x, W, axis):
@@ -207,20 +239,27 @@ class Conv2d(Function):
         _check_channels(x, W, 1)
         oh, ow = conv_geometry(x.shape, W.shape[2:], self.stride, self.pad)
         o = W.shape[0]
+        xp = get_array_module(x)
         col = _conv_columns(x, W.shape[2:], self.stride, self.pad, oh)
         self.col = col  # backward's gW reuses it instead of gathering the windows again
-        y = (W.reshape(o, -1) @ col).reshape(o, x.shape[0], oh, -1)[..., :ow]
-        if b is not None:  # the bias add also packs the wide columns out, in the same pass
-            y = get_array_module(x).add(y, b.reshape(o, 1, 1, 1), dtype=y.dtype)
+        if b is None:
+            y = (W.reshape(o, -1) @ col).reshape(o, x.shape[0], oh, -1)[..., :ow]
+        else:  # the GEMM result is scratch: the bias add packs the wide columns out of it
+            gemm = scratch.take(GEMM, xp, (o, col.shape[1]), xp.result_type(W, col))
+            xp.matmul(W.reshape(o, -1), col, out=gemm)
+            y = gemm.reshape(o, x.shape[0], oh, -1)[..., :ow]
+            y = xp.add(y, b.reshape(o, 1, 1, 1), dtype=y.dtype)
+            scratch.give(GEMM, gemm)
         return y.transpose(1, 0, 2, 3)  # (O, N, OH, OW) -> (N, O, OH, OW), a view
 
     def backward(self, gy):
         x, W = self.inputs[:2]
+        col, self.col = self.col, None  # Conv2dGradW gives it back: a second backward regathers
         gx = gW = None
         if x.requires_grad:
             gx = ConvTranspose2d(self.stride, self.pad, x.shape[2:])(gy, W)
         if W.requires_grad:
-            gW = Conv2dGradW(W.shape[2:], self.stride, self.pad, self.col)(x, gy)
+            gW = Conv2dGradW(W.shape[2:], self.stride, self.pad, col)(x, gy)
         if len(self.inputs) == 2:
             return gx, gW
         return gx, gW, gy.sum(axis=(0, 2, 3))
@@ -247,12 +286,17 @@ class Conv2dGradW(Function):
             col = _conv_columns(x, self.kernel, self.stride, self.pad, oh)
         self.col = None  # only the forward needs it
         gy2 = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # free when gy is channels-major
+        columns, widened = col, None
         if col.shape[1] != gy2.shape[1]:  # wide columns: pad gy with zeros or drop them
             if o < len(col):
-                gy2 = _widen(gy, col.shape[1] // (n * oh))
+                gy2 = widened = _widen(gy, col.shape[1] // (n * oh))
             else:
                 col = col.reshape(len(col), n, oh, -1)[..., :ow].reshape(len(col), -1)
-        return (gy2 @ col.T).reshape((o, x.shape[1]) + self.kernel)
+        gW = (gy2 @ col.T).reshape((o, x.shape[1]) + self.kernel)
+        _give_columns(columns, self.stride)
+        if widened is not None:
+            scratch.give((WIDE, ow), widened.base)
+        return gW
 
     def backward(self, ggW):
         x, gy = self.inputs
@@ -296,8 +340,13 @@ class ConvTranspose2d(Function):
             raise ValueError(f"output size {size} does not match the input size {(h, w)}")
         if self.stride == (1, 1):
             (ph, pw), wp = self.pad, size[1] + 2 * self.pad[1]
-            col = W.reshape(c, -1).T @ _widen(x, wp)
+            widened = _widen(x, wp)
+            col = scratch.take(GEMM, get_array_module(x), (o * kh * kw, widened.shape[1]),
+                               get_array_module(x).result_type(W, widened))
+            get_array_module(x).matmul(W.reshape(c, -1).T, widened, out=col)
+            scratch.give((WIDE, w), widened.base)
             y = _wide_fold(col, (n, o, size[0] + 2 * ph + 1, wp), (kh, kw), h)
+            scratch.give(GEMM, col)
             y = y[:, :, ph:ph + size[0], pw:pw + size[1]]
         else:
             col = W.reshape(c, -1).T @ x.transpose(1, 0, 2, 3).reshape(c, -1)
@@ -362,24 +411,27 @@ class Col2im(Function):
         return Im2col(kernel, self.stride, self.pad)(gx)
 
 
-def conv2d(x, W, b=None, stride=1, pad=0):
+def conv2d(x, W, b=None, stride=1, pad=0, *, padding=None):
     """2-D convolution (cross-correlation, as in PyTorch) of x (N, C, H, W) with W (O, C, kh, kw).
 
-    ``stride`` and ``pad`` are ints or pairs; zero padding. Returns (N, O, OH, OW) with
-    OH = (H + 2·ph - kh) // sh + 1::
+    ``stride`` and ``pad`` (PyTorch's ``padding``) are ints or pairs; zero padding.
+    Returns (N, O, OH, OW) with OH = (H + 2·ph - kh) // sh + 1::
 
         y = conv2d(x, W, b, stride=1, pad=1)   # 3×3 kernel: same height and width
     """
+    pad = either("conv2d", pad=pad, padding=padding, default=0)
     f = Conv2d(as_pair(stride, "conv2d: stride"), as_pair(pad, "conv2d: pad"))
     x = as_variable(x)
     return f(x, W) if b is None else f(x, W, b)
 
 
-def conv_transpose2d(x, W, b=None, stride=1, pad=0):
+def conv_transpose2d(x, W, b=None, stride=1, pad=0, *, padding=None):
     """Transposed convolution (the adjoint of conv2d) of x (N, C, H, W) with W (C, O, kh, kw).
 
-    Returns (N, O, OH, OW) with OH = (H - 1)·sh - 2·ph + kh, as torch's conv_transpose2d.
+    Returns (N, O, OH, OW) with OH = (H - 1)·sh - 2·ph + kh, as torch's conv_transpose2d;
+    ``pad`` is PyTorch's ``padding``.
     """
+    pad = either("conv_transpose2d", pad=pad, padding=padding, default=0)
     f = ConvTranspose2d(as_pair(stride, "conv_transpose2d: stride"),
                         as_pair(pad, "conv_transpose2d: pad"))
     x = as_variable(x)

@@ -1,101 +1,181 @@
-"""Losses: softmax cross entropy, mean squared error, sigmoid cross entropy.
+"""Class losses: cross_entropy and nll_loss as PyTorch spells them, softmax_cross_entropy
+(DeZero's), kl_div; and ``reduced``, the one place every loss applies its ``reduction``.
 
-Each loss is one Function: the forward computes the scalar from arrays in one
-pass (stable for large logits), the backward is the textbook gradient written
-with chainrule operations, so it differentiates again.
+Cross entropy and NLL are one Function, ``ClassLoss``: whatever the targets (class
+indices or probabilities), class weights, ignored positions and label smoothing, the
+loss is linear in the log-probabilities z = log softmax(x) along the class axis 1,
+loss = -Σ a ⊙ z / d, with coefficients ``a`` and divisor ``d`` fixed by the targets
+alone. So the targets are turned into ``a`` and ``d`` once (``_coefficients``), and
+one forward and one backward serve every option; NLL is the same sum with z = x.
+Targets, class weights and ``pos_weight`` are constants: they get no gradient.
 """
 
 from chainrule.backend import get_array_module
 from chainrule.core import Function, Variable, as_variable
-from chainrule.functions.activation import sigmoid, softmax
+from chainrule.functions.activation import softmax
+from chainrule.functions.math import exp, log
+from chainrule.functions.reduction import mean
+from chainrule.functions.shape import expand_dims, reshape, where
+
+REDUCTIONS = ("mean", "sum", "none")
 
 
-class SoftmaxCrossEntropy(Function):
-    """loss = -1/N Σₙ Σ_c tₙ꜀ log softmax(xₙ)꜀, log softmax = x - logsumexp(x) (stable);
-    gx = (softmax(x) - t) · gy / N.  Shapes: x (N, C), t one-hot (N, C) -> a scalar."""
+def reduced(loss, reduction):
+    """The elementwise ``loss`` averaged ("mean"), summed ("sum") or kept ("none")."""
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else mean(loss)
+
+
+def check_reduction(op, reduction, allowed=REDUCTIONS):
+    if reduction not in allowed:
+        choices = ", ".join(repr(r) for r in allowed)
+        raise ValueError(f"{op}: reduction must be one of {choices}, got {reduction!r}")
+
+
+def target_array(t, like):
+    """A target (array, list or Variable) as an array on ``like``'s device; no gradient."""
+    return get_array_module(like.data).asarray(t.data if isinstance(t, Variable) else t)
+
+
+class ClassLoss(Function):
+    """loss = -Σ a ⊙ z / d (reduced) or -Σ꜀ a ⊙ z per position ("none"), along class axis 1,
+    z = log softmax(x) (cross entropy) or z = x (nll);
+    gx = (softmax(x) Σ꜀ a - a) gy / d  or  gx = -a gy / d.  Shapes: x and a (N, C, ...)."""
 
     keeps_outputs = False
+    name = "cross_entropy"  # each call names itself: cross_entropy, nll_loss, ...
 
-    name = "softmax_cross_entropy"
-
-    def __init__(self, t):
-        self.t = t  # int labels (N,) or one-hot / probabilities (N, C)
+    def __init__(self, name, coeff, divisor, reduce, on_logits):
+        self.name = name
+        self.coeff = coeff  # a: x's shape and dtype, fixed by the targets
+        self.divisor = divisor  # d: 1 for "sum" and "none"
+        self.reduce = reduce
+        self.on_logits = on_logits
 
     def forward(self, x):
-        xp = get_array_module(x)
-        shifted = x - x.max(axis=1, keepdims=True)
-        log_p = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        n = x.shape[0]
-        if self.t.ndim == 1:
-            picked = log_p[xp.arange(n), self.t]
-        else:
-            picked = self.t * log_p
-        return xp.asarray(-picked.sum() / n, dtype=x.dtype)
+        z = x
+        if self.on_logits:
+            xp = get_array_module(x)
+            shifted = x - x.max(axis=1, keepdims=True)
+            z = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        losses = -(self.coeff * z).sum(axis=1)
+        if not self.reduce:
+            return losses
+        with get_array_module(x).errstate(invalid="ignore", divide="ignore"):
+            return get_array_module(x).asarray(losses.sum() / self.divisor, dtype=x.dtype)
 
     def backward(self, gy):
         (x,) = self.inputs
-        t = self.t
-        if t.ndim == 1:
-            xp = get_array_module(x.data)
-            t = xp.zeros(x.shape, dtype=x.dtype)
-            t[xp.arange(x.shape[0]), self.t] = 1
-        return (softmax(x, axis=1) - t) * (gy / x.shape[0])
+        # a divisor of 0 means nothing was counted (every target ignored): the loss is nan,
+        # as torch's, and so are no gradients: a is 0 there, and so is this one, as torch's
+        g = gy * (1.0 / float(self.divisor) if self.divisor else 0.0)
+        if not self.reduce:
+            g = expand_dims(g, 1)
+        if not self.on_logits:
+            return -self.coeff * g
+        total = self.coeff.sum(axis=1, keepdims=True)
+        return (softmax(x, axis=1) * total - self.coeff) * g
 
 
-class MeanSquaredError(Function):
-    """loss = 1/n Σ (x0 - x1)², n the number of elements (x0 and x1 broadcast);
-    gx0 = 2 (x0 - x1) gy / n, gx1 = -gx0"""
-
-    keeps_outputs = False
-
-    name = "mean_squared_error"
-
-    def forward(self, x0, x1):
-        diff = x0 - x1
-        return (diff * diff).sum() / max(diff.size, 1)
-
-    def backward(self, gy):
-        x0, x1 = self.inputs
-        diff = x0 - x1
-        gx0 = diff * (gy * (2.0 / max(diff.size, 1)))
-        return gx0, (-gx0 if x1.requires_grad else None)
-
-
-class SigmoidCrossEntropy(Function):
-    """loss = -1/n Σ [t log σ(x) + (1 - t) log(1 - σ(x))]
-           = 1/n Σ [max(x, 0) - x t + log(1 + e^-|x|)]  (stable form, as torch's
-    binary_cross_entropy_with_logits);  gx = (σ(x) - t) gy / n, n the number of elements"""
-
-    keeps_outputs = False
-
-    name = "sigmoid_cross_entropy"
-
-    def __init__(self, t):
-        self.t = t  # targets in [0, 1], x's shape and dtype
-
-    def forward(self, x):
-        xp = get_array_module(x)
-        losses = xp.maximum(x, 0) - x * self.t + xp.log1p(xp.exp(-xp.abs(x)))
-        return xp.asarray(losses.sum() / max(x.size, 1), dtype=x.dtype)
-
-    def backward(self, gy):
-        (x,) = self.inputs
-        return (sigmoid(x) - self.t) * (gy / max(x.size, 1))
+def _index_coefficients(op, x, target, weight, ignore_index, smoothing):
+    """a and the "mean" divisor for class-index targets (N, ...) against x (N, C, ...)."""
+    xp = get_array_module(x.data)
+    c = x.shape[1]
+    if target.shape != x.shape[:1] + x.shape[2:]:
+        raise ValueError(f"{op}: input of shape {x.shape} needs class indices of shape "
+                         f"{x.shape[:1] + x.shape[2:]}, got target of shape {target.shape}")
+    keep = target != ignore_index
+    picked = xp.where(keep, target, 0)
+    if picked.size and (picked.min() < 0 or picked.max() >= c):
+        bad = picked[(picked < 0) | (picked >= c)].ravel()[0]
+        raise ValueError(f"{op}: target {int(bad)} is out of bounds for {c} classes")
+    w = xp.ones(c, dtype=x.dtype) if weight is None else weight
+    counted = w[picked] * keep  # each position's weight, 0 where ignored
+    coeff = xp.zeros(x.shape, dtype=x.dtype)
+    xp.put_along_axis(coeff, picked[:, None], ((1 - smoothing) * counted)[:, None], axis=1)
+    if smoothing:
+        spread = w.reshape((1, c) + (1,) * (x.ndim - 2)) * (smoothing / c)
+        coeff += spread * keep[:, None]
+    return coeff, counted.sum()
 
 
-def _target(t):
-    return t.data if isinstance(t, Variable) else t
+def _probability_coefficients(op, x, target, weight, smoothing):
+    """a and the "mean" divisor for class-probability targets of x's shape."""
+    c = x.shape[1]
+    coeff = target.astype(x.dtype, copy=False)
+    if smoothing:
+        coeff = coeff * (1 - smoothing) + smoothing / c
+    if weight is not None:
+        coeff = coeff * weight.reshape((1, c) + (1,) * (x.ndim - 2))
+    return coeff, x.data.size // c if c else 0
+
+
+def _class_loss(op, x, target, weight, ignore_index, reduction, smoothing, on_logits):
+    """Checks the arguments, builds a and d, and applies ClassLoss (shared by CE and NLL)."""
+    check_reduction(op, reduction)
+    if not 0.0 <= smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must lie in [0, 1], got {smoothing}")
+    x = as_variable(x)
+    t = target_array(target, x)
+    unbatched = x.ndim == 1  # (C,) with a target of shape () or (C,), as torch allows
+    if unbatched:
+        x, t = reshape(x, (1, -1)), t.reshape((1,) + t.shape)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: input must be (N, C, ...) or (C,), got shape {x.shape}")
+    if weight is not None:
+        weight = target_array(weight, x).astype(x.dtype, copy=False)
+        if weight.shape != (x.shape[1],):
+            raise ValueError(f"{op}: weight of shape {weight.shape} does not fit "
+                             f"{x.shape[1]} classes")
+    if t.dtype.kind in "iub" or not on_logits:
+        if t.dtype.kind not in "iu":
+            raise TypeError(f"{op}: class-index targets must be integers, got {t.dtype}")
+        coeff, divisor = _index_coefficients(op, x, t, weight, ignore_index, smoothing)
+    elif t.shape == x.shape:
+        coeff, divisor = _probability_coefficients(op, x, t, weight, smoothing)
+    else:
+        raise ValueError(f"{op}: probability targets must have input's shape {x.shape}, "
+                         f"got {t.shape}")
+    reduce = reduction != "none"
+    f = ClassLoss(op, coeff, divisor if reduction == "mean" else 1, reduce, on_logits)
+    y = f(x)
+    return reshape(y, ()) if unbatched and not reduce else y
+
+
+def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
+    """Cross entropy of logits ``input`` (N, C, d1, ...) or (C,) against ``target``, as torch's.
+
+    ``target``: class indices (N, d1, ...) (positions equal to ``ignore_index`` count for
+    nothing) or class probabilities of input's shape. ``weight`` (C,) weighs each class;
+    with index targets "mean" divides by the total weight of the counted positions (nan
+    when none is counted, as torch). ``label_smoothing`` ε mixes the target with the
+    uniform distribution: (1 - ε) t + ε / C. Stable for logits of any size.
+
+    >>> cross_entropy(Variable(np.zeros((2, 4))), np.array([0, 3]))
+    variable(1.38629436)
+    """
+    return _class_loss("cross_entropy", input, target, weight, ignore_index, reduction,
+                       label_smoothing, on_logits=True)
+
+
+def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood of log-probabilities ``input`` (N, C, d1, ...) at class indices
+    ``target`` (N, d1, ...), with ``weight`` and ``ignore_index`` as in ``cross_entropy``:
+    loss = -input[n, tₙ] wₜ, averaged by the total weight ("mean")."""
+    return _class_loss("nll_loss", input, target, weight, ignore_index, reduction, 0.0,
+                       on_logits=False)
 
 
 def softmax_cross_entropy(x, t):
-    """Mean cross entropy of softmax(x) against labels ``t`` over the batch.
+    """Mean cross entropy of softmax(x) against labels ``t`` over the batch (DeZero's name).
 
     Shapes: x (N, C) logits; t int labels (N,) in [0, C) or one-hot (N, C) -> a scalar.
-    Stable for logits of any size (log-softmax through logsumexp).
+    The same loss as ``cross_entropy(x, t)``; stable for logits of any size.
     """
     x = as_variable(x)
-    xp = get_array_module(x.data)
-    t = xp.asarray(_target(t))
+    t = target_array(t, x)
     if x.ndim != 2:
         raise ValueError(f"softmax_cross_entropy: x must be (N, C) logits, got shape {x.shape}")
     if t.ndim == 1 and t.shape[0] == x.shape[0]:
@@ -106,28 +186,30 @@ def softmax_cross_entropy(x, t):
             raise ValueError(f"softmax_cross_entropy: labels must lie in [0, {x.shape[1]}), "
                              f"got {int(t.min())} to {int(t.max())}")
     elif t.shape == x.shape:
-        t = t.astype(x.dtype, copy=False)
+        t = t.astype(x.dtype, copy=False)  # one-hot, maybe of ints
     else:
         raise ValueError(f"softmax_cross_entropy: x of shape {x.shape} and t of shape "
                          f"{t.shape} do not match (t: labels (N,) or one-hot (N, C))")
-    return SoftmaxCrossEntropy(t)(x)
+    return _class_loss("softmax_cross_entropy", x, t, None, None, "mean", 0.0, on_logits=True)
 
 
-def mean_squared_error(x0, x1):
-    """loss = mean((x0 - x1)²) over every element (x0 and x1 broadcast together)."""
-    if not isinstance(x0, Variable) and not isinstance(x1, Variable):
-        x0 = as_variable(x0)
-    return MeanSquaredError()(x0, x1)
-
-
-def sigmoid_cross_entropy(x, t):
-    """Mean binary cross entropy of sigmoid(x) against targets ``t`` (x's shape, in [0, 1]).
-
-    Equal to torch's ``binary_cross_entropy_with_logits`` (mean reduction); stable for any x.
-    """
-    x = as_variable(x)
-    t = get_array_module(x.data).asarray(_target(t))
-    if t.shape != x.shape:
-        raise ValueError(f"sigmoid_cross_entropy: x of shape {x.shape} and t of shape "
-                         f"{t.shape} differ")
-    return SigmoidCrossEntropy(t.astype(x.dtype, copy=False))(x)
+def kl_div(input, target, reduction="mean", log_target=False):
+    """KL divergence Σ t (log t - input) of log-probabilities ``input`` from ``target``, as
+    torch's: pointwise t (log t - input) (0 where t = 0), or eᵗ (t - input) with
+    ``log_target``. reduction "batchmean" divides the sum by the batch size (the true KL
+    divergence); "mean", torch's default, divides by the number of elements."""
+    check_reduction("kl_div", reduction, REDUCTIONS + ("batchmean",))
+    if not isinstance(input, Variable) and not isinstance(target, Variable):
+        input = as_variable(input)
+    if log_target:
+        pointwise = exp(target) * (target - input)
+    else:
+        t = as_variable(target) if not isinstance(target, Variable) else target
+        positive = t.data > 0
+        # t log t with log's argument 1 where t = 0: no 0 · log 0 = nan, in value or gradient
+        pointwise = t * log(where(positive, t, 1.0)) - t * input
+    if reduction == "batchmean":
+        if pointwise.ndim == 0:
+            return pointwise
+        return pointwise.sum() / pointwise.shape[0]
+    return reduced(pointwise, reduction)

@@ -91,7 +91,7 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
     shape = (1, c) + (1,) * (x.ndim - 2)
     if not training:
         return _batch_norm_eval(x, gamma, beta, running_mean, running_var, eps, shape)
-    m = x.size // c
+    m = x.data.size // c
     if m < 2:
         raise ValueError(f"batch_norm: training needs more than 1 value per channel, x {x.shape}")
     f = Normalize(axes, axes, shape, eps)

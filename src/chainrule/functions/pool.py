@@ -9,8 +9,9 @@ axis costs one inner call per window, several times slower for 2×2 windows.
 Ties go to the first maximum, as in PyTorch.
 """
 
-from chainrule.backend import get_array_module
+from chainrule.backend import get_array_module, scratch
 from chainrule.core import Function, as_variable
+from chainrule.core.aliases import either
 from chainrule.functions.conv import (
     as_pair,
     col2im_array,
@@ -61,6 +62,8 @@ class MaxPool2d(_Pool):
         planes = window_planes(x, self.kernel, self.stride, self.pad, fill=-float("inf"))
         y, self.index = _max_and_argmax(planes)
         self._settle_edge_windows(planes, y)
+        if len(planes) > 1:  # else y is planes[0] itself
+            scratch.give(PLANES, planes)
         return y
 
     def _settle_edge_windows(self, planes, y):
@@ -109,15 +112,21 @@ class MaxPool2d(_Pool):
         return MaxPool2dGrad(self)(gy)
 
 
+PLANES = "pool planes"  # the scratch tag of window_planes (see backend.Scratch)
+
+
 def window_planes(x, kernel, stride, pad, fill=0):
     """The windows of x as kh·kw contiguous planes (kh·kw, N, C, OH, OW): plane t = (u, v).
 
     One strided copy; after it every operation runs over long contiguous rows, where
-    NumPy is several times faster than on the strided window view itself.
+    NumPy is several times faster than on the strided window view itself. The planes
+    are a scratch array: give them back (tag ``PLANES``) once read.
     """
-    view = window_view(x, kernel, stride, pad, fill)
-    planes = get_array_module(x).ascontiguousarray(view.transpose(2, 3, 0, 1, 4, 5))
-    return planes.reshape((-1,) + planes.shape[2:])
+    view = window_view(x, kernel, stride, pad, fill).transpose(2, 3, 0, 1, 4, 5)
+    shape = (view.shape[0] * view.shape[1],) + view.shape[2:]
+    planes = scratch.take(PLANES, get_array_module(x), shape, x.dtype)
+    planes.reshape(view.shape)[...] = view
+    return planes
 
 
 def _max_and_argmax(planes):
@@ -247,16 +256,22 @@ def _geometry(op, kernel_size, stride, pad):
     return kernel, stride, as_pair(pad, f"{op}: pad")
 
 
-def max_pool2d(x, kernel_size, stride=None, pad=0):
+def max_pool2d(x, kernel_size, stride=None, pad=0, *, padding=None):
     """Max over each kh×kw window of x (N, C, H, W); ``stride`` None means ``kernel_size``.
 
-    ``kernel_size``, ``stride``, ``pad`` are ints or pairs; padding never wins (it is -inf)::
+    ``kernel_size``, ``stride``, ``pad`` (PyTorch's ``padding``) are ints or pairs; padding
+    never wins (it is -inf)::
 
         y = max_pool2d(x, 2)   # (N, C, 28, 28) -> (N, C, 14, 14)
     """
+    pad = either("max_pool2d", pad=pad, padding=padding, default=0)
     return MaxPool2d(*_geometry("max_pool2d", kernel_size, stride, pad))(as_variable(x))
 
 
-def avg_pool2d(x, kernel_size, stride=None, pad=0):
-    """Mean over each kh×kw window of x (N, C, H, W), zero padding counted (PyTorch's default)."""
+def avg_pool2d(x, kernel_size, stride=None, pad=0, *, padding=None):
+    """Mean over each kh×kw window of x (N, C, H, W), zero padding counted (PyTorch's default).
+
+    ``pad`` is PyTorch's ``padding``.
+    """
+    pad = either("avg_pool2d", pad=pad, padding=padding, default=0)
     return AvgPool2d(*_geometry("avg_pool2d", kernel_size, stride, pad))(as_variable(x))

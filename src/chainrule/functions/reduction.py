@@ -1,49 +1,17 @@
-"""Reductions: sum, mean, max, min, logsumexp.
+"""Reductions: sum, mean, max, min, argmax, argmin, logsumexp.
 
-``axis`` is None (every axis), an int or a tuple of ints, as in NumPy. max and
-min split the gradient evenly among tied extremes, like ``torch.amax``.
+``axis`` is None (every axis), an int or a tuple of ints, as in NumPy; PyTorch's ``dim`` and
+``keepdim`` are accepted beside ``axis`` and ``keepdims``. max and min split the gradient
+evenly among tied extremes, like ``torch.amax``; with PyTorch's keywords they return
+PyTorch's ``(values, indices)`` instead (see ``chainrule.core.reductions``). All but
+logsumexp are the functions behind Variable's methods: ``F.mean(x)`` is ``x.mean()``.
 """
 
 from chainrule.backend import get_array_module
-from chainrule.core import Function, as_variable, ops
+from chainrule.core import Function, as_variable, ops, reductions
+from chainrule.core.elementwise import Exp
 from chainrule.core.ops import kept_shape
-from chainrule.functions.math import exp
-
-
-def _axis(x, axis, op):
-    """``axis`` as NumPy takes it (an int or a tuple), checked against ``x``'s shape."""
-    if axis is None:
-        return None
-    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
-    for a in axes:
-        if not -x.ndim <= a < x.ndim:
-            raise ValueError(f"{op}: axis {a} is out of range for shape {x.shape}")
-    return axes if isinstance(axis, (tuple, list)) else axis
-
-
-class Extreme(Function):
-    """y = max x (or min x) over ``axis``;  gx = gy / k at each of the k tied extremes, else 0
-    (the gradient is split evenly among ties, like torch.amax / torch.amin)"""
-
-    def __init__(self, reduce, axis, keepdims):
-        self.reduce = reduce  # "max" or "min"
-        self.axis = axis
-        self.keepdims = keepdims
-
-    @property
-    def name(self):
-        return self.reduce
-
-    def forward(self, x):
-        return getattr(x, self.reduce)(axis=self.axis, keepdims=self.keepdims)
-
-    def backward(self, gy):
-        x = self.inputs[0].data
-        kept = kept_shape(x.shape, self.axis)
-        hit = (x == self.outputs[0]().data.reshape(kept)).astype(x.dtype)
-        share = hit / hit.sum(axis=self.axis, keepdims=True)
-        # the share is a constant: gx is linear in gy, flat in x between ties
-        return ops.reshape(gy, kept) * share
+from chainrule.core.reductions import axis_and_keepdims
 
 
 class LogSumExp(Function):
@@ -65,35 +33,48 @@ class LogSumExp(Function):
         x = self.inputs[0]
         kept = kept_shape(x.shape, self.axis)
         y = ops.reshape(self.outputs[0](), kept)
-        return ops.reshape(gy, kept) * exp(x - y)
+        return ops.reshape(gy, kept) * Exp()(x - y)
 
 
-def sum(x, axis=None, keepdims=False):
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """y = Σ x over ``axis`` (None: every axis)."""
-    x = as_variable(x)
-    return ops.sum(x, _axis(x, axis, "sum"), keepdims)
+    return reductions.sum(as_variable(x), axis, keepdims, dim, keepdim)
 
 
-def mean(x, axis=None, keepdims=False):
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """y = Σ x / n over ``axis``, n the number of elements summed."""
-    x = as_variable(x)
-    y = ops.sum(x, _axis(x, axis, "mean"), keepdims)
-    return y / (x.size // y.size) if y.size else y
+    return reductions.mean(as_variable(x), axis, keepdims, dim, keepdim)
 
 
-def max(x, axis=None, keepdims=False):
-    """Largest element over ``axis``; ties share the gradient evenly (like torch.amax)."""
-    x = as_variable(x)
-    return Extreme("max", _axis(x, axis, "max"), keepdims)(x)
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Largest element over ``axis``; ties share the gradient evenly (like torch.amax).
+
+    With PyTorch's ``dim=`` (or ``keepdim=``) and one axis: ``(values, indices)``, as
+    ``torch.max(x, dim)`` returns.
+    """
+    return reductions.extreme("max", as_variable(x), axis, keepdims, dim, keepdim)
 
 
-def min(x, axis=None, keepdims=False):
-    """Smallest element over ``axis``; ties share the gradient evenly (like torch.amin)."""
-    x = as_variable(x)
-    return Extreme("min", _axis(x, axis, "min"), keepdims)(x)
+def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Smallest element over ``axis``; ties share the gradient evenly (like torch.amin).
+
+    With PyTorch's ``dim=`` (or ``keepdim=``) and one axis: ``(values, indices)``, as
+    ``torch.min(x, dim)`` returns.
+    """
+    return reductions.extreme("min", as_variable(x), axis, keepdims, dim, keepdim)
 
 
-def logsumexp(x, axis=None, keepdims=False):
+def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index of the largest element over ``axis`` (None: of the flattened array); no gradient."""
+    return reductions.arg("max", as_variable(x), axis, keepdims, dim, keepdim)
+
+
+def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index of the smallest element over ``axis`` (None: of the flattened array); no gradient."""
+    return reductions.arg("min", as_variable(x), axis, keepdims, dim, keepdim)
+
+
+def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """y = log Σ eˣ over ``axis``, stable for large |x|."""
     x = as_variable(x)
-    return LogSumExp(_axis(x, axis, "logsumexp"), keepdims)(x)
+    return LogSumExp(*axis_and_keepdims("logsumexp", x, axis, keepdims, dim, keepdim))(x)

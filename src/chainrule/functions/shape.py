@@ -1,14 +1,15 @@
 """Shape operations: reshape, transpose, broadcasting, indexing, joining, where.
 
 reshape, transpose, broadcast_to, sum_to and get_item are the core operations
-Variable's own methods use; the rest are built here. Every gradient is itself
-made of these operations, so it differentiates again.
+Variable's own methods use; flatten, squeeze and expand_dims/unsqueeze share their
+shape arithmetic with Variable's methods (``core.shapes``); the rest are built here.
+Every gradient is itself made of these operations, so it differentiates again.
+PyTorch's names are accepted beside NumPy's: ``dim`` for ``axis``, ``cat`` for ``concat``.
 """
 
-import math
-
 from chainrule.backend import get_array_module
-from chainrule.core import Function, Variable, as_variable, ops
+from chainrule.core import Function, Variable, as_variable, ops, shapes
+from chainrule.core.aliases import either
 
 
 def reshape(x, shape):
@@ -16,9 +17,10 @@ def reshape(x, shape):
     return ops.reshape(as_variable(x), (shape,) if isinstance(shape, int) else tuple(shape))
 
 
-def transpose(x, axes=None):
-    """y = x.transpose(axes); None reverses the axes."""
-    return ops.transpose(as_variable(x), None if axes is None else tuple(axes))
+def transpose(x, axes=None, dim1=None):
+    """y = x.transpose(axes), None reversing the axes (NumPy, DeZero); or, given two ints,
+    ``transpose(x, 0, 1)``, those two axes swapped (PyTorch's ``transpose(x, dim0, dim1)``)."""
+    return shapes.transpose(as_variable(x), axes, dim1)
 
 
 def broadcast_to(x, shape):
@@ -92,8 +94,12 @@ def _variables(xs, op):
     return [as_variable(x) for x in xs]
 
 
-def concat(xs, axis=0):
-    """Join arrays along an existing ``axis``; the other axes must agree."""
+def concat(xs, axis=0, *, dim=None):
+    """Join arrays along an existing ``axis`` (``dim``); the other axes must agree.
+
+    ``cat`` is the same function, under PyTorch's name.
+    """
+    axis = either("concat", axis=axis, dim=dim, default=0)
     xs = _variables(xs, "concat")
     ndim = xs[0].ndim
     if ndim == 0 or not -ndim <= axis < ndim:
@@ -106,8 +112,12 @@ def concat(xs, axis=0):
     return Concat(axis)(*xs)
 
 
-def stack(xs, axis=0):
-    """Join arrays of one shape along a new ``axis``."""
+cat = concat
+
+
+def stack(xs, axis=0, *, dim=None):
+    """Join arrays of one shape along a new ``axis`` (``dim``)."""
+    axis = either("stack", axis=axis, dim=dim, default=0)
     xs = _variables(xs, "stack")
     for x in xs[1:]:
         if x.shape != xs[0].shape:
@@ -130,36 +140,33 @@ def where(condition, x0, x1):
     return ops.where(condition, x0, x1)
 
 
-def flatten(x):
-    """(N, ...) -> (N, -1): keeps axis 0, joins the others."""
+def flatten(x, start_dim=1, end_dim=-1):
+    """Join axes ``start_dim`` to ``end_dim`` into one: by default (N, ...) -> (N, -1).
+
+    The default keeps the batch axis, as DeZero's flatten and ``nn.Flatten`` do;
+    ``torch.flatten`` starts at 0, and so does ``x.flatten()``.
+    """
     x = as_variable(x)
     if x.ndim == 0:
         raise ValueError("flatten: needs at least one axis, got shape ()")
-    return ops.reshape(x, (x.shape[0], math.prod(x.shape[1:])))
+    if x.ndim == 1 and (start_dim, end_dim) == (1, -1):
+        return ops.reshape(x, (x.shape[0], 1))  # DeZero's flatten: (N,) -> (N, 1)
+    return shapes.flatten(x, start_dim, end_dim)
 
 
-def expand_dims(x, axis):
-    """Insert an axis of length 1 at ``axis``."""
-    x = as_variable(x)
-    ndim = x.ndim + 1
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"expand_dims: axis {axis} is out of range for shape {x.shape}")
-    axis %= ndim
-    return ops.reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
-
-
-def squeeze(x, axis=None):
-    """Remove axes of length 1: ``axis`` (an int or tuple) or, when None, all of them."""
-    x = as_variable(x)
+def expand_dims(x, axis=None, *, dim=None):
+    """Insert an axis of length 1 at ``axis`` (PyTorch's ``unsqueeze(x, dim)``)."""
+    axis = either("expand_dims", axis=axis, dim=dim)
     if axis is None:
-        axes = {i for i, n in enumerate(x.shape) if n == 1}
-    else:
-        axes = set()
-        for a in axis if isinstance(axis, (tuple, list)) else (axis,):
-            if not -x.ndim <= a < x.ndim:
-                raise ValueError(f"squeeze: axis {a} is out of range for shape {x.shape}")
-            if x.shape[a] != 1:
-                raise ValueError(f"squeeze: axis {a} of shape {x.shape} has length "
-                                 f"{x.shape[a]}, not 1")
-            axes.add(a % x.ndim)
-    return ops.reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+        raise TypeError("expand_dims: missing the axis (axis= or dim=)")
+    return shapes.unsqueeze(as_variable(x), axis, "expand_dims")
+
+
+def unsqueeze(x, dim):
+    """Insert an axis of length 1 at ``dim``, as ``torch.unsqueeze``; the same as expand_dims."""
+    return shapes.unsqueeze(as_variable(x), dim)
+
+
+def squeeze(x, axis=None, *, dim=None):
+    """Remove axes of length 1: ``axis`` (``dim``; an int or tuple) or, when None, all of them."""
+    return shapes.squeeze(as_variable(x), either("squeeze", axis=axis, dim=dim))

@@ -1,6 +1,7 @@
 """Activations as modules, for use inside Sequential: each forward is one call into F."""
 
 import chainrule.functions as F
+from chainrule.core.aliases import either
 from chainrule.nn.module import Module
 
 
@@ -26,11 +27,11 @@ class Tanh(Module):
 
 
 class LeakyReLU(Module):
-    """y = x for x > 0, slope · x otherwise, elementwise."""
+    """y = x for x > 0, slope · x otherwise, elementwise (``slope``: PyTorch's negative_slope)."""
 
-    def __init__(self, slope=0.01):
+    def __init__(self, slope=0.01, *, negative_slope=None):
         super().__init__()
-        self.slope = slope
+        self.slope = either("LeakyReLU", slope=slope, negative_slope=negative_slope, default=0.01)
 
     def forward(self, x):
         return F.leaky_relu(x, self.slope)
@@ -47,11 +48,11 @@ class GELU(Module):
 
 
 class Softmax(Module):
-    """y_i = exp(x_i) / Σ_j exp(x_j) along ``axis``."""
+    """y_i = exp(x_i) / Σ_j exp(x_j) along ``axis`` (PyTorch's ``dim``: ``Softmax(dim=1)``)."""
 
-    def __init__(self, axis=-1):
+    def __init__(self, axis=-1, *, dim=None):
         super().__init__()
-        self.axis = axis
+        self.axis = either("Softmax", axis=axis, dim=dim, default=-1)
 
     def forward(self, x):
         return F.softmax(x, self.axis)

@@ -1,10 +1,11 @@
-"""2-D convolution layers on (N, C, H, W) images."""
+"""Convolution layers: Conv2d and ConvTranspose2d on (N, C, H, W) images, Conv1d on (N, C, L)."""
 
 import math
 
 import numpy as np
 
 import chainrule.functions as F
+from chainrule.core.aliases import either
 from chainrule.nn import init
 from chainrule.nn.module import Module, positive_int
 
@@ -18,12 +19,16 @@ def pair(owner, name, value):
 
 
 class _ConvNd(Module):
-    """The shared parts: sizes checked, W and b drawn U(-1/√fan_in, 1/√fan_in) as in PyTorch."""
+    """The shared parts: sizes checked, W and b drawn U(-1/√fan_in, 1/√fan_in) as in PyTorch.
+
+    ``pad`` is PyTorch's ``padding``: ``Conv2d(1, 16, 3, padding=1)``.
+    """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0, bias=True,
-                 dtype=np.float32):
+                 dtype=np.float32, *, padding=None):
         super().__init__()
         name = type(self).__name__
+        pad = either(name, pad=pad, padding=padding, default=0)
         self.in_channels = positive_int(name, "in_channels", in_channels)
         self.out_channels = positive_int(name, "out_channels", out_channels)
         self.kernel_size = pair(name, "kernel_size", kernel_size)
@@ -68,3 +73,89 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, x):
         return F.conv_transpose2d(x, self.W, self.b, self.stride, self.pad)
+
+
+class Conv1d(Module):
+    """y[n, o, i] = Σ_{c,u} W[o, c, u] xpad[n, c, i·stride + u·dilation] + b[o]
+
+    x (N, in, L) or (in, L) -> y (N, out, L'),
+    L' = (L + 2 pad - dilation (k - 1) - 1) // stride + 1;  W (out, in, k), b (out,) as in
+    PyTorch. ``pad`` (or ``padding``) may be ``"valid"`` (0) or ``"same"`` (stride 1; an odd
+    total goes one more to the right, as in PyTorch). It runs as conv2d on (N, in, 1, L);
+    a dilated kernel is the kernel with dilation - 1 zeros between its taps.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", dtype=np.float32, padding=None):
+        super().__init__()
+        if groups != 1 or padding_mode != "zeros":
+            raise ValueError(f"Conv1d: only groups=1 and padding_mode='zeros' are supported, "
+                             f"got groups={groups!r}, padding_mode={padding_mode!r}")
+        self.in_channels = positive_int("Conv1d", "in_channels", in_channels)
+        self.out_channels = positive_int("Conv1d", "out_channels", out_channels)
+        self.kernel_size = _single("kernel_size", kernel_size)
+        self.stride = _single("stride", stride)
+        self.dilation = _single("dilation", dilation)
+        self.pad = _padding_1d(pad if padding is None else padding, self.stride,
+                               self.dilation * (self.kernel_size - 1))
+        shape = (self.out_channels, self.in_channels, self.kernel_size)
+        bound = 1.0 / math.sqrt(self.in_channels * self.kernel_size)
+        self.W = init.uniform_parameter(shape, bound, dtype)
+        self.b = init.uniform_parameter(self.out_channels, bound, dtype) if bias else None
+
+    def forward(self, x):
+        batched = x.ndim == 3
+        if x.ndim not in (2, 3) or x.shape[-2] != self.in_channels:
+            raise ValueError(f"Conv1d: expected input (N, {self.in_channels}, L) or "
+                             f"({self.in_channels}, L), got {tuple(x.shape)}")
+        n = x.shape[0] if batched else 1
+        x = F.reshape(x, (n, self.in_channels, 1, x.shape[-1]))
+        left, right = self.pad
+        if right > left:  # "same" with an odd total: the extra zero goes on the right
+            zeros = np.zeros(x.shape[:3] + (right - left,), dtype=x.dtype)
+            x = F.concat([x, zeros], axis=3)
+        W = _dilated(self.W, self.dilation)
+        W = F.reshape(W, W.shape[:2] + (1, W.shape[2]))
+        y = F.conv2d(x, W, self.b, (1, self.stride), (0, left))
+        return F.reshape(y, (y.shape[:2] if batched else y.shape[1:2]) + (y.shape[3],))
+
+    def extra_repr(self):
+        pad = self.pad[0] if self.pad[0] == self.pad[1] else self.pad
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, pad={pad}")
+        if self.dilation != 1:
+            text += f", dilation={self.dilation}"
+        return text if self.b is not None else text + ", bias=False"
+
+
+def _single(name, value):
+    """A positive int from an int or a 1-tuple, as PyTorch's 1-D layers take them."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    return positive_int("Conv1d", name, value)
+
+
+def _padding_1d(pad, stride, span):
+    """(left, right) zeros for ``pad``: an int, a 1-tuple, "valid" or "same"."""
+    if pad == "valid":
+        return 0, 0
+    if pad == "same":
+        if stride != 1:
+            raise ValueError("Conv1d: padding='same' needs stride 1")
+        return span // 2, span - span // 2
+    if isinstance(pad, (tuple, list)) and len(pad) == 1:
+        pad = pad[0]
+    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
+        raise ValueError(f"Conv1d: pad must be a non-negative int, 'valid' or 'same', "
+                         f"got {pad!r}")
+    return int(pad), int(pad)
+
+
+def _dilated(W, dilation):
+    """W (O, C, k) with dilation - 1 zeros between taps: (O, C, dilation (k - 1) + 1)."""
+    if dilation == 1:
+        return W
+    o, c, k = W.shape
+    gaps = np.zeros((o, c, k, dilation - 1), dtype=W.dtype)
+    spread = F.concat([F.expand_dims(W, 3), gaps], axis=3)  # (O, C, k, dilation)
+    return F.reshape(spread, (o, c, k * dilation))[:, :, :dilation * (k - 1) + 1]

@@ -11,8 +11,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from chainrule.backend import device_of, get_array_module, parse_device, to_device
-from chainrule.core import Variable
+from chainrule.backend import parse_device, to_device
+from chainrule.nn import hooks
+from chainrule.nn.arrays import array_of, floating_dtype, load_value, numpy_copy
 from chainrule.nn.parameter import Parameter
 
 LoadResult = namedtuple("LoadResult", ["missing_keys", "unexpected_keys"])
@@ -33,6 +34,8 @@ class Module:
     >>> [name for name, _ in MLP().named_parameters()]
     ['fc1.W', 'fc1.b', 'fc2.W', 'fc2.b']
     """
+
+    _hooks = None  # a hooks.Hooks once one is registered; until then a call is forward alone
 
     def __init__(self):
         attributes = self.__dict__
@@ -97,8 +100,12 @@ class Module:
         self._register("_parameters", name, param)
 
     def add_module(self, name, module):
-        """Register ``module`` (or None) under ``name``, as ``setattr`` would."""
+        """Register ``module`` (or None) under ``name``, as ``setattr`` would; a name that
+        would hide a method or property of the class (``'train'``) is refused."""
         _check_type(self, "add_module", name, module, Module)
+        if isinstance(name, str) and hasattr(type(self), name):
+            raise KeyError(f"{type(self).__name__}.add_module: {name!r} would hide the "
+                           f"attribute of that name; choose another name")
         self._register("_modules", name, module)
 
     # ---- walking the tree ---------------------------------------------------
@@ -162,9 +169,45 @@ class Module:
         fn(self)
         return self
 
-    # ---- training -----------------------------------------------------------
+    # ---- calling, and hooks around the call --------------------------------------
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if self._hooks is None:
+            return self.forward(*args, **kwargs)
+        return hooks.call(self, args, kwargs)
+
+    def _hook_table(self, kind):
+        if self._hooks is None:
+            self.__dict__["_hooks"] = hooks.Hooks()
+        return getattr(self._hooks, kind)
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args)`` before each forward; a value it returns replaces args.
+
+        With ``with_kwargs=True`` it is ``hook(module, args, kwargs)`` and may return
+        ``(args, kwargs)``. Returns a handle whose ``remove()`` takes the hook out.
+        """
+        return hooks.add(self._hook_table("forward_pre"), hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args, output)`` after each forward; a value it returns replaces
+        the output. ``with_kwargs=True``: ``hook(module, args, kwargs, output)``."""
+        return hooks.add(self._hook_table("forward"), hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_input, grad_output)`` when backward reaches the inputs.
+
+        ``grad_output`` holds the gradients of the outputs that need one, ``grad_input``
+        one entry per positional argument (None where none flows: a number, an array, an
+        input that needs no gradient); a tuple the hook returns replaces grad_input.
+        """
+        return hooks.add(self._hook_table("backward"), hook, prepend)
+
+    register_backward_hook = register_full_backward_hook  # one kind of backward hook here
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_output)`` when the outputs' gradients are known; a tuple
+        it returns replaces grad_output (and what flows on into the module)."""
+        return hooks.add(self._hook_table("backward_pre"), hook, prepend)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} defines no forward")
@@ -188,6 +231,13 @@ class Module:
         """``train(False)``: Dropout passes inputs through, BatchNorm uses its running stats."""
         return self.train(False)
 
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` on every parameter: ``requires_grad_(False)`` freezes them, so
+        backward gives them no gradient (and spends no work on it); returns self."""
+        for param in self.parameters():
+            param.requires_grad = bool(requires_grad)
+        return self
+
     # ---- saving, loading, moving ---------------------------------------------
     def _state_items(self):
         """``(dotted name, module, attribute)`` for every parameter, then buffer, per module."""
@@ -206,7 +256,7 @@ class Module:
         """
         state = {}
         for key, module, name in self._state_items():
-            state[key] = _numpy_copy(getattr(module, name))
+            state[key] = numpy_copy(getattr(module, name))
         return state
 
     def load_state_dict(self, state, strict=True):
@@ -223,39 +273,47 @@ class Module:
         misshaped = []
         for key, (module, name) in targets.items():
             if key in state:
-                want, got = getattr(module, name).shape, np.shape(_array_of(state[key]))
+                want, got = getattr(module, name).shape, np.shape(array_of(state[key]))
                 if tuple(want) != tuple(got):
                     misshaped.append(f"{key} (expected {tuple(want)}, got {tuple(got)})")
-        problems = []
-        if strict and missing:
-            problems.append(f"missing keys: {', '.join(missing)}")
-        if strict and unexpected:
-            problems.append(f"unexpected keys: {', '.join(unexpected)}")
-        if misshaped:
-            problems.append(f"mis-shaped keys: {', '.join(misshaped)}")
-        if problems:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: {'; '.join(problems)}")
+        check_keys(f"{type(self).__name__}.load_state_dict", missing, unexpected, misshaped,
+                   strict)
         for key, (module, name) in targets.items():
             if key in state:
-                _load_value(module, name, _array_of(state[key]))
+                load_value(module, name, array_of(state[key]))
         return LoadResult(missing, unexpected)
 
-    def to(self, device):
-        """Move every parameter (and its grad) and buffer to ``device``; returns self.
+    def to(self, device=None, dtype=None):
+        """Move every parameter (and its grad) and buffer to ``device``, cast the floating
+        ones to ``dtype``, or both; returns self.
 
         ``'cpu'`` gives NumPy arrays, ``'cuda'`` / ``'cuda:N'`` CuPy arrays (the ``[gpu]``
         extra); without a usable GPU, ``chainrule.backend.to_device`` raises RuntimeError.
+        As in PyTorch, ``to(np.float64)`` (or ``to("float64")``) is a dtype, and integer
+        buffers keep their dtype.
         """
-        parse_device(device)
+        if device is not None and floating_dtype(device) is not None:
+            device, dtype = None, device
+        dtype = None if dtype is None else floating_dtype(dtype, required=True)
+        if device is not None:
+            parse_device(device)
+
+        def move(array):
+            if device is not None:
+                array = to_device(array, device)
+            if dtype is not None and array.dtype.kind == "f" and array.dtype != dtype:
+                array = array.astype(dtype)
+            return array
+
         for module in self.modules():
             for param in module._parameters.values():
                 if param is not None:
-                    param.data = to_device(param.data, device)
+                    param.data = move(param.data)
                     if param.grad is not None:
-                        param.grad.data = to_device(param.grad.data, device)
+                        param.grad.data = move(param.grad.data)
             for name, buffer in list(module._buffers.items()):
                 if buffer is not None:
-                    setattr(module, name, to_device(buffer, device))
+                    setattr(module, name, move(buffer))
         return self
 
     def cpu(self):
@@ -263,6 +321,16 @@ class Module:
 
     def cuda(self, index=0):
         return self.to(f"cuda:{index}")
+
+    def double(self):
+        """Floating parameters and buffers to float64 (for gradcheck); returns self."""
+        return self.to(dtype=np.float64)
+
+    def float(self):
+        return self.to(dtype=np.float32)
+
+    def half(self):
+        return self.to(dtype=np.float16)
 
     # ---- printing -------------------------------------------------------------
     def extra_repr(self):
@@ -302,26 +370,18 @@ def _check_buffer(module, name, value):
     return value
 
 
-def _array_of(value):
-    return value.data if isinstance(value, Variable) else value
-
-
-def _numpy_copy(value):
-    data = _array_of(value)
-    if get_array_module(data) is np:
-        return np.array(data, copy=True)
-    return data.get()  # a CuPy array: the copy to the host is a new array already
-
-
-def _load_value(module, name, array):
-    """Give ``module.name`` a copy of ``array`` in its own dtype, on its own device."""
-    current = getattr(module, name)
-    target = current.data if isinstance(current, Variable) else current
-    loaded = to_device(array, device_of(target)).astype(target.dtype, copy=True)
-    if isinstance(current, Variable):
-        current.data = loaded
-    else:
-        setattr(module, name, loaded)
+def check_keys(owner, missing, unexpected, misshaped, strict):
+    """One ValueError listing every missing, unexpected and mis-shaped key (the first two
+    only when ``strict``), or nothing when the keys fit."""
+    problems = []
+    if strict and missing:
+        problems.append(f"missing keys: {', '.join(missing)}")
+    if strict and unexpected:
+        problems.append(f"unexpected keys: {', '.join(unexpected)}")
+    if misshaped:
+        problems.append(f"mis-shaped keys: {', '.join(misshaped)}")
+    if problems:
+        raise ValueError(f"{owner}: {'; '.join(problems)}")
 
 
 def positive_int(owner, name, value):

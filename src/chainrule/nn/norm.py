@@ -21,6 +21,7 @@ class _BatchNorm(Module):
         self.beta = Parameter(np.zeros(self.num_features), dtype=dtype)
         self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
         self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
+        self.num_batches_tracked = 0  # batches seen in training; PyTorch saves it, so we count
 
     def forward(self, x):
         if x.ndim != len(self.input_shape):
@@ -28,6 +29,8 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}: expected input of shape ({', '.join(self.input_shape)})"
                 f", got {tuple(x.shape)}"
             )
+        if self.training:
+            self.num_batches_tracked += 1
         return F.batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var,
                             training=self.training, momentum=self.momentum, eps=self.eps)
 

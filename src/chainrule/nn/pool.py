@@ -1,15 +1,21 @@
 """2-D pooling layers on (N, C, H, W) images."""
 
+import numpy as np
+
 import chainrule.functions as F
+from chainrule.backend import get_array_module
+from chainrule.core.aliases import either
 from chainrule.nn.module import Module
 
 
 class _Pool2d(Module):
-    def __init__(self, kernel_size, stride=None, pad=0):
+    """The shared settings; ``pad`` is PyTorch's ``padding``: ``MaxPool2d(3, 2, padding=1)``."""
+
+    def __init__(self, kernel_size, stride=None, pad=0, *, padding=None):
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride
-        self.pad = pad
+        self.pad = either(type(self).__name__, pad=pad, padding=padding, default=0)
 
     def extra_repr(self):
         stride = self.kernel_size if self.stride is None else self.stride
@@ -34,3 +40,47 @@ class AvgPool2d(_Pool2d):
 
     def forward(self, x):
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.pad)
+
+
+class AdaptiveAvgPool2d(Module):
+    """y = the mean of each of output_size bins, whatever the input's size.
+
+    x (N, C, H, W) -> y (N, C, oh, ow). Bin i along H spans [⌊i H / oh⌋, ⌈(i + 1) H / oh⌉),
+    as in PyTorch, so bins may overlap when oh does not divide H. The mean over a
+    rectangle is the mean over its rows of the means over its columns, so y = A_h x A_wᵀ
+    with A_h (oh, H) holding 1/len(bin) over each bin: two matmuls, differentiable again.
+    ``output_size`` is an int or a pair; None in it keeps that axis's size.
+    """
+
+    def __init__(self, output_size):
+        super().__init__()
+        sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+        if len(sizes) != 2 or not all(s is None or (isinstance(s, int) and s > 0) for s in sizes):
+            raise ValueError(f"AdaptiveAvgPool2d: output_size must be a positive int or a "
+                             f"pair of them (or None), got {output_size!r}")
+        self.output_size = sizes
+
+    def forward(self, x):
+        if x.ndim not in (3, 4):
+            raise ValueError(f"AdaptiveAvgPool2d: expected input (N, C, H, W) or (C, H, W), "
+                             f"got {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        oh, ow = (n if s is None else s for s, n in zip(self.output_size, (h, w)))
+        if (oh, ow) == (1, 1):
+            return F.mean(x, axis=(-2, -1), keepdims=True)
+        xp = get_array_module(x.data)
+        rows = xp.asarray(_bins(h, oh), dtype=x.dtype)
+        cols = xp.asarray(_bins(w, ow).T, dtype=x.dtype)
+        return F.matmul(F.matmul(rows, x), cols)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+def _bins(size, bins):
+    """The (bins, size) matrix averaging each of PyTorch's adaptive bins."""
+    matrix = np.zeros((bins, size))
+    for i in range(bins):
+        start, end = (i * size) // bins, -((-(i + 1) * size) // bins)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix

@@ -80,6 +80,11 @@ class Optimizer:
         for p in params:
             if not isinstance(p, Variable):
                 raise TypeError(f"{name}: can only optimize Variables, got {type(p).__name__}")
+            if p.creator is not None:  # torch: "can't optimize a non-leaf Tensor"
+                raise ValueError(
+                    f"{name}: can only optimize leaf Variables, got one computed by "
+                    f"{type(p.creator).__name__} (optimize the Variables it was computed from)"
+                )
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         ids = {id(p) for p in params}
         if len(ids) != len(params) or ids & seen:

@@ -1,0 +1,159 @@
+"""The elementwise Functions behind Variable's methods: exp, sqrt, abs, tanh, sigmoid, relu,
+clip, and the differentiable copy to another device.
+
+They live in core so that ``x.exp()`` needs nothing above core; ``chainrule.functions``
+re-exports the same classes behind its lifting wrappers (``F.exp`` builds ``Exp``).
+Where the derivative is simpler in the output (exp, sqrt, tanh, sigmoid, relu), backward
+reuses it; the hot ones run their backward as one fused Function with a backward of its
+own, so a plain backward costs one call per op. Kinks follow PyTorch: relu'(0) = 0,
+abs'(0) = 0, clip passes the gradient at its bounds.
+"""
+
+
+from chainrule.backend import device_of, get_array_module, to_device
+from chainrule.core.function import Function
+
+
+class Exp(Function):
+    """y = eˣ;  dy/dx = y"""
+
+    def forward(self, x):
+        return get_array_module(x).exp(x)
+
+    def backward(self, gy):
+        return gy * self.outputs[0]()
+
+
+class Sqrt(Function):
+    """y = √x;  dy/dx = 1 / (2y)"""
+
+    def forward(self, x):
+        return get_array_module(x).sqrt(x)
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy / (y + y)
+
+
+class Abs(Function):
+    """y = |x|;  dy/dx = sign x, with abs'(0) = 0 as in PyTorch"""
+
+    keeps_outputs = False
+
+    def forward(self, x):
+        return get_array_module(x).abs(x)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        return gy * get_array_module(x._data).sign(x._data)
+
+
+class Tanh(Function):
+    """y = tanh x;  dy/dx = 1 - y²  (backward is one fused TanhGrad call)"""
+
+    def forward(self, x):
+        return get_array_module(x).tanh(x)
+
+    def backward(self, gy):
+        return TanhGrad()(gy, self.outputs[0]())
+
+
+class TanhGrad(Function):
+    """gx = gy (1 - y²);  ∂gx/∂gy = 1 - y², ∂gx/∂y = -2 y gy"""
+
+    keeps_outputs = False
+
+    def forward(self, gy, y):
+        return gy * (1 - y * y)
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        return TanhGrad()(ggx, y), -2 * ggx * gy * y
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e⁻ˣ);  dy/dx = y (1 - y)"""
+
+    def forward(self, x):
+        # tanh form: never overflows for large |x|
+        return get_array_module(x).tanh(x * 0.5) * 0.5 + 0.5
+
+    def backward(self, gy):
+        return SigmoidGrad()(gy, self.outputs[0]())
+
+
+class SigmoidGrad(Function):
+    """gx = gy y (1 - y);  ∂gx/∂gy = y (1 - y), ∂gx/∂y = gy (1 - 2y)"""
+
+    keeps_outputs = False
+
+    def forward(self, gy, y):
+        return gy * y * (1 - y)
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        return SigmoidGrad()(ggx, y), ggx * gy * (1 - 2 * y)
+
+
+class ReLU(Function):
+    """y = max(x, 0);  dy/dx = 1 where x > 0, else 0 (relu'(0) = 0, as in PyTorch)"""
+
+    def forward(self, x):
+        return get_array_module(x).maximum(x, 0)
+
+    def backward(self, gy):
+        return ReluGrad()(gy, self.outputs[0]())
+
+
+class ReluGrad(Function):
+    """gx = gy · [y > 0];  ∂gx/∂gy = [y > 0], ∂gx/∂y = 0 (piecewise constant)"""
+
+    keeps_outputs = False
+
+    def forward(self, gy, y):
+        return gy * (y > 0)
+
+    def backward(self, ggx):
+        return ReluGrad()(ggx, self.inputs[1]), None
+
+
+class Clip(Function):
+    """y = min(max(x, x_min), x_max);  dy/dx = 1 where x_min ≤ x ≤ x_max (bounds included, as
+    torch.clamp), else 0.  Either bound may be None."""
+
+    keeps_outputs = False
+
+    def __init__(self, x_min, x_max):
+        if x_min is not None and x_max is not None and x_min > x_max:
+            raise ValueError(f"clip: x_min {x_min} is greater than x_max {x_max}")
+        self.x_min = x_min
+        self.x_max = x_max
+
+    def forward(self, x):
+        return get_array_module(x).clip(x, self.x_min, self.x_max)
+
+    def backward(self, gy):
+        x = self.inputs[0]._data
+        inside = get_array_module(x).ones(x.shape, dtype=bool)
+        if self.x_min is not None:
+            inside &= x >= self.x_min
+        if self.x_max is not None:
+            inside &= x <= self.x_max
+        return gy * inside.astype(x.dtype)
+
+
+# ---- a copy on another device (another dtype is ops.cast) ---------------------
+class ToDevice(Function):
+    """y = x copied to ``device`` ('cpu', 'cuda', 'cuda:N');  gx = gy copied back"""
+
+    keeps_outputs = False
+
+    def __init__(self, device):
+        self.device = device
+
+    def forward(self, x):
+        self.source = device_of(x)
+        return to_device(x, self.device)
+
+    def backward(self, gy):
+        return ToDevice(self.source)(gy)

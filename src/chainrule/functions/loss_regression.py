@@ -1,0 +1,107 @@
+"""Regression losses: mse_loss, l1_loss, smooth_l1_loss, huber_loss (torch's names) and
+mean_squared_error (DeZero's name for mse_loss's mean).
+
+Input and target broadcast together and both get gradients when they need them.
+"""
+
+from chainrule.backend import get_array_module
+from chainrule.core import Function, Variable, as_variable
+from chainrule.functions.loss import check_reduction, reduced
+from chainrule.functions.math import abs as absolute
+from chainrule.functions.math import clip, square
+
+
+class SquaredError(Function):
+    """loss = Σ (x0 - x1)² / n, n the number of elements ("mean") or 1 ("sum");
+    gx0 = 2 (x0 - x1) gy / n, gx1 = -gx0  (one call where mean(square(x0 - x1)) takes three)"""
+
+    keeps_outputs = False
+    name = "mse_loss"
+
+    def __init__(self, name, mean):
+        self.name = name
+        self.mean = mean
+
+    def forward(self, x0, x1):
+        diff = x0 - x1
+        return (diff * diff).sum() / (max(diff.size, 1) if self.mean else 1)
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        diff = x0 - x1
+        gx0 = diff * (gy * (2.0 / (max(diff.data.size, 1) if self.mean else 1)))
+        return gx0, (-gx0 if x1.requires_grad else None)
+
+
+class Huber(Function):
+    """loss = s · (½ d² where |d| < δ, else δ (|d| - ½ δ)),  d = x0 - x1;
+    gx0 = s · gy · clip(d, -δ, δ), gx1 = -gx0.  huber_loss: s = 1; smooth_l1_loss: δ = β, s = 1/β"""
+
+    keeps_outputs = False
+    name = "huber_loss"
+
+    def __init__(self, name, delta, scale):
+        self.name = name
+        self.delta = delta
+        self.scale = scale
+
+    def forward(self, x0, x1):
+        xp = get_array_module(x0)
+        d = x0 - x1
+        a = xp.abs(d)
+        loss = xp.where(a < self.delta, 0.5 * d * d, (a - 0.5 * self.delta) * self.delta)
+        return loss * self.scale if self.scale != 1 else loss
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        gx0 = gy * clip(x0 - x1, -self.delta, self.delta)
+        if self.scale != 1:
+            gx0 = gx0 * self.scale
+        return gx0, -gx0
+
+
+def _pair(x0, x1):
+    if not isinstance(x0, Variable) and not isinstance(x1, Variable):
+        x0 = as_variable(x0)
+    return x0, x1
+
+
+def mse_loss(input, target, *, reduction="mean"):
+    """Mean ("mean"), sum ("sum") or elementwise ("none") of (input - target)², as torch's."""
+    check_reduction("mse_loss", reduction)
+    x0, x1 = _pair(input, target)
+    if reduction == "none":
+        return square(x0 - x1)
+    return SquaredError("mse_loss", reduction == "mean")(x0, x1)
+
+
+def mean_squared_error(x0, x1):
+    """loss = mean((x0 - x1)²) over every element (x0 and x1 broadcast together)."""
+    return SquaredError("mean_squared_error", True)(*_pair(x0, x1))
+
+
+def l1_loss(input, target, *, reduction="mean"):
+    """|input - target| reduced, as torch's; the gradient at equal values is 0."""
+    check_reduction("l1_loss", reduction)
+    x0, x1 = _pair(input, target)
+    return reduced(absolute(x0 - x1), reduction)
+
+
+def huber_loss(input, target, *, reduction="mean", delta=1.0):
+    """½ d² for |d| < δ, δ (|d| - ½ δ) beyond (d = input - target), reduced, as torch's."""
+    check_reduction("huber_loss", reduction)
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    return reduced(Huber("huber_loss", delta, 1)(*_pair(input, target)), reduction)
+
+
+def smooth_l1_loss(input, target, *, reduction="mean", beta=1.0):
+    """½ d² / β for |d| < β, |d| - ½ β beyond, reduced, as torch's: huber_loss / β, and
+    l1_loss when β = 0."""
+    check_reduction("smooth_l1_loss", reduction)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must not be negative, got {beta}")
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    return reduced(Huber("smooth_l1_loss", beta, 1.0 / beta)(*_pair(input, target)),
+                   reduction)
