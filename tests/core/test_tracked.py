@@ -101,7 +101,7 @@ def test_writes_through_an_unseen_numpy_view_are_the_users_responsibility():
 
 def test_a_deep_copy_tracks_writes_into_its_own_data():
     x = cr.Variable(np.array([1.0, 2.0]))
-    x.data  # a cached view exists
+    assert x.data[0] == 1.0  # the view is made and cached
     twin = copy.deepcopy(x)
     twin.data[0] = 5.0
     assert twin._version == 1 and x._version == 0
