@@ -17,6 +17,8 @@ from chainrule.core.function import Function
 class Exp(Function):
     """y = eˣ;  dy/dx = y"""
 
+    saves_inputs = False  # backward reads the output alone
+
     def forward(self, x):
         return get_array_module(x).exp(x)
 
@@ -26,6 +28,8 @@ class Exp(Function):
 
 class Sqrt(Function):
     """y = √x;  dy/dx = 1 / (2y)"""
+
+    saves_inputs = False  # backward reads the output alone
 
     def forward(self, x):
         return get_array_module(x).sqrt(x)
@@ -51,6 +55,8 @@ class Abs(Function):
 class Tanh(Function):
     """y = tanh x;  dy/dx = 1 - y²  (backward is one fused TanhGrad call)"""
 
+    saves_inputs = False  # backward reads the output alone
+
     def forward(self, x):
         return get_array_module(x).tanh(x)
 
@@ -73,6 +79,8 @@ class TanhGrad(Function):
 
 class Sigmoid(Function):
     """y = 1 / (1 + e⁻ˣ);  dy/dx = y (1 - y)"""
+
+    saves_inputs = False  # backward reads the output alone
 
     def forward(self, x):
         # tanh form: never overflows for large |x|
@@ -97,6 +105,8 @@ class SigmoidGrad(Function):
 
 class ReLU(Function):
     """y = max(x, 0);  dy/dx = 1 where x > 0, else 0 (relu'(0) = 0, as in PyTorch)"""
+
+    saves_inputs = False  # backward reads the output alone
 
     def forward(self, x):
         return get_array_module(x).maximum(x, 0)

@@ -127,9 +127,9 @@ class _Walk:
                 if gx is None or not x.requires_grad:
                     continue
                 if (not hasattr(gx, "creator") or gx._data.shape != x._data.shape
-                        or gx._data.dtype != x._data.dtype):
+                        or gx._data.dtype is not x._data.dtype):  # NumPy's dtypes are singletons
                     gx = _fit(gx, x, function)
-                elif x.grad is None and x.creator is None and _shared(gx, gys, gxs):
+                elif x.creator is None and x.grad is None and _shared(gx, gys, gxs):
                     gx = self.copy(gx)  # a leaf's first .grad must own its buffer
                 deposit(x, gx)
 
