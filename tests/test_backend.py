@@ -47,3 +47,51 @@ def test_keep_freed_memory_applies_on_glibc_only():
     applied = backend.keep_freed_memory()
     assert applied == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
     assert backend.keep_freed_memory() == applied  # idempotent
+
+
+def test_scratch_result_is_reused_only_when_nothing_outside_holds_it():
+    from chainrule.backend import Scratch
+
+    pool = Scratch()
+    shape = (64, 1024)  # 256 KiB: large enough to be kept
+    held = pool.result("t", np, shape, np.float32)
+    held[...] = 1.0
+    view = pool.result("t", np, shape, np.float32)[3:]  # only a view of the second is kept
+    view[...] = 2.0
+    fresh = pool.result("t", np, shape, np.float32)
+    assert not np.shares_memory(fresh, held) and not np.shares_memory(fresh, view)
+    fresh[...] = 3.0
+    assert (held == 1.0).all() and (view == 2.0).all()
+    address = fresh.__array_interface__["data"][0]
+    del fresh
+    again = pool.result("t", np, shape, np.float32)
+    assert again.__array_interface__["data"][0] == address  # the dropped one came back
+    assert pool.result("t", np, (4,), np.float32).shape == (4,)  # small: plain np.empty
+
+
+def test_scratch_take_gives_back_by_tag_and_keeps_zero_borders():
+    from chainrule.backend import Scratch
+
+    pool = Scratch()
+    a = pool.take("pad", np, (3, 3), np.float64, zeros=True)
+    assert (a == 0).all()
+    a[1, 1] = 5.0
+    pool.give("pad", a)
+    assert pool.take("other", np, (3, 3), np.float64) is not a  # another tag never gets it
+    assert pool.take("pad", np, (3, 3), np.float64) is a
+    pool.clear()
+    assert pool.bytes == 0 and not pool.free
+
+
+def test_results_of_relu_and_conv_survive_later_steps():
+    import chainrule as cr
+    import chainrule.functions as F
+
+    x = cr.Variable(np.random.default_rng(0).normal(size=(8, 4, 16, 16)).astype(np.float32))
+    W = cr.Variable(np.random.default_rng(1).normal(size=(6, 4, 3, 3)).astype(np.float32))
+    b = cr.Variable(np.zeros(6, np.float32))
+    first = F.relu(F.conv2d(x, W, b, pad=1))
+    kept = first.data.copy()
+    for _ in range(3):  # later steps of the same shapes must not write into `first`
+        F.relu(F.conv2d(x * 2.0, W, b, pad=1)).sum().backward()
+    np.testing.assert_array_equal(first.data, kept)

@@ -282,3 +282,37 @@ def test_embedding_sends_its_gradient_to_the_table():
     layer = nn.Embedding(5, 2)
     layer(np.array([[0, 4]])).sum().backward()
     assert layer.W.grad.dtype == np.float32 and layer.W.grad.shape == (5, 2)
+
+
+def test_non_persistent_buffers_move_but_are_not_saved():
+    model = nn.Sequential(nn.Linear(2, 2))
+    model.register_buffer("cache", np.ones(3, np.float32), persistent=False)
+    model.register_buffer("kept", np.zeros(1, np.float32))
+    assert "cache" not in model.state_dict() and "kept" in model.state_dict()
+    assert "cache" not in nn.export_torch_state_dict(model)
+    assert [n for n, _ in model.named_buffers()] == ["cache", "kept"]
+    assert model.to(np.float64).cache.dtype == np.float64
+    model.register_buffer("cache", np.ones(3), persistent=True)
+    assert "cache" in model.state_dict()
+
+
+def test_zero_grad_clears_or_zeroes_in_place():
+    layer = nn.Linear(2, 2)
+    layer(np.ones((1, 2), np.float32)).sum().backward()
+    grad = layer.W.grad
+    layer.zero_grad(set_to_none=False)
+    assert layer.W.grad is grad and not grad.data.any()
+    layer.zero_grad()
+    assert layer.W.grad is None
+
+
+def test_get_submodule_and_get_parameter_follow_dotted_paths():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.Tanh(), nn.Linear(3, 1)))
+    assert model.get_submodule("1.1") is model[1][1] and model.get_submodule("") is model
+    assert model.get_parameter("1.1.b") is model[1][1].b
+    with pytest.raises(AttributeError, match=r"no submodule '1.5' \(Sequential has no '5'\)"):
+        model.get_submodule("1.5")
+    with pytest.raises(AttributeError, match="no parameter '0.gamma'"):
+        model.get_parameter("0.gamma")
+    model.register_module("head", nn.Identity())
+    assert model.get_submodule("head") is model.head

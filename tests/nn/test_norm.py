@@ -38,7 +38,7 @@ def test_batch_norm_normalises_in_training_and_uses_running_stats_in_eval():
     np.testing.assert_array_equal(layer.running_mean, before)  # eval leaves them alone
 
 
-@pytest.mark.parametrize(("layer", "shape"), [(nn.BatchNorm1d(3), (2, 3, 4)),
+@pytest.mark.parametrize(("layer", "shape"), [(nn.BatchNorm1d(3), (2, 3, 4, 5)),
                                               (nn.BatchNorm2d(3), (2, 3))])
 def test_batch_norm_refuses_the_wrong_number_of_axes(layer, shape):
     with pytest.raises(ValueError, match=r"BatchNorm.d: expected input of shape \(N, C"):
@@ -93,3 +93,54 @@ def test_layer_norm_shapes_and_repr():
     assert layer.gamma.shape == (6,) and layer.normalized_shape == (6,)
     assert repr(layer) == "LayerNorm((6,), eps=1e-05)"
     assert list(layer.buffers()) == []
+
+
+OPTIONS = [{}, {"affine": False}, {"track_running_stats": False}, {"momentum": None}]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o) or "defaults")
+@pytest.mark.parametrize(("kind", "shape"), [("BatchNorm1d", (6, 3)), ("BatchNorm1d", (6, 3, 5)),
+                                             ("BatchNorm2d", (6, 3, 2, 2))])
+def test_batch_norm_options_and_sequences_match_torch(kind, shape, options):
+    torch = torch_or_skip()
+    layer, twin = getattr(nn, kind)(3, **options), getattr(torch.nn, kind)(3, **options)
+    for seed in range(3):  # three training batches move (or do not move) the statistics
+        x = random_input(shape, seed)
+        assert_close(layer(x), twin(torch.tensor(x)))
+    layer.eval(), twin.eval()
+    x = cr.Variable(random_input(shape, seed=9))
+    t_x = torch.tensor(x.data, requires_grad=True)
+    y, t_y = layer(x), twin(t_x)
+    assert_close(y, t_y)
+    backward_both(y, t_y)
+    assert_close(x.grad, t_x.grad)
+    assert list(nn.export_torch_state_dict(layer)) == list(twin.state_dict())
+
+
+def test_batch_norm_without_affine_or_tracking_holds_nothing_of_it():
+    layer = nn.BatchNorm1d(3, affine=False, track_running_stats=False)
+    assert list(layer.parameters()) == [] and list(layer.state_dict()) == []
+    assert repr(layer) == ("BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=False, "
+                           "track_running_stats=False)")
+    y = layer.eval()(random_input((8, 3)) * 4 + 1).data  # batch statistics even in eval
+    np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-5)
+
+
+def test_batch_norm_momentum_none_averages_all_batches():
+    layer = nn.BatchNorm1d(2, momentum=None)
+    batches = [random_input((5, 2), seed) + seed for seed in range(4)]
+    for x in batches:
+        layer(x)
+    np.testing.assert_allclose(layer.running_mean, np.mean([x.mean(0) for x in batches], 0),
+                               rtol=1e-5)
+    assert layer.num_batches_tracked == 4
+
+
+@pytest.mark.parametrize("options", [{"elementwise_affine": False}, {"bias": False}])
+def test_layer_norm_without_affine_or_bias_matches_torch(options):
+    torch = torch_or_skip()
+    layer, twin = nn.LayerNorm(5, **options), torch.nn.LayerNorm(5, **options)
+    x = random_input((2, 3, 5))
+    assert_close(layer(x), twin(torch.tensor(x)))
+    assert [n for n, _ in layer.named_parameters()] == (
+        [] if "elementwise_affine" in options else ["gamma"])

@@ -10,7 +10,7 @@ abs'(0) = 0, clip passes the gradient at its bounds.
 """
 
 
-from chainrule.backend import device_of, get_array_module, to_device
+from chainrule.backend import device_of, get_array_module, scratch, to_device
 from chainrule.core.function import Function
 
 
@@ -109,7 +109,10 @@ class ReLU(Function):
     saves_inputs = False  # backward reads the output alone
 
     def forward(self, x):
-        return get_array_module(x).maximum(x, 0)
+        xp = get_array_module(x)
+        if x.dtype.kind != "f":
+            return xp.maximum(x, 0)
+        return xp.maximum(x, 0, out=scratch.result_like("relu", x))
 
     def backward(self, gy):
         return ReluGrad()(gy, self.outputs[0]())
@@ -121,7 +124,10 @@ class ReluGrad(Function):
     keeps_outputs = False
 
     def forward(self, gy, y):
-        return gy * (y > 0)
+        xp = get_array_module(gy)
+        if gy.dtype.kind != "f" or gy.shape != y.shape:
+            return gy * (y > 0)
+        return xp.multiply(gy, y > 0, out=scratch.result_like("relu grad", gy))
 
     def backward(self, ggx):
         return ReluGrad()(ggx, self.inputs[1]), None

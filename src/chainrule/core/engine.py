@@ -109,7 +109,10 @@ class _Walk:
             else:
                 return
             gys = pending.pop(function)
-            gys = _zeros_for_missing(gys, function) if type(gys) is list else (gys,)
+            if type(gys) is list:
+                gys = _zeros_for_missing([_dense(gy) for gy in gys], function)
+            else:
+                gys = (_dense(gys),)
             if watched and function in watched:
                 gys = self.visit(function, gys)
             versions = function.versions  # saved with the call: any input written since?
@@ -126,6 +129,9 @@ class _Walk:
             for x, gx in zip(function.inputs, gxs):
                 if gx is None or not x.requires_grad:
                     continue
+                if type(gx) is ops.ScatteredGrad:  # x's shape and dtype by construction
+                    deposit(x, gx)
+                    continue
                 if (not hasattr(gx, "creator") or gx._data.shape != x._data.shape
                         or gx._data.dtype is not x._data.dtype):  # NumPy's dtypes are singletons
                     gx = _fit(gx, x, function)
@@ -137,6 +143,8 @@ class _Walk:
         """Hand ``gx`` to ``x``: its ``.grad`` if it is a leaf, else its creator's inbox."""
         found, add = self.found, self.add
         f = x.creator
+        if type(gx) is ops.ScatteredGrad and (f is None or found is not None or self.retain_grad):
+            gx = gx.variable()  # only an inbox collects slices; everything else reads arrays
         if found is not None:
             if x in found:
                 found[x] = gx if found[x] is None else add(found[x], gx)
@@ -230,7 +238,14 @@ def _add_recorded(g0, g1):
 
 def _add_arrays(g0, g1):
     """Sum two gradients without recording: the arrays alone, no Function needed."""
+    if type(g0) is ops.ScatteredGrad or type(g1) is ops.ScatteredGrad:
+        return ops.ScatteredGrad.join(g0, g1)  # summed once, when read
     return g0._derived(g0._data + g1._data)
+
+
+def _dense(gy):
+    """An inbox's gradient as a Variable (slices from get_item made into one array)."""
+    return gy.variable() if type(gy) is ops.ScatteredGrad else gy
 
 
 def _zeros_for_missing(gys, function):
@@ -249,7 +264,10 @@ def _check_backward(function, gxs):
     for i, gx in enumerate(gxs):
         if gx is None:
             continue
-        data = gx._data if hasattr(gx, "creator") else gx
+        if type(gx) is ops.ScatteredGrad:
+            data = gx.data
+        else:
+            data = gx._data if hasattr(gx, "creator") else gx
         if not all_finite(data):
             called_at = getattr(function, "called_at", None) or "a line run outside anomaly mode"
             raise FloatingPointError(

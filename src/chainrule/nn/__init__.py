@@ -6,61 +6,104 @@
 ['0.W', '0.b', '2.W', '2.b']
 """
 
-from chainrule.nn import init
-from chainrule.nn.activation import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from chainrule.nn import functional, init
+from chainrule.nn.activation import (
+    ELU,
+    GELU,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from chainrule.nn.attention import MultiheadAttention
 from chainrule.nn.container import ModuleDict, ModuleList, ParameterList, Sequential
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from chainrule.nn.dropout import Dropout
 from chainrule.nn.embedding import Embedding
 from chainrule.nn.linear import Flatten, Identity, Linear, Unflatten
+from chainrule.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from chainrule.nn.module import LoadResult, Module
 from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from chainrule.nn.summary import Summary, summary
 from chainrule.nn.torch_io import export_torch_state_dict, load_torch_state_dict
 from chainrule.nn.transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
+    "ELU",
     "GELU",
     "GRU",
     "LSTM",
     "RNN",
     "AdaptiveAvgPool2d",
     "AvgPool2d",
+    "BCELoss",
+    "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
     "Conv1d",
     "Conv2d",
     "ConvTranspose2d",
+    "CrossEntropyLoss",
     "Dropout",
     "Embedding",
     "Flatten",
-    "Identity",
     "GRUCell",
+    "Hardtanh",
+    "HuberLoss",
+    "Identity",
+    "KLDivLoss",
+    "L1Loss",
+    "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
-    "LSTMCell",
     "LoadResult",
+    "LogSoftmax",
+    "MSELoss",
     "MaxPool2d",
-    "MultiheadAttention",
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
+    "NLLLoss",
     "Parameter",
     "ParameterList",
     "RNNCell",
     "ReLU",
+    "ReLU6",
     "Sequential",
+    "SiLU",
     "Sigmoid",
+    "SmoothL1Loss",
     "Softmax",
+    "Softplus",
+    "Summary",
     "Tanh",
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "Unflatten",
     "export_torch_state_dict",
+    "functional",
     "init",
     "load_torch_state_dict",
+    "summary",
 ]

@@ -22,6 +22,46 @@ class Hooks:
         self.backward_pre, self.backward = {}, {}
 
 
+class HookMethods:
+    """Module's methods that register hooks; ``Module.__call__`` runs them through ``call``."""
+
+    _hooks = None  # a Hooks once one is registered; until then a call is forward alone
+
+    def _hook_table(self, kind):
+        if self._hooks is None:
+            self.__dict__["_hooks"] = Hooks()
+        return getattr(self._hooks, kind)
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args)`` before each forward; a value it returns replaces args.
+
+        With ``with_kwargs=True`` it is ``hook(module, args, kwargs)`` and may return
+        ``(args, kwargs)``. Returns a handle whose ``remove()`` takes the hook out.
+        """
+        return add(self._hook_table("forward_pre"), hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args, output)`` after each forward; a value it returns replaces
+        the output. ``with_kwargs=True``: ``hook(module, args, kwargs, output)``."""
+        return add(self._hook_table("forward"), hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_input, grad_output)`` when backward reaches the inputs.
+
+        ``grad_output`` holds the gradients of the outputs that need one, ``grad_input``
+        one entry per positional argument (None where none flows: a number, an array, an
+        input that needs no gradient); a tuple the hook returns replaces grad_input.
+        """
+        return add(self._hook_table("backward"), hook, prepend)
+
+    register_backward_hook = register_full_backward_hook  # one kind of backward hook here
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_output)`` when the outputs' gradients are known; a tuple
+        it returns replaces grad_output (and what flows on into the module)."""
+        return add(self._hook_table("backward_pre"), hook, prepend)
+
+
 class RemovableHandle:
     """What ``register_*_hook`` returns: ``remove()`` takes the hook out (also on leaving
     a ``with`` block); removing twice is harmless."""

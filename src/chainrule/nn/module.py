@@ -13,15 +13,22 @@ import numpy as np
 
 from chainrule.backend import parse_device, to_device
 from chainrule.nn import hooks
-from chainrule.nn.arrays import array_of, floating_dtype, load_value, numpy_copy
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.state import (
+    array_of,
+    check_keys,
+    floating_dtype,
+    load_value,
+    numpy_copy,
+    own_state,
+)
 
 LoadResult = namedtuple("LoadResult", ["missing_keys", "unexpected_keys"])
 
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
 
 
-class Module:
+class Module(hooks.HookMethods):
     """Base class of layers and models: subclasses assign their parts and define ``forward``.
 
     >>> class MLP(Module):
@@ -35,7 +42,7 @@ class Module:
     ['fc1.W', 'fc1.b', 'fc2.W', 'fc2.b']
     """
 
-    _hooks = None  # a hooks.Hooks once one is registered; until then a call is forward alone
+    _transient = frozenset()  # names of buffers registered with persistent=False
 
     def __init__(self):
         attributes = self.__dict__
@@ -86,18 +93,26 @@ class Module:
             if registry != keep:
                 self.__dict__[registry].pop(name, None)
 
-    def register_buffer(self, name, array):
+    def register_buffer(self, name, array, persistent=True):
         """Register ``array`` (or None) as state that is saved and moved but not trained.
 
         Buffers such as BatchNorm's ``running_mean`` appear in ``state_dict()`` after the
         parameters and follow the module in ``to(device)``; the optimizer never sees them.
+        ``persistent=False`` keeps one out of ``state_dict()`` (a cache such as a table of
+        positional encodings, rebuilt by ``__init__``).
         """
         self._register("_buffers", name, _check_buffer(self, name, array))
+        transient = set(self._transient)
+        (transient.discard if persistent else transient.add)(name)
+        self.__dict__["_transient"] = frozenset(transient)
 
     def register_parameter(self, name, param):
         """Register ``param`` (a Parameter, or None for an absent one such as a bias)."""
         _check_type(self, "register_parameter", name, param, Parameter)
         self._register("_parameters", name, param)
+
+    def register_module(self, name, module):
+        return self.add_module(name, module)
 
     def add_module(self, name, module):
         """Register ``module`` (or None) under ``name``, as ``setattr`` would; a name that
@@ -169,53 +184,23 @@ class Module:
         fn(self)
         return self
 
-    # ---- calling, and hooks around the call --------------------------------------
+    # ---- calling (the hooks' registration is in hooks.HookMethods) ------------------
     def __call__(self, *args, **kwargs):
         if self._hooks is None:
             return self.forward(*args, **kwargs)
         return hooks.call(self, args, kwargs)
 
-    def _hook_table(self, kind):
-        if self._hooks is None:
-            self.__dict__["_hooks"] = hooks.Hooks()
-        return getattr(self._hooks, kind)
-
-    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
-        """Call ``hook(module, args)`` before each forward; a value it returns replaces args.
-
-        With ``with_kwargs=True`` it is ``hook(module, args, kwargs)`` and may return
-        ``(args, kwargs)``. Returns a handle whose ``remove()`` takes the hook out.
-        """
-        return hooks.add(self._hook_table("forward_pre"), hook, prepend, with_kwargs)
-
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
-        """Call ``hook(module, args, output)`` after each forward; a value it returns replaces
-        the output. ``with_kwargs=True``: ``hook(module, args, kwargs, output)``."""
-        return hooks.add(self._hook_table("forward"), hook, prepend, with_kwargs)
-
-    def register_full_backward_hook(self, hook, prepend=False):
-        """Call ``hook(module, grad_input, grad_output)`` when backward reaches the inputs.
-
-        ``grad_output`` holds the gradients of the outputs that need one, ``grad_input``
-        one entry per positional argument (None where none flows: a number, an array, an
-        input that needs no gradient); a tuple the hook returns replaces grad_input.
-        """
-        return hooks.add(self._hook_table("backward"), hook, prepend)
-
-    register_backward_hook = register_full_backward_hook  # one kind of backward hook here
-
-    def register_full_backward_pre_hook(self, hook, prepend=False):
-        """Call ``hook(module, grad_output)`` when the outputs' gradients are known; a tuple
-        it returns replaces grad_output (and what flows on into the module)."""
-        return hooks.add(self._hook_table("backward_pre"), hook, prepend)
-
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} defines no forward")
 
-    def zero_grad(self):
-        """Clear the gradient of every parameter (``cleargrad``), before the next backward."""
+    def zero_grad(self, set_to_none=True):
+        """Clear the gradient of every parameter (``cleargrad``), before the next backward;
+        ``set_to_none=False`` fills the existing gradients with zeros instead."""
         for param in self.parameters():
-            param.cleargrad()
+            if set_to_none or param.grad is None:
+                param.cleargrad()
+            else:
+                param.grad.data[...] = 0
 
     def train(self, mode=True):
         """Set ``training`` on this module and every descendant; returns self.
@@ -242,10 +227,27 @@ class Module:
     def _state_items(self):
         """``(dotted name, module, attribute)`` for every parameter, then buffer, per module."""
         for prefix, module in self.named_modules(remove_duplicate=False):
-            for registry in ("_parameters", "_buffers"):
-                for name, value in module.__dict__[registry].items():
-                    if value is not None:
-                        yield (f"{prefix}.{name}" if prefix else name), module, name
+            for name, _ in own_state(module):
+                yield (f"{prefix}.{name}" if prefix else name), module, name
+
+    def get_submodule(self, target):
+        """The module at dotted path ``target`` (``'encoder.layers.0'``); '' is this one."""
+        module = self
+        for part in target.split(".") if target else ():
+            child = module._modules.get(part)
+            if child is None:
+                raise AttributeError(f"{type(self).__name__}.get_submodule: no submodule "
+                                     f"{target!r} ({type(module).__name__} has no {part!r})")
+            module = child
+        return module
+
+    def get_parameter(self, target):
+        """The Parameter at dotted path ``target`` (``'encoder.fc.W'``)."""
+        path, _, name = target.rpartition(".")
+        param = self.get_submodule(path)._parameters.get(name)
+        if param is None:
+            raise AttributeError(f"{type(self).__name__}.get_parameter: no parameter {target!r}")
+        return param
 
     def state_dict(self):
         """An ordered dict from dotted names to NumPy copies of parameters and buffers.
@@ -368,20 +370,6 @@ def _check_buffer(module, name, value):
             f"got {type(value).__name__}"
         )
     return value
-
-
-def check_keys(owner, missing, unexpected, misshaped, strict):
-    """One ValueError listing every missing, unexpected and mis-shaped key (the first two
-    only when ``strict``), or nothing when the keys fit."""
-    problems = []
-    if strict and missing:
-        problems.append(f"missing keys: {', '.join(missing)}")
-    if strict and unexpected:
-        problems.append(f"unexpected keys: {', '.join(unexpected)}")
-    if misshaped:
-        problems.append(f"mis-shaped keys: {', '.join(misshaped)}")
-    if problems:
-        raise ValueError(f"{owner}: {'; '.join(problems)}")
 
 
 def positive_int(owner, name, value):

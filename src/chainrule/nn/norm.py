@@ -3,50 +3,78 @@
 import numpy as np
 
 import chainrule.functions as F
+from chainrule.backend import get_array_module
 from chainrule.nn.module import Module, positive_int
 from chainrule.nn.parameter import Parameter
 
 
 class _BatchNorm(Module):
-    """Shared parts of BatchNorm1d/2d: gamma, beta and the running statistics."""
+    """Shared parts of BatchNorm1d/2d: gamma, beta and the running statistics.
 
-    input_shape = ""
+    As in PyTorch: ``affine=False`` learns no gamma and beta; ``track_running_stats=False``
+    keeps no running statistics and normalises with the batch's in eval mode too;
+    ``momentum=None`` makes the running statistics a plain average over all batches seen.
+    """
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, dtype=np.float32):
+    input_shapes = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, dtype=np.float32):
         super().__init__()
         self.num_features = positive_int(type(self).__name__, "num_features", num_features)
         self.eps = eps
         self.momentum = momentum
-        self.gamma = Parameter(np.ones(self.num_features), dtype=dtype)
-        self.beta = Parameter(np.zeros(self.num_features), dtype=dtype)
-        self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
-        self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
+        self.gamma = self.beta = None
+        if affine:
+            self.gamma = Parameter(np.ones(self.num_features), dtype=dtype)
+            self.beta = Parameter(np.zeros(self.num_features), dtype=dtype)
+        tracked = bool(track_running_stats)
+        self.register_buffer("running_mean", np.zeros(num_features, dtype) if tracked else None)
+        self.register_buffer("running_var", np.ones(num_features, dtype) if tracked else None)
         self.num_batches_tracked = 0  # batches seen in training; PyTorch saves it, so we count
 
     def forward(self, x):
-        if x.ndim != len(self.input_shape):
-            raise ValueError(
-                f"{type(self).__name__}: expected input of shape ({', '.join(self.input_shape)})"
-                f", got {tuple(x.shape)}"
-            )
-        if self.training:
+        if x.ndim not in (len(shape) for shape in self.input_shapes):
+            shapes = " or ".join(f"({', '.join(shape)})" for shape in self.input_shapes)
+            raise ValueError(f"{type(self).__name__}: expected input of shape {shapes}, "
+                             f"got {tuple(x.shape)}")
+        tracked = self.running_mean is not None
+        momentum = self.momentum
+        if self.training and tracked:
             self.num_batches_tracked += 1
-        return F.batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var,
-                            training=self.training, momentum=self.momentum, eps=self.eps)
+            if momentum is None:
+                momentum = 1.0 / self.num_batches_tracked
+        gamma, beta = self.gamma, self.beta
+        if gamma is None:
+            xp = get_array_module(x.data)
+            gamma = xp.ones(self.num_features, x.dtype)
+            beta = xp.zeros(self.num_features, x.dtype)
+        sequence = x.ndim == 3  # (N, C, L) is normalised as (N, C, L, 1)
+        if sequence:
+            x = F.expand_dims(x, 3)
+        y = F.batch_norm(x, gamma, beta, self.running_mean, self.running_var,
+                         training=self.training or not tracked, momentum=momentum, eps=self.eps)
+        return y[..., 0] if sequence else y
 
     def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+        text = f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+        if self.gamma is None:
+            text += ", affine=False"
+        if self.running_mean is None:
+            text += ", track_running_stats=False"
+        return text
 
 
 class BatchNorm1d(_BatchNorm):
     """y = gamma (x - mean) / √(var + eps) + beta per feature, over the batch.
 
-    x (N, C) -> y (N, C); gamma, beta (C,). While ``training`` the batch's statistics are
-    used and running_mean/running_var (buffers) move toward them by ``momentum`` (unbiased
-    variance, as in PyTorch); in eval mode the running statistics are used instead.
+    x (N, C) or (N, C, L) -> the same shape; gamma, beta (C,), the statistics over N (and L).
+    While ``training`` the batch's statistics are used and running_mean/running_var
+    (buffers) move toward them by ``momentum`` (unbiased variance, as in PyTorch); in eval
+    mode the running statistics are used instead.
     """
 
-    input_shape = ("N", "C")
+    input_shapes = (("N", "C"), ("N", "C", "L"))
 
 
 class BatchNorm2d(_BatchNorm):
@@ -55,17 +83,19 @@ class BatchNorm2d(_BatchNorm):
     x (N, C, H, W) -> y (N, C, H, W); gamma, beta, running_mean, running_var (C,).
     """
 
-    input_shape = ("N", "C", "H", "W")
+    input_shapes = (("N", "C", "H", "W"),)
 
 
 class LayerNorm(Module):
     """y = gamma (x - mean) / √(var + eps) + beta over the trailing ``normalized_shape`` axes.
 
-    x (..., *normalized_shape) -> same shape; gamma ones, beta zeros of normalized_shape.
+    x (..., *normalized_shape) -> same shape; gamma ones, beta zeros of normalized_shape
+    (none with ``elementwise_affine=False``, no beta with ``bias=False``, as in PyTorch).
     The statistics are each example's own, so training and eval modes agree.
     """
 
-    def __init__(self, normalized_shape, eps=1e-5, dtype=np.float32):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 dtype=np.float32):
         super().__init__()
         if isinstance(normalized_shape, (int, np.integer)):
             normalized_shape = (normalized_shape,)
@@ -73,11 +103,22 @@ class LayerNorm(Module):
             positive_int("LayerNorm", "normalized_shape", n) for n in normalized_shape
         )
         self.eps = eps
-        self.gamma = Parameter(np.ones(self.normalized_shape), dtype=dtype)
-        self.beta = Parameter(np.zeros(self.normalized_shape), dtype=dtype)
+        self.gamma = self.beta = None
+        if elementwise_affine:
+            self.gamma = Parameter(np.ones(self.normalized_shape), dtype=dtype)
+            if bias:
+                self.beta = Parameter(np.zeros(self.normalized_shape), dtype=dtype)
 
     def forward(self, x):
-        return F.layer_norm(x, self.gamma, self.beta, self.eps)
+        gamma, beta = self.gamma, self.beta
+        if gamma is None or beta is None:
+            xp = get_array_module(x.data)
+            gamma = xp.ones(self.normalized_shape, x.dtype) if gamma is None else gamma
+            beta = xp.zeros(self.normalized_shape, x.dtype)
+        return F.layer_norm(x, gamma, beta, self.eps)
 
     def extra_repr(self):
-        return f"{self.normalized_shape}, eps={self.eps}"
+        text = f"{self.normalized_shape}, eps={self.eps}"
+        if self.gamma is None:
+            return text + ", elementwise_affine=False"
+        return text if self.beta is not None else text + ", bias=False"

@@ -20,14 +20,14 @@ import os
 import numpy as np
 
 from chainrule import serialization
-from chainrule.nn.arrays import load_value, numpy_copy
 from chainrule.nn.attention import MultiheadAttention
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from chainrule.nn.embedding import Embedding
 from chainrule.nn.linear import Linear
-from chainrule.nn.module import LoadResult, check_keys
+from chainrule.nn.module import LoadResult
 from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from chainrule.nn.state import check_keys, load_value, numpy_copy, own_state
 
 
 def export_torch_state_dict(model):
@@ -102,7 +102,7 @@ class AsNamed:
     """The codec of any other module: its own parameters and buffers under their own names."""
 
     def export(self, module):
-        return {name: numpy_copy(value) for name, value in _own_arrays(module)}
+        return {name: numpy_copy(value) for name, value in own_state(module)}
 
     def load(self, module, arrays):
         for name, array in arrays.items():
@@ -119,7 +119,7 @@ class PrefixRenames:
 
     def export(self, module):
         state = {}
-        for name, value in _own_arrays(module):
+        for name, value in own_state(module):
             torch_prefix, own, transposed = self._rule(name, 1)
             array = numpy_copy(value)
             state[torch_prefix + name[len(own):]] = array.T if transposed else array
@@ -148,7 +148,8 @@ class BatchNormCodec(Renames):
 
     def export(self, module):
         state = super().export(module)
-        state["num_batches_tracked"] = np.array(module.num_batches_tracked, dtype=np.int64)
+        if module.running_mean is not None:  # PyTorch counts only where it tracks statistics
+            state["num_batches_tracked"] = np.array(module.num_batches_tracked, dtype=np.int64)
         return state
 
     def load(self, module, arrays):
@@ -182,13 +183,6 @@ def _codec(module):
         if kind in _CODECS:
             return _CODECS[kind]
     return AsNamed()
-
-
-def _own_arrays(module):
-    for registry in ("_parameters", "_buffers"):
-        for name, value in module.__dict__[registry].items():
-            if value is not None:
-                yield name, value
 
 
 def _read(state):

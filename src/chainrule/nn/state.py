@@ -1,5 +1,6 @@
-"""Array helpers shared by saving, loading and moving modules: plain arrays out of Variables,
-host copies, loads that keep the target's dtype and device, and dtype names read leniently."""
+"""What saving, loading and moving modules share: a module's own state, one error for keys
+that do not fit, plain arrays out of Variables, host copies, loads that keep the target's
+dtype and device, and dtype names read leniently."""
 
 import numpy as np
 
@@ -42,3 +43,28 @@ def load_value(module, name, array):
         current.data = loaded
     else:
         setattr(module, name, loaded)
+
+
+def own_state(module):
+    """``(name, value)`` of a module's own parameters, then its persistent buffers: what
+    ``state_dict`` saves of it (None values skipped)."""
+    for name, value in module._parameters.items():
+        if value is not None:
+            yield name, value
+    for name, value in module._buffers.items():
+        if value is not None and name not in module._transient:
+            yield name, value
+
+
+def check_keys(owner, missing, unexpected, misshaped, strict):
+    """One ValueError listing every missing, unexpected and mis-shaped key (the first two
+    only when ``strict``), or nothing when the keys fit."""
+    problems = []
+    if strict and missing:
+        problems.append(f"missing keys: {', '.join(missing)}")
+    if strict and unexpected:
+        problems.append(f"unexpected keys: {', '.join(unexpected)}")
+    if misshaped:
+        problems.append(f"mis-shaped keys: {', '.join(misshaped)}")
+    if problems:
+        raise ValueError(f"{owner}: {'; '.join(problems)}")
