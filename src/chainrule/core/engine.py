@@ -99,7 +99,7 @@ class _Walk:
 
     def run(self):
         heap, pending, deposit, watched = self.heap, self.pending, self.deposit, self.watched
-        anomaly = self.anomaly
+        anomaly, writes = self.anomaly, self.found is None  # grad() writes no .grad
         while True:
             function = self.solo
             if function is not None:
@@ -135,7 +135,7 @@ class _Walk:
                 if (not hasattr(gx, "creator") or gx._data.shape != x._data.shape
                         or gx._data.dtype is not x._data.dtype):  # NumPy's dtypes are singletons
                     gx = _fit(gx, x, function)
-                elif x.creator is None and x.grad is None and _shared(gx, gys, gxs):
+                elif x.creator is None and x.grad is None and writes and _shared(gx, gys, gxs):
                     gx = self.copy(gx)  # a leaf's first .grad must own its buffer
                 deposit(x, gx)
 
