@@ -1,4 +1,4 @@
-"""docs/tutorial.md runs: every ```python block, in order, in one namespace."""
+"""docs/tutorial.md and README.md run: every ```python block, in order, in one namespace each."""
 
 import pathlib
 import re
@@ -28,6 +28,7 @@ def test_every_tutorial_block_runs_in_order(tmp_path, monkeypatch, capsys):
             raise AssertionError(f"tutorial block {number} failed: {error!r}\n{code}") from error
     out = capsys.readouterr().out
     assert "715.0000000000001" in out and "test accuracy" in out
+    assert "transformer test accuracy" in out
 
 
 def test_every_readme_block_runs_in_order(tmp_path, monkeypatch, capsys):
@@ -36,4 +37,8 @@ def test_every_readme_block_runs_in_order(tmp_path, monkeypatch, capsys):
     namespace = {"__name__": "readme"}
     for number, code in enumerate(BLOCK.findall(readme.read_text(encoding="utf-8")), 1):
         exec(compile(code, f"README.md block {number}", "exec"), namespace)
-    assert "variable(3.29744254)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "variable(3.29744254)" in out
+    accuracy = float(re.search(r"held-out accuracy ([\d.]+)", out).group(1))
+    assert accuracy >= 0.9  # the PyTorch-style GRU learns its task
+

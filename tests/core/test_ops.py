@@ -156,6 +156,43 @@ def test_a_python_number_is_kept_by_its_op_not_as_a_variable():
     assert len(y.creator.inputs) == 1 and y.creator.name == "mul 0.5"
 
 
+def slices_and_more(x, w):
+    """x (2, 5, 3) -> every step x[:, t] weighted, plus x used whole, plus a fancy pick."""
+    h = x * 1.5  # not a leaf: its slices' gradients meet in its creator's inbox
+    total = (h * w).sum()
+    for t in range(h.shape[1]):
+        total = total + (h[:, t] * (t + 1)).sum() + (h[:, t, 1:] ** 2).sum()
+    return total + (h[np.array([0, 1, 1]), np.array([4, 0, 0])] * 2).sum()
+
+
+def test_many_slices_of_one_array_sum_to_the_dense_gradient():
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 3))
+    xv = cr.Variable(x)
+    slices_and_more(xv, w).backward()
+    h = 1.5 * x
+    squares = np.pad(2 * h[:, :, 1:], ((0, 0), (0, 0), (1, 0)))
+    expected = w + np.arange(1, 6)[None, :, None] + squares
+    expected[0, 4] += 2
+    expected[1, 0] += 4
+    np.testing.assert_allclose(xv.grad.data, 1.5 * expected)
+    cr.gradcheck(lambda a: slices_and_more(a, w), [x], order=2)
+
+
+def test_slice_gradients_reach_leaves_retained_grads_and_grad():
+    x = cr.Variable(np.arange(6.0).reshape(2, 3))
+    h = x * 2
+    y = h[0].sum() + h[:, 1].sum() * 3
+    y.backward(retain_grad=True)
+    np.testing.assert_array_equal(h.grad.data, [[1, 4, 1], [0, 3, 0]])
+    np.testing.assert_array_equal(x.grad.data, [[2, 8, 2], [0, 6, 0]])
+    (gh,) = cr.grad(h[1].sum() + h[1, 2] * 5, [h])
+    np.testing.assert_array_equal(gh.data, [[0, 0, 0], [1, 1, 6]])
+    leaf = cr.Variable(np.ones((2, 2)))
+    (leaf[0] + leaf[0] + leaf[:, 0]).sum().backward()
+    np.testing.assert_array_equal(leaf.grad.data, [[3, 2], [1, 0]])
+
+
 ARRAY_FORMS = [
     lambda x, a: x + a, lambda x, a: a + x, lambda x, a: x - a, lambda x, a: a - x,
     lambda x, a: x * a, lambda x, a: a * x, lambda x, a: x / a, lambda x, a: a / x,

@@ -209,6 +209,18 @@ def test_size_reads_as_numpy_and_dezero_count_and_as_pytorch_method():
     assert cr.Variable(np.zeros(0)).size == 0 and cr.Variable(np.array(2.0)).size() == ()
 
 
+@pytest.mark.parametrize("expression", [
+    lambda x: x / x.size, lambda x: x * x.size, lambda x: x.size * x, lambda x: x - x.size,
+    lambda x: x.size - x, lambda x: x.size / x, lambda x: x + x.size, lambda x: x**x.size,
+])
+def test_size_as_a_number_keeps_a_float32_graph_float32(expression):
+    x = cr.Variable(np.array([1.0, 2.0], dtype=np.float32))
+    y = expression(x)
+    y.sum().backward()
+    assert y.dtype == np.float32 and x.grad.dtype == np.float32
+    assert x.size == 2 and type(x.size * 1) is int
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda x: x.flatten(2, 0), r"flatten: start_dim 2 comes after end_dim 0"),
     (lambda x: x.permute(0, 0, 1), r"permute: \(0, 0, 1\) is not an order of the 3 axes"),

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
+import chainrule.functions as F
 from chainrule.functions.embedding import embedding
 from harness import check_op, random_array, seeds, shapes, torch
 
@@ -56,3 +57,26 @@ def test_embedding_rejects_bad_ids_and_weights():
         embedding(np.array([0.0]), W)
     with pytest.raises(ValueError, match=r"embedding: W must be \(num, dim\), got shape \(3,\)"):
         embedding(np.array([0]), cr.Variable(np.ones(3)))
+
+
+@given(shape=shapes(min_dims=0, max_dims=2), classes=st.integers(1, 4), seed=seeds)
+def test_one_hot_equals_torch_and_needs_no_gradient(shape, classes, seed):
+    t = np.random.default_rng(seed).integers(0, classes, size=shape)
+    y = F.one_hot(t, classes)
+    assert y.dtype == np.int64 and not y.requires_grad and y.shape == shape + (classes,)
+    np.testing.assert_array_equal(y.data, np.eye(classes, dtype=np.int64)[t])
+    if torch is not None:
+        np.testing.assert_array_equal(
+            y.data, torch.nn.functional.one_hot(torch.as_tensor(t), classes).numpy())
+        np.testing.assert_array_equal(
+            F.one_hot(cr.Variable(t)).data,
+            torch.nn.functional.one_hot(torch.as_tensor(t)).numpy())
+
+
+def test_one_hot_errors():
+    with pytest.raises(ValueError, match=r"one_hot: class indices must lie in \[0, 3\), got"):
+        F.one_hot(np.array([0, 3]), 3)
+    with pytest.raises(TypeError, match="one_hot: class indices must be integers"):
+        F.one_hot(np.array([0.0]))
+    with pytest.raises(ValueError, match="one_hot: cannot infer num_classes"):
+        F.one_hot(np.array([], dtype=int))

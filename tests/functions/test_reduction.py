@@ -98,3 +98,65 @@ def test_reductions_accept_a_list_of_axes():
 def test_axis_out_of_range_names_the_function_and_shape(name):
     with pytest.raises(ValueError, match=rf"{name}: axis 2 is out of range for shape \(2, 3\)"):
         getattr(F, name)(np.ones((2, 3)), axis=2)
+
+
+@given(shape=shapes(min_dims=1), seed=seeds)
+def test_cumsum_along_each_axis_and_flattened(shape, seed):
+    x = random_array(seed, shape)
+    for axis in range(-len(shape), len(shape)):
+        check_cumsum(x, axis)
+    check_op(F.cumsum, [x], np.cumsum, torch_fn=lambda a: torch.cumsum(a.reshape(-1), 0))
+    np.testing.assert_array_equal(F.cumsum(x, dim=0).data, np.cumsum(x, 0))
+
+
+def check_cumsum(x, axis):
+    check_op(lambda a: F.cumsum(a, axis), [x], lambda a: np.cumsum(a, axis),
+             torch_fn=lambda a: torch.cumsum(a, dim=axis))
+
+
+def check_variance(x, axis, keepdims, correction):
+    dim = tuple(range(x.ndim)) if axis is None else axis
+    options = dict(correction=correction, keepdims=keepdims)
+    torch_options = dict(dim=dim, correction=correction, keepdim=keepdims)
+    check_op(lambda a: F.var(a, axis, **options), [x],
+             lambda a: np.var(a, axis=axis, keepdims=keepdims, ddof=correction),
+             torch_fn=lambda a: torch.var(a, **torch_options))
+    check_op(lambda a: F.std(a, axis, **options), [x],
+             lambda a: np.std(a, axis=axis, keepdims=keepdims, ddof=correction),
+             torch_fn=lambda a: torch.std(a, **torch_options))
+
+
+@pytest.mark.parametrize("correction", [0, 1, 2])
+@given(shape=shapes(min_dims=1), seed=seeds)
+def test_var_and_std_with_every_correction(correction, shape, seed):
+    x = random_array(seed, shape)
+    for axis in axis_choices(x.ndim):
+        if x.size // np.sum(x, axis=axis).size <= correction:
+            continue  # inf or nan: tested below
+        for keepdims in (False, True):
+            check_variance(x, axis, keepdims, correction)
+
+
+def test_var_spellings_numpy_and_torch():
+    x = random_array(0, (3, 4))
+    np.testing.assert_allclose(F.var(x).data, np.var(x, ddof=1))  # torch's default
+    np.testing.assert_allclose(F.var(x, axis=1, ddof=0).data, np.var(x, axis=1))
+    np.testing.assert_allclose(F.std(x, dim=0, keepdim=True, unbiased=False).data,
+                               np.std(x, axis=0, keepdims=True))
+    np.testing.assert_allclose(F.var(x, 1, correction=0).data, np.var(x, axis=1))
+    with pytest.raises(TypeError, match="var: pass one of correction, ddof and unbiased"):
+        F.var(x, ddof=0, correction=1)
+    with pytest.raises(TypeError, match="std: got axis=0 and dim=1; pass only one"):
+        F.std(x, axis=0, dim=1)
+
+
+def test_std_of_a_constant_slice_has_zero_gradient_and_one_element_is_nan_as_torch():
+    x = cr.Variable(np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 3.0]]))
+    F.std(x, axis=1).sum().backward()
+    np.testing.assert_array_equal(x.grad.data[0], [0.0, 0.0, 0.0])
+    compare_with_torch(lambda a: F.std(a, axis=1), lambda a: torch.std(a, dim=1), [x.data])
+    one = cr.Variable(np.array([3.0]))
+    with np.errstate(invalid="ignore"):  # 0 / 0, as torch
+        s = F.std(one)
+        s.backward()
+    assert np.isnan(s.data) and np.isnan(one.grad.data[0])

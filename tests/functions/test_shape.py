@@ -172,3 +172,106 @@ def test_shape_functions_differentiate_against_torch_in_a_chain():
     compare_with_torch(
         lambda a: F.stack([F.flatten(a), F.flatten(F.transpose(a, (0, 2, 1)))], axis=1),
         lambda a: torch.stack([a.flatten(1), a.permute(0, 2, 1).flatten(1)], 1), [x])
+
+
+def check_pieces(pieces_fn, torch_pieces, x):
+    """Each piece's values and gradients against torch, and all pieces together (concat)."""
+    check_op(lambda a: F.concat(list(pieces_fn(a)), axis=0) if x.ndim else a, [x],
+             lambda a: a)
+    for i in range(len(pieces_fn(x))):
+        check_piece(pieces_fn, torch_pieces, x, i)
+
+
+def check_piece(pieces_fn, torch_pieces, x, i):
+    check_op(lambda a: pieces_fn(a)[i] * 2.0, [x],
+             torch_fn=None if torch is None else lambda a: torch_pieces(a)[i] * 2.0)
+
+
+@given(shape=shapes(min_dims=1), size=st.integers(1, 5), seed=seeds, data=st.data())
+def test_split_by_size_and_by_sections_as_torch(shape, size, seed, data):
+    x = random_array(seed, shape)
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    pieces = F.split(x, size, dim)
+    expected = np.split(x, range(size, shape[dim], size), axis=dim)
+    assert [p.shape for p in pieces] == [e.shape for e in expected]
+    for p, e in zip(pieces, expected):
+        np.testing.assert_array_equal(p.data, e)
+    sections = data.draw(st.lists(st.integers(0, 3), min_size=1, max_size=3))
+    sections[-1] += shape[dim] - sum(sections)
+    if sections[-1] < 0:
+        return
+    check_split(x, sections, dim)
+
+
+def check_split(x, sections, dim):
+    x0 = x if dim % x.ndim == 0 else np.moveaxis(x, dim, 0)
+    check_pieces(lambda a: F.split(a, sections, 0), lambda a: torch.split(a, sections, 0), x0)
+
+
+@given(shape=shapes(min_dims=1), chunks=st.integers(1, 5), seed=seeds)
+def test_chunk_as_torch_may_give_fewer_pieces(shape, chunks, seed):
+    x = random_array(seed, shape)
+    pieces = F.chunk(x, chunks, dim=0)
+    if torch is not None:
+        expected = torch.chunk(torch.tensor(x), chunks, 0)
+        assert [p.shape for p in pieces] == [tuple(e.shape) for e in expected]
+    assert sum(p.shape[0] for p in pieces) == shape[0]
+    check_pieces(lambda a: F.chunk(a, chunks), lambda a: torch.chunk(a, chunks), x)
+
+
+def test_an_unused_piece_gets_a_zero_gradient():
+    x = cr.Variable(np.arange(6.0))
+    a, _, c = F.split(x, [2, 1, 3])
+    (a.sum() + 2 * c.sum()).backward()
+    np.testing.assert_array_equal(x.grad.data, [1, 1, 0, 2, 2, 2])
+    assert isinstance(F.split(x, 6), tuple) and len(F.chunk(x, 1)) == 1
+
+
+def test_split_errors():
+    with pytest.raises(ValueError, match=r"split: sections \[2, 2\] do not add up to 5"):
+        F.split(np.ones(5), [2, 2])
+    with pytest.raises(ValueError, match=r"chunk: dim 1 is out of range for shape \(5,\)"):
+        F.chunk(np.ones(5), 2, dim=1)
+    with pytest.raises(ValueError, match="split: split_size must be positive, got 0"):
+        F.split(np.ones(5), 0)
+
+
+PADS = [(1, 2), (0, 1, 2, 0), (2, 1, 1, 1, 1, 0)]
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("widths", PADS)
+@given(seed=seeds)
+def test_pad_with_torch_widths_last_axis_first(mode, widths, seed):
+    x = random_array(seed, (2, 3, 4))
+    options = dict(mode=mode, value=0.5) if mode == "constant" else dict(mode=mode)
+    numpy_widths = [(0, 0)] * (3 - len(widths) // 2) + [
+        (widths[i], widths[i + 1]) for i in range(0, len(widths), 2)][::-1]
+    numpy_mode = {"replicate": "edge", "circular": "wrap"}.get(mode, mode)
+    numpy_options = dict(constant_values=0.5) if mode == "constant" else {}
+    torch_fn = None
+    if torch is not None and (mode == "constant" or len(widths) < 6):  # torch: ≤ 2 axes (3-D)
+        torch_fn = lambda a: torch.nn.functional.pad(a, widths, **options)  # noqa: E731
+    check_op(lambda a: F.pad(a, widths, **options), [x],
+             lambda a: np.pad(a, numpy_widths, mode=numpy_mode, **numpy_options),
+             torch_fn=torch_fn)
+    np.testing.assert_array_equal(F.pad(x, numpy_widths, **options).data,
+                                  F.pad(x, widths, **options).data)  # NumPy's pairs alike
+
+
+def test_constant_pad_with_negative_widths_crops_as_torch():
+    x = random_array(0, (3, 5))
+    check_op(lambda a: F.pad(a, (-1, 2, 1, -2)), [x],
+             lambda a: np.pad(a[:1, 1:], ((1, 0), (0, 2))),
+             torch_fn=lambda a: torch.nn.functional.pad(a, (-1, 2, 1, -2)))
+
+
+def test_pad_errors_name_the_widths_and_shape():
+    with pytest.raises(ValueError, match=r"pad: reflect padding of \(3, 0\) does not fit axis 1"):
+        F.pad(np.ones((2, 3)), (3, 0), mode="reflect")
+    with pytest.raises(ValueError, match="pad: expects torch's flat"):
+        F.pad(np.ones((2, 3)), (1, 1, 1))
+    with pytest.raises(ValueError, match="pad: NumPy-style pad widths need one"):
+        F.pad(np.ones((2, 3)), ((1, 1),))
+    with pytest.raises(ValueError, match="pad: mode must be"):
+        F.pad(np.ones((2, 3)), (1, 1), mode="wrap")

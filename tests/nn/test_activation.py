@@ -17,6 +17,10 @@ CASES = [
     (nn.ELU(0.5), "ELU(alpha=0.5)", lambda t: t.nn.ELU(0.5)),
     (nn.Softplus(2.0, 1.0), "Softplus(beta=2.0, threshold=1.0)",
      lambda t: t.nn.Softplus(2.0, 1.0)),
+    (nn.LogSoftmax(dim=1), "LogSoftmax(axis=1)", lambda t: t.nn.LogSoftmax(dim=1)),
+    (nn.Hardtanh(-0.5, 0.7), "Hardtanh(min_val=-0.5, max_val=0.7)",
+     lambda t: t.nn.Hardtanh(-0.5, 0.7)),
+    (nn.ReLU6(), "ReLU6()", lambda t: t.nn.ReLU6()),
 ]
 
 
@@ -52,3 +56,14 @@ def test_new_activations_match_numpy_and_differentiate_twice(layer, reference):
     x = np.random.default_rng(0).uniform(-3, 3, (4, 5))
     np.testing.assert_allclose(layer(x).data, reference(x), rtol=1e-12)
     cr.gradcheck(layer, [x], order=2)
+
+
+def test_nn_functional_is_chainrule_functions_under_pytorchs_path():
+    import chainrule.functions
+    import chainrule.nn.functional as F
+
+    assert F.relu is chainrule.functions.relu
+    assert F.cross_entropy is chainrule.functions.cross_entropy
+    assert "softmax" in dir(F) and nn.functional is F
+    with pytest.raises(AttributeError):
+        F.no_such_function  # noqa: B018

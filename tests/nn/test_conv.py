@@ -134,3 +134,41 @@ def test_conv1d_errors_name_the_layer(args, message):
 def test_conv1d_refuses_what_it_does_not_support(option):
     with pytest.raises(ValueError, match="Conv1d"):
         nn.Conv1d(2, 2, 3, **option)
+
+
+def test_conv1d_takes_pad_or_padding_but_not_two_different_values():
+    assert nn.Conv1d(2, 2, 3, padding=2).pad == nn.Conv1d(2, 2, 3, pad=2).pad == (2, 2)
+    with pytest.raises(TypeError, match="Conv1d: got pad=1 and padding=2"):
+        nn.Conv1d(2, 2, 3, pad=1, padding=2)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"padding": 1, "dilation": 2}, {"padding": "same", "dilation": (1, 2)}, {"padding": "same"},
+     {"padding": "valid", "dilation": 3}, {"padding": (1, 2), "stride": 2, "dilation": 2}],
+)
+def test_conv2d_dilation_and_same_padding_match_torch(options):
+    torch = torch_or_skip()
+    layer, twin = nn.Conv2d(3, 4, (3, 2), **options), torch.nn.Conv2d(3, 4, (3, 2), **options)
+    pairs = [(layer.W, twin.weight, same), (layer.b, twin.bias, same)]
+    load_into_torch(pairs)
+    x = cr.Variable(random_input((2, 3, 9, 8)))
+    t_x = torch.tensor(x.data, requires_grad=True)
+    y, t_y = layer(x), twin(t_x)
+    assert_close(y, t_y)
+    backward_both(y, t_y)
+    assert_same_grads(pairs, atol=1e-4)
+    assert_close(x.grad, t_x.grad, atol=1e-4)
+
+
+def test_conv2d_same_padding_keeps_the_size_and_differentiates_twice():
+    layer = nn.Conv2d(2, 3, (2, 3), padding="same", dilation=(2, 1)).double()
+    assert repr(layer) == ("Conv2d(2, 3, kernel_size=(2, 3), stride=1, pad='same', "
+                           "dilation=(2, 1))")
+    x = np.random.default_rng(0).standard_normal((1, 2, 5, 4))
+    assert layer(x).shape == (1, 3, 5, 4)
+    cr.gradcheck(layer, [x], order=2)
+    with pytest.raises(ValueError, match="Conv2d: only groups=1"):
+        nn.Conv2d(2, 2, 3, groups=2)
+    with pytest.raises(ValueError, match="Conv2d: padding='same' needs stride 1"):
+        nn.Conv2d(2, 2, 3, stride=2, padding="same")

@@ -27,6 +27,9 @@ def test_pools_take_padding(pool):
 def test_conflicting_padding_names_the_layer():
     with pytest.raises(TypeError, match=r"Conv2d: got pad=1 and padding=2"):
         nn.Conv2d(1, 2, 3, pad=1, padding=2)
+    with pytest.raises(TypeError, match=r"Conv1d: got pad=1 and padding='same'"):
+        nn.Conv1d(1, 2, 3, pad=1, padding="same")
+    assert nn.Conv1d(1, 2, 3, padding=1).pad == nn.Conv1d(1, 2, 3, pad=1).pad
 
 
 def test_linear_takes_pytorchs_keywords():

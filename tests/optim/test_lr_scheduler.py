@@ -28,6 +28,18 @@ SCHEDULES = [  # (ours, kwargs, torch's name, torch's kwargs)
     (optim.LinearWarmup, {"warmup_steps": 5}, "LinearLR", {"total_iters": 5}),
     (optim.LinearWarmup, {"warmup_steps": 8, "start_factor": 0.01}, "LinearLR",
      {"total_iters": 8, "start_factor": 0.01}),
+    (optim.LinearLR, {"start_factor": 0.5, "end_factor": 0.1, "total_iters": 9}, "LinearLR",
+     {"start_factor": 0.5, "end_factor": 0.1, "total_iters": 9}),
+    (optim.LinearLR, {}, "LinearLR", {}),
+    (optim.ConstantLR, {}, "ConstantLR", {}),
+    (optim.ConstantLR, {"factor": 0.1, "total_iters": 8}, "ConstantLR",
+     {"factor": 0.1, "total_iters": 8}),
+    (optim.PolynomialLR, {}, "PolynomialLR", {}),
+    (optim.PolynomialLR, {"total_iters": 12, "power": 2.5}, "PolynomialLR",
+     {"total_iters": 12, "power": 2.5}),
+    (optim.CosineAnnealingWarmRestarts, {"T_0": 3}, "CosineAnnealingWarmRestarts", {"T_0": 3}),
+    (optim.CosineAnnealingWarmRestarts, {"T_0": 2, "T_mult": 2, "eta_min": 0.01},
+     "CosineAnnealingWarmRestarts", {"T_0": 2, "T_mult": 2, "eta_min": 0.01}),
     (optim.MultiStepLR, {"milestones": [7, 3, 12, 12]}, "MultiStepLR",
      {"milestones": [7, 3, 12, 12]}),
     (optim.MultiStepLR, {"milestones": [5], "gamma": 0.5}, "MultiStepLR",
@@ -209,6 +221,10 @@ def test_one_cycle_follows_the_hand_computed_cosine_and_linear_phases():
      ValueError, "AdaGrad has neither"),
     (lambda o: optim.MultiStepLR(o, milestones=[2, 0]), ValueError, "each milestone must be"),
     (lambda o: optim.ExponentialLR(o, gamma=0), ValueError, "gamma must be positive"),
+    (lambda o: optim.LinearLR(o, end_factor=1.5), ValueError, r"end_factor must be in \[0, 1\]"),
+    (lambda o: optim.LinearLR(o, start_factor=0), ValueError, r"LinearLR: start_factor must"),
+    (lambda o: optim.ConstantLR(o, factor=2), ValueError, r"factor must be in \[0, 1\]"),
+    (lambda o: optim.ConstantLR(o, total_iters=0), ValueError, "total_iters must be a"),
     (lambda o: optim.LambdaLR(o, [HALVING, HALVING]), ValueError, "expected 1 values of lr_"),
     (lambda o: optim.LambdaLR(o, 0.5), TypeError, "lr_lambda must be callable"),
 ])
@@ -248,3 +264,74 @@ def test_exponential_multistep_and_lambda_by_hand_per_group():
     opt = two_groups()
     lrs = history(optim.LambdaLR(opt, [lambda e: 1 / (e + 1), lambda e: e]), opt, epochs=2)
     np.testing.assert_allclose(lrs, [[0.1, 0.0], [0.05, 0.3], [0.1 / 3, 0.6]], rtol=1e-15)
+
+
+def test_linear_and_constant_by_hand():
+    opt = optim.SGD([cr.Variable(np.zeros(1))], lr=1.0)
+    lrs = history(optim.LinearLR(opt, start_factor=0.5, end_factor=0.25, total_iters=2), opt, 3)
+    np.testing.assert_allclose(lrs[:, 0], [0.5, 0.375, 0.25, 0.25])
+    opt = optim.SGD([cr.Variable(np.zeros(1))], lr=1.0)
+    lrs = history(optim.ConstantLR(opt, factor=0.5, total_iters=2), opt, 3)
+    np.testing.assert_allclose(lrs[:, 0], [0.5, 0.5, 1.0, 1.0])
+    assert optim.LinearWarmup(opt, warmup_steps=7).warmup_steps == 7
+
+
+def warmup_then_decay(lib_optim, opt, lr_scheduler):
+    warmup = lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=4)
+    middle = lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=3)
+    decay = lr_scheduler.ExponentialLR(opt, gamma=0.8)
+    return lr_scheduler.SequentialLR(opt, [warmup, middle, decay], milestones=[4, 10])
+
+
+def test_sequential_lr_matches_torch():
+    if torch is None:
+        pytest.skip("torch is not installed")
+    opt = two_groups()
+    ours = history(warmup_then_decay(optim, opt, optim.lr_scheduler), opt, epochs=16)
+    a, b = torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)
+    torch_opt = torch.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.3}], lr=0.1)
+    theirs = history(warmup_then_decay(torch.optim, torch_opt, torch.optim.lr_scheduler),
+                     torch_opt, epochs=16)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+
+
+def test_sequential_lr_by_hand_and_resumed():
+    opt = optim.SGD([cr.Variable(np.zeros(1))], lr=1.0)
+    scheduler = warmup_then_decay(optim, opt, optim.lr_scheduler)
+    lrs = history(scheduler, opt, epochs=12)[:, 0]
+    np.testing.assert_allclose(lrs, [0.1, 0.325, 0.55, 0.775,        # warmup
+                                     0.5, 0.5, 0.5, 1.0, 1.0, 1.0,    # ConstantLR from 4
+                                     1.0, 0.8, 0.64])                 # decay from 10
+    saved = scheduler.state_dict()
+    opt = optim.SGD([cr.Variable(np.zeros(1))], lr=1.0)
+    fresh = warmup_then_decay(optim, opt, optim.lr_scheduler)
+    fresh.load_state_dict(saved)
+    assert fresh.get_last_lr() == [pytest.approx(0.64)]
+    fresh.step()
+    assert fresh.get_last_lr() == [pytest.approx(0.512)]
+
+
+def test_warm_restarts_restart_at_each_cycle_end():
+    opt = optim.SGD([cr.Variable(np.zeros(1))], lr=1.0)
+    lrs = history(optim.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2), opt, epochs=7)[:, 0]
+    # cycles of 2, 4 and 8 epochs: restarts at epochs 0, 2 and 6
+    np.testing.assert_allclose(lrs, [1.0, 0.5, 1.0, 0.5 + 0.5 * math.cos(math.pi / 4), 0.5,
+                                     0.5 + 0.5 * math.cos(3 * math.pi / 4), 1.0,
+                                     0.5 + 0.5 * math.cos(math.pi / 8)], atol=1e-15)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda o: optim.SequentialLR(o, [optim.StepLR(o, 2)], milestones=[3]), ValueError,
+     "one milestone fewer than schedules, got 1 schedules and 1 milestones"),
+    (lambda o: optim.SequentialLR(o, [optim.ReduceLROnPlateau(o)], []), TypeError,
+     "schedulers\\[0\\] is a ReduceLROnPlateau"),
+    (lambda o: optim.SequentialLR(
+        o, [optim.StepLR(optim.SGD([cr.Variable(np.zeros(1))]), 2)], []), ValueError,
+     "belongs to another optimizer"),
+    (lambda o: optim.PolynomialLR(o, total_iters=0), ValueError, "total_iters must be a"),
+    (lambda o: optim.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=0), ValueError,
+     "T_mult must be a positive integer"),
+])
+def test_bad_arguments_of_composed_schedules_are_refused(make, error, message):
+    with pytest.raises(error, match=message):
+        make(optim.SGD([cr.Variable(np.zeros(1))], lr=1.0))

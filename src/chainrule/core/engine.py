@@ -102,7 +102,10 @@ class _Walk:
             else:
                 return
             gys = pending.pop(function)
-            gys = _zeros_for_missing(gys, function) if type(gys) is list else (gys,)
+            if type(gys) is list:
+                gys = _zeros_for_missing([_dense(gy) for gy in gys], function)
+            else:
+                gys = (_dense(gys),)
             gxs = function.backward(*gys)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
@@ -110,6 +113,9 @@ class _Walk:
                 _check_backward(function, gxs)
             for x, gx in zip(function.inputs, gxs):
                 if gx is None or not x.requires_grad:
+                    continue
+                if type(gx) is ops.ScatteredGrad:  # x's shape and dtype by construction
+                    deposit(x, gx)
                     continue
                 if (not hasattr(gx, "creator") or gx.data.shape != x.data.shape
                         or gx.data.dtype != x.data.dtype):
@@ -120,6 +126,8 @@ class _Walk:
         """Hand ``gx`` to ``x``: its ``.grad`` if it is a leaf, else its creator's inbox."""
         found, add = self.found, self.add
         f = x.creator
+        if type(gx) is ops.ScatteredGrad and (f is None or found is not None or self.retain_grad):
+            gx = gx.variable()  # only an inbox collects slices; everything else reads arrays
         if found is not None:
             if x in found:
                 found[x] = gx if found[x] is None else add(found[x], gx)
@@ -164,7 +172,14 @@ def _add_recorded(g0, g1):
 
 def _add_arrays(g0, g1):
     """Sum two gradients without recording: the arrays alone, no Function needed."""
+    if type(g0) is ops.ScatteredGrad or type(g1) is ops.ScatteredGrad:
+        return ops.ScatteredGrad.join(g0, g1)  # summed once, when read
     return g0._derived(g0.data + g1.data)
+
+
+def _dense(gy):
+    """An inbox's gradient as a Variable (slices from get_item made into one array)."""
+    return gy.variable() if type(gy) is ops.ScatteredGrad else gy
 
 
 def _zeros_for_missing(gys, function):

@@ -37,8 +37,10 @@ def check_axis(x, axis, op):
 
 def axis_and_keepdims(op, x, axis, keepdims, dim, keepdim):
     """``axis`` (checked) and ``keepdims``, each given under NumPy's name or PyTorch's."""
-    axis = check_axis(x, either(op, axis=axis, dim=dim), op)
-    return axis, either(op, keepdims=keepdims, keepdim=keepdim, default=False)
+    if dim is not None or keepdim is not None:  # PyTorch's spelling: resolve the pairs
+        axis = either(op, axis=axis, dim=dim)
+        keepdims = either(op, keepdims=keepdims, keepdim=keepdim, default=False)
+    return check_axis(x, axis, op), keepdims
 
 
 class Extreme(Function):

@@ -262,7 +262,10 @@ class Size(int):
     """An element count that is also PyTorch's ``size`` method: both habits read right.
 
     ``x.size == 6`` and ``x.size * 2`` as for a NumPy array; ``x.size()`` gives the
-    shape and ``x.size(1)`` one axis, as for a PyTorch tensor.
+    shape and ``x.size(1)`` one axis, as for a PyTorch tensor. NumPy promotes an int
+    subclass as a strong int64 (float32 / Size would be float64), so ``as_array`` lifts
+    a Size as the Python int it is: ``x / x.size`` keeps x's dtype. In plain NumPy
+    arithmetic write ``int(x.size)`` or ``x.numel()``.
     """
 
     def __new__(cls, shape):

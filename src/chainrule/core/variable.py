@@ -4,10 +4,11 @@ import numpy as np
 
 from chainrule.backend import get_array_module
 from chainrule.core import engine, ops
-from chainrule.core.tensor import TensorMethods
+from chainrule.core.tensor import Size, TensorMethods
 
 _SCALARS = (int, float, complex, bool, np.generic)
 _NUMBERS = {int, float}  # Python numbers: NumPy keeps them weak, so dtypes survive
+_WEAK = {int, float, Size}  # ... and x.size, an int that NumPy alone would promote as int64
 # Constants an operator hands to a one-input op (ops.ScalarOp) as a setting, not an input:
 # no constant Variable is made and no gradient is computed for them. For
 # ``F.tanh(y * a + b)`` with NumPy a and b this took op_constants from 6.3 to 5.0 µs per op.
@@ -29,7 +30,7 @@ def as_array(data, like=None):
             return data
         return np.asarray(data)
     xp = get_array_module(like)
-    if (type(data) is float or type(data) is int) and like.dtype.kind in "fc":
+    if type(data) in _WEAK and like.dtype.kind in "fc":
         return xp.asarray(data, dtype=like.dtype)
     if isinstance(data, _SCALARS):
         return xp.asarray(data, dtype=np.result_type(like, data))

@@ -20,7 +20,14 @@ from chainrule.functions.activation import (
     softplus,
 )
 from chainrule.functions.attention import scaled_dot_product_attention
-from chainrule.functions.linalg import linear, matmul
+from chainrule.functions.linalg import (
+    cosine_similarity,
+    einsum,
+    linear,
+    matmul,
+    normalize,
+    vector_norm,
+)
 from chainrule.functions.loss import cross_entropy, kl_div, nll_loss, softmax_cross_entropy
 from chainrule.functions.loss_binary import (
     binary_cross_entropy,
@@ -53,16 +60,30 @@ from chainrule.functions.math import (
     tanh,
 )
 from chainrule.functions.noise import dropout
-from chainrule.functions.reduction import argmax, argmin, logsumexp, max, mean, min, sum
+from chainrule.functions.reduction import (
+    argmax,
+    argmin,
+    cumsum,
+    logsumexp,
+    max,
+    mean,
+    min,
+    std,
+    sum,
+    var,
+)
 from chainrule.functions.rnn import gru, lstm, rnn
 from chainrule.functions.shape import (
     broadcast_to,
     cat,
+    chunk,
     concat,
     expand_dims,
     flatten,
     get_item,
+    pad,
     reshape,
+    split,
     squeeze,
     stack,
     sum_to,
@@ -80,12 +101,16 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "broadcast_to",
     "cat",
+    "chunk",
     "clip",
     "concat",
     "cos",
+    "cosine_similarity",
     "cross_entropy",
+    "cumsum",
     "div",
     "dropout",
+    "einsum",
     "elu",
     "exp",
     "expand_dims",
@@ -112,6 +137,8 @@ __all__ = [
     "mul",
     "neg",
     "nll_loss",
+    "normalize",
+    "pad",
     "pow",
     "relu",
     "reshape",
@@ -125,10 +152,12 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy",
     "softplus",
+    "split",
     "sqrt",
     "square",
     "squeeze",
     "stack",
+    "std",
     "sub",
     "sum",
     "sum_to",
@@ -136,12 +165,15 @@ __all__ = [
     "tanh",
     "transpose",
     "unsqueeze",
+    "var",
+    "vector_norm",
     "where",
 ]
 
 # conv, pool, norm and embedding families are appended below by their owner
-from chainrule.functions.conv import col2im, conv2d, conv_transpose2d, im2col
-from chainrule.functions.embedding import embedding
+from chainrule.functions.conv import conv2d, conv_transpose2d
+from chainrule.functions.embedding import embedding, one_hot
+from chainrule.functions.im2col import col2im, im2col
 from chainrule.functions.norm import batch_norm, layer_norm
 from chainrule.functions.pool import avg_pool2d, max_pool2d
 
@@ -155,4 +187,5 @@ __all__ += [
     "im2col",
     "layer_norm",
     "max_pool2d",
+    "one_hot",
 ]

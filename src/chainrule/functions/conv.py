@@ -1,4 +1,5 @@
-"""Convolutions: conv2d, conv_transpose2d, and the im2col / col2im they are built on.
+"""Convolutions: conv2d, conv_transpose2d, and the im2col / col2im arrays they are built on
+(the differentiable im2col and col2im, DeZero's, live in ``im2col.py``).
 
 im2col is one strided view of the padded input: ``view[n, c, u, v, i, j] =
 xpad[n, c, i·sh + u, j·sw + v]`` (no loop over pixels), copied into the matrix
@@ -373,49 +374,6 @@ class ConvTranspose2d(Function):
         return gx, gW, gy.sum(axis=(0, 2, 3))
 
 
-class Im2col(Function):
-    """col[n, c, u, v, i, j] = xpad[n, c, i·sh + u, j·sw + v];  gx = col2im(gcol)"""
-
-    keeps_outputs = False
-
-    def __init__(self, kernel, stride, pad):
-        self.kernel = kernel
-        self.stride = stride
-        self.pad = pad
-
-    def forward(self, x):
-        conv_geometry(x.shape, self.kernel, self.stride, self.pad)
-        view = window_view(x, self.kernel, self.stride, self.pad)
-        return get_array_module(x).ascontiguousarray(view)
-
-    def backward(self, gcol):
-        return Col2im(self.inputs[0].shape[2:], self.stride, self.pad)(gcol)
-
-
-class Col2im(Function):
-    """x[n, c, i·sh + u - ph, j·sw + v - pw] += col[n, c, u, v, i, j];  gcol = im2col(gx)"""
-
-    keeps_outputs = False
-
-    def __init__(self, size, stride, pad):
-        self.size = tuple(size)
-        self.stride = stride
-        self.pad = pad
-
-    def forward(self, col):
-        if col.ndim != 6:
-            raise ValueError(f"col must be (N, C, kh, kw, OH, OW), got shape {col.shape}")
-        n, c, kh, kw, oh, ow = col.shape
-        geometry = conv_geometry((n, c) + self.size, (kh, kw), self.stride, self.pad)
-        if geometry != (oh, ow):
-            raise ValueError(f"windows {(oh, ow)} do not tile an image of size {self.size}")
-        return col2im_array(col, self.size, self.stride, self.pad)
-
-    def backward(self, gx):
-        kernel = self.inputs[0].shape[2:4]
-        return Im2col(kernel, self.stride, self.pad)(gx)
-
-
 def conv2d(x, W, b=None, stride=1, pad=0, *, padding=None):
     """2-D convolution (cross-correlation, as in PyTorch) of x (N, C, H, W) with W (O, C, kh, kw).
 
@@ -441,15 +399,3 @@ def conv_transpose2d(x, W, b=None, stride=1, pad=0, *, padding=None):
                         as_pair(pad, "conv_transpose2d: pad"))
     x = as_variable(x)
     return f(x, W) if b is None else f(x, W, b)
-
-
-def im2col(x, kh, kw, stride=1, pad=0):
-    """Every kh×kw window of x (N, C, H, W) zero-padded: col (N, C, kh, kw, OH, OW)."""
-    f = Im2col((kh, kw), as_pair(stride, "im2col: stride"), as_pair(pad, "im2col: pad"))
-    return f(as_variable(x))
-
-
-def col2im(col, h, w, stride=1, pad=0):
-    """The adjoint of im2col: col (N, C, kh, kw, OH, OW) summed back into x (N, C, h, w)."""
-    f = Col2im((h, w), as_pair(stride, "col2im: stride"), as_pair(pad, "col2im: pad"))
-    return f(as_variable(col))

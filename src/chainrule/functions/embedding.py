@@ -1,4 +1,4 @@
-"""Embedding: rows of a weight matrix picked by integer ids."""
+"""Embedding: rows of a weight matrix picked by integer ids; one_hot, the identity's rows."""
 
 from chainrule.backend import get_array_module
 from chainrule.core import Function, Variable, as_variable
@@ -45,3 +45,23 @@ def embedding(ids, W):
             f"got values from {int(ids.min())} to {int(ids.max())}"
         )
     return Embedding(ids)(W)
+
+
+def one_hot(t, num_classes=-1):
+    """Integer class indices ``t`` (any shape) as one-hot rows: t.shape + (num_classes,), int64,
+    as torch's; -1 takes max(t) + 1 classes. A lookup table, not a differentiable op: the
+    result needs no gradient (cast it to the float dtype you compute in)."""
+    data = t.data if isinstance(t, Variable) else t
+    xp = get_array_module(data)
+    t = xp.asarray(data)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: class indices must be integers, got dtype {t.dtype}")
+    if num_classes == -1:
+        if not t.size:
+            raise ValueError("one_hot: cannot infer num_classes from an empty array; pass it")
+        num_classes = int(t.max()) + 1
+    if t.size and (int(t.min()) < 0 or int(t.max()) >= num_classes):
+        raise ValueError(f"one_hot: class indices must lie in [0, {num_classes}), got values "
+                         f"from {int(t.min())} to {int(t.max())}")
+    y = (t[..., None] == xp.arange(num_classes)).astype(xp.int64)
+    return Variable(y, requires_grad=False)

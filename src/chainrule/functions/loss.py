@@ -10,6 +10,8 @@ one forward and one backward serve every option; NLL is the same sum with z = x.
 Targets, class weights and ``pos_weight`` are constants: they get no gradient.
 """
 
+import numpy as np
+
 from chainrule.backend import get_array_module
 from chainrule.core import Function, Variable, as_variable
 from chainrule.functions.activation import softmax
@@ -62,7 +64,7 @@ class ClassLoss(Function):
         losses = -(self.coeff * z).sum(axis=1)
         if not self.reduce:
             return losses
-        with get_array_module(x).errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"):  # NumPy's warnings; CuPy has none
             return get_array_module(x).asarray(losses.sum() / self.divisor, dtype=x.dtype)
 
     def backward(self, gy):
@@ -92,15 +94,16 @@ def _index_coefficients(op, x, target, weight, ignore_index, smoothing):
         raise ValueError(f"{op}: target {int(bad)} is out of bounds for {c} classes")
     w = xp.ones(c, dtype=x.dtype) if weight is None else weight
     counted = w[picked] * keep  # each position's weight, 0 where ignored
-    coeff = xp.zeros(x.shape, dtype=x.dtype)
-    xp.put_along_axis(coeff, picked[:, None], ((1 - smoothing) * counted)[:, None], axis=1)
+    classes = xp.arange(c).reshape((1, c) + (1,) * (x.ndim - 2))
+    coeff = (picked[:, None] == classes) * ((1 - smoothing) * counted)[:, None]
+    coeff = coeff.astype(x.dtype, copy=False)
     if smoothing:
         spread = w.reshape((1, c) + (1,) * (x.ndim - 2)) * (smoothing / c)
         coeff += spread * keep[:, None]
     return coeff, counted.sum()
 
 
-def _probability_coefficients(op, x, target, weight, smoothing):
+def _probability_coefficients(x, target, weight, smoothing):
     """a and the "mean" divisor for class-probability targets of x's shape."""
     c = x.shape[1]
     coeff = target.astype(x.dtype, copy=False)
@@ -133,7 +136,7 @@ def _class_loss(op, x, target, weight, ignore_index, reduction, smoothing, on_lo
             raise TypeError(f"{op}: class-index targets must be integers, got {t.dtype}")
         coeff, divisor = _index_coefficients(op, x, t, weight, ignore_index, smoothing)
     elif t.shape == x.shape:
-        coeff, divisor = _probability_coefficients(op, x, t, weight, smoothing)
+        coeff, divisor = _probability_coefficients(x, t, weight, smoothing)
     else:
         raise ValueError(f"{op}: probability targets must have input's shape {x.shape}, "
                          f"got {t.shape}")

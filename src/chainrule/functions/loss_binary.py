@@ -5,6 +5,8 @@ Each is one elementwise Function of the input (targets are constants); weights a
 the reduction are applied after it, by ``reduced``.
 """
 
+import numpy as np
+
 from chainrule.backend import get_array_module
 from chainrule.core import Function, as_variable
 from chainrule.functions.activation import sigmoid
@@ -24,7 +26,7 @@ class BinaryCrossEntropy(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        with xp.errstate(divide="ignore"):
+        with np.errstate(divide="ignore"):  # log 0 = -inf, clamped next (CuPy never warns)
             log_x = xp.maximum(xp.log(x), -100)
             log_rest = xp.maximum(xp.log1p(-x), -100)
         return -(self.t * log_x + (1 - self.t) * log_rest)

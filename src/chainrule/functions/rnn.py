@@ -32,14 +32,18 @@ from chainrule.functions.shape import stack
 class Recurrence(Function):
     """The loop shared by the three kinds. Inputs (xw, W_h, b_h, h, [c]).
 
-    A subclass gives one step forward (``step``), one step back (``step_back``) and the
-    same step in chainrule operations (``recorded_step``); the state a step carries is
-    (h,) or (h, c).
+    The states live in (T+1, N, H) buffers, time-major: step t reads its h_{t-1} from
+    row ``t + reverse`` and writes h_t into row ``t + 1 - reverse``, so no step copies a
+    state and backward finds every h_{t-1} in one contiguous block. A subclass gives one
+    step forward (``step``), one step back (``step_back``) and the same step in chainrule
+    operations (``recorded_step``).
     """
+
+    carried = ("h",)
 
     def __init__(self, time_axis=0, reverse=False):
         self.time_axis = time_axis
-        self.reverse = reverse
+        self.reverse = int(reverse)
 
     def order(self, steps):
         return range(steps - 1, -1, -1) if self.reverse else range(steps)
@@ -50,18 +54,30 @@ class Recurrence(Function):
             return array[None]
         return get_array_module(array).moveaxis(array, self.time_axis, 0)
 
+    def in_layout(self, states, like):
+        """Rows 1..T of a state buffer (the h_t or c_t of every step), copied into xw's layout."""
+        xp = get_array_module(states)
+        rows = states[1 - self.reverse: len(states) - self.reverse]
+        if like.ndim == 2:
+            return rows[0].copy()
+        return xp.ascontiguousarray(xp.moveaxis(rows, 0, self.time_axis))
+
     def forward(self, xw, W_h, b_h, *carry):
         xp = get_array_module(xw)
         steps = self.time_major(xw)
-        out = xp.empty(xw.shape[:-1] + (W_h.shape[0],), dtype=xw.dtype)
-        hs = self.time_major(out)
-        self.h_prev = xp.empty_like(hs)  # every step's h_{t-1}: W_h's gradient in one matmul
+        shape = (len(steps) + 1,) + carry[0].shape
+        last = 0 if self.reverse else len(steps)  # the row of the final state
+        buffers = []
+        for name, start in zip(self.carried, carry):
+            buffer = xp.empty(shape, dtype=xw.dtype)
+            buffer[len(steps) - last] = start
+            setattr(self, name + "s", buffer)
+            buffers.append(buffer)
         self.prepare(steps, b_h)
         for t in self.order(len(steps)):
-            self.h_prev[t] = carry[0]
-            carry = self.step(t, steps[t], W_h, b_h, carry)
-            hs[t] = carry[0]
-        return carry if xw.ndim == 2 else (out, *carry)
+            self.step(t, steps[t], W_h, b_h)
+        finals = tuple(buffer[last].copy() for buffer in buffers)
+        return finals if xw.ndim == 2 else (self.in_layout(self.hs, xw), *finals)
 
     def backward(self, *gys):
         if is_grad_enabled():  # create_graph: differentiate a recorded recomputation
@@ -69,26 +85,30 @@ class Recurrence(Function):
         xw, W_h = self.inputs[0].data, self.inputs[1].data
         xp = get_array_module(xw)
         single = xw.ndim == 2
-        batch, hidden = self.h_prev.shape[1:]
         ghs = None if single or gys[0] is None else self.time_major(gys[0].data)
-        carry = [xp.zeros((batch, hidden), xw.dtype) if g is None else g.data
-                 for g in (gys if single else gys[1:])]  # None: an output no longer held
-        gxw = xp.empty_like(xw)
-        das = self.time_major(gxw)  # the gradient of each step's pre-activation
-        dghs = self.hidden_product_grads(das)
-        W_hT, order = W_h.T, self.order(len(das))
+        # our own arrays, updated in place; zeros for an output no longer held
+        carry = [xp.zeros(self.hs.shape[1:], xw.dtype) if g is None else g.data.copy()
+                 for g in (gys if single else gys[1:])]
+        gxw = xp.empty(xw.shape, dtype=xw.dtype)
+        dgh = self.hidden_product_grads(gxw)
+        das, dghs = self.time_major(gxw), self.time_major(dgh)
+        W_hT, order = xp.ascontiguousarray(W_h.T), self.order(len(das))
         for t in reversed(order):
             if ghs is not None:
-                carry[0] = carry[0] + ghs[t]
-            carry = self.step_back(t, carry, das[t], dghs[t])
+                carry[0] += ghs[t]
+            direct = self.step_back(t, carry, das[t], dghs[t])
             if t != order[0] or self.inputs[3].requires_grad:  # h_0's only if it needs one
-                carry[0] = carry[0] + dghs[t] @ W_hT
-        gW_h = xp.tensordot(self.h_prev, dghs, axes=((0, 1), (0, 1)))
-        return (gxw, gW_h, dghs.sum(axis=(0, 1)), *carry)
+                carry[0] = dghs[t] @ W_hT if direct is None else direct + dghs[t] @ W_hT
+        h_prev = self.hs[self.reverse: len(self.hs) - 1 + self.reverse]
+        if not single and self.time_axis == 1:
+            h_prev = xp.moveaxis(h_prev, 0, 1)
+        dgh = dgh.reshape(-1, dgh.shape[-1])
+        gW_h = xp.ascontiguousarray(h_prev).reshape(-1, W_h.shape[0]).T @ dgh
+        return (gxw, gW_h, dgh.sum(axis=0), *carry)
 
-    def hidden_product_grads(self, das):
+    def hidden_product_grads(self, gxw):
         """Where step_back puts the gradient of h W_h + b_h: xw's own (rnn, lstm)."""
-        return das
+        return gxw
 
     def recorded_backward(self, gys):
         """The gradients as a graph: the sequence recomputed with chainrule operations and
@@ -112,8 +132,9 @@ class Recurrence(Function):
             hs[t] = carry[0]
         return (stack(hs, axis=self.time_axis), *carry)
 
-    def prepare(self, steps, b_h):
-        """Allocate what backward reads (T, N, ...) and precompute what each step shares."""
+    def rows(self, t):
+        """The rows of step t's previous and new state in the state buffers."""
+        return t + self.reverse, t + 1 - self.reverse
 
 
 class RNN(Recurrence):
@@ -124,20 +145,27 @@ class RNN(Recurrence):
         self.nonlinearity = nonlinearity
 
     def prepare(self, steps, b_h):
-        self.hs = steps + b_h  # each step adds h W_h into its row and activates in place
+        self.a = steps + b_h  # each step adds h W_h into its row
 
-    def step(self, t, xw, W_h, b_h, carry):
+    def step(self, t, xw, W_h, b_h):
         xp = get_array_module(xw)
-        a = self.hs[t]
-        a += carry[0] @ W_h
-        h = xp.tanh(a, out=a) if self.nonlinearity == "tanh" else xp.maximum(a, 0, out=a)
-        return (h,)
+        prev, new = self.rows(t)
+        a = self.a[t]
+        a += self.hs[prev] @ W_h
+        if self.nonlinearity == "tanh":
+            xp.tanh(a, out=self.hs[new])
+        else:
+            xp.maximum(a, 0, out=self.hs[new])
 
     def step_back(self, t, carry, da, dgh):
-        h = self.hs[t]
-        slope = 1 - h * h if self.nonlinearity == "tanh" else h > 0
-        get_array_module(h).multiply(carry[0], slope, out=da)
-        return [0]
+        xp = get_array_module(da)
+        h = self.hs[self.rows(t)[1]]
+        if self.nonlinearity == "tanh":
+            slope = xp.multiply(h, h, out=da)
+            xp.subtract(1, slope, out=slope)
+        else:
+            slope = h > 0
+        xp.multiply(carry[0], slope, out=da)
 
     def recorded_step(self, xw, W_h, b_h, carry):
         a = xw + carry[0] @ W_h + b_h
@@ -148,12 +176,13 @@ class LSTM(Recurrence):
     """c' = σ(f) c + σ(i) g̃, g̃ = tanh(g), h' = σ(o) tanh(c');  back, with a = [i f g o]:
     dc = dc' + dh' σ(o) (1 - tanh²c'),  da = [dc g̃, dc c, dc σ(i), dh' tanh c'] · act'(a)"""
 
+    carried = ("h", "c")
+
     def prepare(self, steps, b_h):
         xp = get_array_module(steps)
         H = steps.shape[-1] // 4
         self.gates = steps + b_h  # σ(i) σ(f) tanh(g) σ(o) of every step, filled in place
-        self.c_prev = xp.empty(steps.shape[:2] + (H,), dtype=steps.dtype)
-        self.tanh_c = xp.empty_like(self.c_prev)
+        self.tanh_c = xp.empty((len(steps),) + self.hs.shape[1:], dtype=steps.dtype)
         # Row constants, so each step activates and differentiates all four gates in whole-
         # row calls: σ(a) = tanh(a/2)/2 + 1/2 on i, f, o and tanh(a) on g is tanh(k a) k + s;
         # the derivative σ(1 - σ) or 1 - tanh² is y (m - y) + (1 - m) with m = 1 or 0.
@@ -163,37 +192,39 @@ class LSTM(Recurrence):
         self.s = xp.where(is_g, 0, 0.5).astype(steps.dtype)
         self.m = xp.where(is_g, 0, 1).astype(steps.dtype)
 
-    def step(self, t, xw, W_h, b_h, carry):
-        h, c = carry
-        xp = get_array_module(h)
-        H = h.shape[-1]
-        gates = self.gates[t]
-        gates += h @ W_h
-        gates *= self.k
-        xp.tanh(gates, out=gates)
-        gates *= self.k
-        gates += self.s
-        self.c_prev[t] = c
-        c = gates[:, H:2 * H] * c
-        c += gates[:, :H] * gates[:, 2 * H:3 * H]
-        tanh_c = xp.tanh(c, out=self.tanh_c[t])
-        return gates[:, 3 * H:] * tanh_c, c
+    def step(self, t, xw, W_h, b_h):
+        xp = get_array_module(xw)
+        prev, new = self.rows(t)
+        H = self.hs.shape[-1]
+        y = self.gates[t]
+        y += self.hs[prev] @ W_h
+        y *= self.k
+        xp.tanh(y, out=y)
+        y *= self.k
+        y += self.s
+        c = xp.multiply(y[:, H:2 * H], self.cs[prev], out=self.cs[new])
+        c += y[:, :H] * y[:, 2 * H:3 * H]
+        xp.multiply(y[:, 3 * H:], xp.tanh(c, out=self.tanh_c[t]), out=self.hs[new])
 
     def step_back(self, t, carry, da, dgh):
         xp = get_array_module(da)
         dh, dc = carry
         H = dh.shape[-1]
         y, tanh_c = self.gates[t], self.tanh_c[t]
-        dc = dc + dh * y[:, 3 * H:] * (1 - tanh_c * tanh_c)
+        through = xp.multiply(tanh_c, tanh_c)
+        xp.subtract(1, through, out=through)
+        through *= y[:, 3 * H:]
+        through *= dh
+        dc += through
         xp.multiply(dc, y[:, 2 * H:3 * H], out=da[:, :H])
-        xp.multiply(dc, self.c_prev[t], out=da[:, H:2 * H])
+        xp.multiply(dc, self.cs[self.rows(t)[0]], out=da[:, H:2 * H])
         xp.multiply(dc, y[:, :H], out=da[:, 2 * H:3 * H])
         xp.multiply(dh, tanh_c, out=da[:, 3 * H:])
         slope = self.m - y
         slope *= y
         slope += 1 - self.m
         da *= slope
-        return [0, dc * y[:, H:2 * H]]
+        dc *= y[:, H:2 * H]
 
     def recorded_step(self, xw, W_h, b_h, carry):
         h, c = carry
@@ -213,29 +244,31 @@ class GRU(Recurrence):
     def prepare(self, steps, b_h):
         xp = get_array_module(steps)
         H = steps.shape[-1] // 3
+        self.u = xp.empty(steps.shape, dtype=steps.dtype)  # h W_h + b_h of every step
         self.rz = xp.empty(steps.shape[:2] + (2 * H,), dtype=steps.dtype)
         self.n = xp.empty(steps.shape[:2] + (H,), dtype=steps.dtype)
-        self.u_n = xp.empty_like(self.n)
 
-    def step(self, t, xw, W_h, b_h, carry):
-        (h,) = carry
-        xp = get_array_module(h)
+    def step(self, t, xw, W_h, b_h):
+        xp = get_array_module(xw)
+        prev, new = self.rows(t)
+        h = self.hs[prev]
         H = h.shape[-1]
-        u = h @ W_h
+        u = xp.matmul(h, W_h, out=self.u[t])
         u += b_h
         rz = xp.add(xw[:, :2 * H], u[:, :2 * H], out=self.rz[t])
         rz *= 0.5  # σ(a) = tanh(a/2)/2 + 1/2: no overflow for any a
         xp.tanh(rz, out=rz)
         rz *= 0.5
         rz += 0.5
-        self.u_n[t] = u[:, 2 * H:]
         n = xp.multiply(rz[:, :H], u[:, 2 * H:], out=self.n[t])
         n += xw[:, 2 * H:]
         xp.tanh(n, out=n)
-        return (n + rz[:, H:] * (h - n),)
+        step = h - n
+        step *= rz[:, H:]
+        xp.add(n, step, out=self.hs[new])
 
-    def hidden_product_grads(self, das):
-        return get_array_module(das).empty_like(das)
+    def hidden_product_grads(self, gxw):
+        return get_array_module(gxw).empty_like(gxw)
 
     def step_back(self, t, carry, da, du):
         xp = get_array_module(da)
@@ -246,11 +279,11 @@ class GRU(Recurrence):
         da_n = xp.multiply(dh, 1 - z, out=da[:, 2 * H:])
         da_n *= 1 - n * n
         xp.multiply(da_n, r, out=du[:, 2 * H:])
-        xp.multiply(da_n, self.u_n[t], out=da[:, :H])
-        xp.multiply(dh, self.h_prev[t] - n, out=da[:, H:2 * H])
+        xp.multiply(da_n, self.u[t, :, 2 * H:], out=da[:, :H])
+        xp.multiply(dh, self.hs[self.rows(t)[0]] - n, out=da[:, H:2 * H])
         da[:, :2 * H] *= rz * (1 - rz)
         du[:, :2 * H] = da[:, :2 * H]
-        return [dh * z]
+        return dh * z
 
     def recorded_step(self, xw, W_h, b_h, carry):
         (h,) = carry

@@ -1,4 +1,5 @@
-"""Shape operations: reshape, transpose, broadcasting, indexing, joining, where.
+"""Shape operations: reshape, transpose, broadcasting, indexing, joining, splitting, padding,
+where.
 
 reshape, transpose, broadcast_to, sum_to and get_item are the core operations
 Variable's own methods use; flatten, squeeze and expand_dims/unsqueeze share their
@@ -6,6 +7,9 @@ shape arithmetic with Variable's methods (``core.shapes``); the rest are built h
 Every gradient is itself made of these operations, so it differentiates again.
 PyTorch's names are accepted beside NumPy's: ``dim`` for ``axis``, ``cat`` for ``concat``.
 """
+
+import itertools
+import math
 
 from chainrule.backend import get_array_module
 from chainrule.core import Function, Variable, as_variable, ops, shapes
@@ -170,3 +174,146 @@ def unsqueeze(x, dim):
 def squeeze(x, axis=None, *, dim=None):
     """Remove axes of length 1: ``axis`` (``dim``; an int or tuple) or, when None, all of them."""
     return shapes.squeeze(as_variable(x), either("squeeze", axis=axis, dim=dim))
+
+
+class Split(Function):
+    """ys = x cut at ``indices`` along ``axis``;  gx = concat(gys) (zeros for an unused piece)"""
+
+    keeps_outputs = False
+
+    def __init__(self, indices, axis):
+        self.indices = indices
+        self.axis = axis
+
+    def forward(self, x):
+        return tuple(get_array_module(x).split(x, self.indices, axis=self.axis))
+
+    def backward(self, *gys):
+        if any(gy is None for gy in gys):  # a piece already freed: it had no gradient
+            x = self.inputs[0]
+            xp = get_array_module(x.data)
+            bounds = [0, *self.indices, x.shape[self.axis]]
+            gys = [x.constant(xp.zeros(x.shape[:self.axis] + (stop - start,)
+                                       + x.shape[self.axis + 1:], dtype=x.dtype))
+                   if gy is None else gy for gy, start, stop in zip(gys, bounds, bounds[1:])]
+        return Concat(self.axis)(*gys)
+
+
+def _dim(op, x, dim, axis):
+    dim = either(op, dim=dim, axis=axis, default=0)
+    if not -x.ndim <= dim < x.ndim:
+        raise ValueError(f"{op}: dim {dim} is out of range for shape {x.shape}")
+    return dim % x.ndim
+
+
+def _split(x, sizes, dim):
+    indices = list(itertools.accumulate(sizes))[:-1]
+    ys = Split(indices, dim)(x)
+    return ys if isinstance(ys, tuple) else (ys,)
+
+
+def split(x, split_size_or_sections, dim=0, *, axis=None):
+    """Pieces of x along ``dim``, as torch.split: an int is each piece's length (the last may
+    be shorter), a list gives every length. (NumPy's np.split reads an int as a count.)"""
+    x = as_variable(x)
+    dim = _dim("split", x, dim, axis)
+    n = x.shape[dim]
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n or min(sizes, default=0) < 0:
+            raise ValueError(f"split: sections {sizes} do not add up to {n}, the length of "
+                             f"dim {dim} of shape {x.shape}")
+    else:
+        size = int(split_size_or_sections)
+        if size < 1 and n:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [min(size, n - start) for start in range(0, n, size)] if n else [0]
+    return _split(x, sizes, dim)
+
+
+def chunk(x, chunks, dim=0, *, axis=None):
+    """``chunks`` pieces of x along ``dim`` of length ceil(n / chunks), as torch.chunk (so there
+    may be fewer pieces when n is not a multiple)."""
+    x = as_variable(x)
+    dim = _dim("chunk", x, dim, axis)
+    if chunks < 1:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    n = x.shape[dim]
+    return split(x, max(-(-n // chunks), 1), dim)
+
+
+class ConstantPad(Function):
+    """y = x inside a border of ``value``, ``widths`` (before, after) per axis;
+    gx = gy cut back to x's span"""
+
+    keeps_outputs = False
+
+    def __init__(self, widths, value):
+        self.widths = widths
+        self.value = value
+
+    def span(self, shape):
+        return tuple(slice(b, b + n) for (b, _), n in zip(self.widths, shape))
+
+    def forward(self, x):
+        shape = tuple(n + b + a for n, (b, a) in zip(x.shape, self.widths))
+        y = get_array_module(x).full(shape, self.value, dtype=x.dtype)
+        y[self.span(x.shape)] = x
+        return y
+
+    def backward(self, gy):
+        return gy[self.span(self.inputs[0].shape)]
+
+
+_GATHER_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pad_widths(x, pad):
+    """(before, after) per axis, first axis first, from torch's flat last-axis-first tuple
+    (left, right, top, bottom, ...) or NumPy's ((before, after), ...) for every axis."""
+    pad = list(pad) if isinstance(pad, (list, tuple)) else pad
+    if isinstance(pad, list) and pad and all(isinstance(p, (list, tuple)) for p in pad):
+        if len(pad) != x.ndim or any(len(p) != 2 for p in pad):
+            raise ValueError(f"pad: NumPy-style pad widths need one (before, after) pair per "
+                             f"axis of shape {x.shape}, got {pad}")
+        return [(int(b), int(a)) for b, a in pad]
+    if not isinstance(pad, list) or len(pad) % 2 or len(pad) > 2 * x.ndim:
+        raise ValueError(f"pad: expects torch's flat (left, right, top, bottom, ...) of even "
+                         f"length at most {2 * x.ndim} for shape {x.shape}, or one "
+                         f"(before, after) pair per axis; got {pad!r}")
+    pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]
+    return [(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1]
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """x padded as torch.nn.functional.pad: ``pad`` = (left, right, top, bottom, ...) widths for
+    the last axis first; NumPy's ((before, after), ...) per axis, first axis first, is read
+    too. ``mode``: "constant" (``value``; negative widths crop, as torch), "reflect"
+    (mirror without the edge), "replicate" (repeat the edge), "circular" (wrap around).
+
+    >>> pad(Variable(np.ones((1, 2))), (1, 0)).data
+    array([[0., 1., 1.]])
+    """
+    x = as_variable(x)
+    widths = _pad_widths(x, pad)
+    if mode == "constant":
+        crop = tuple(slice(max(-b, 0), n - max(-a, 0)) for n, (b, a) in zip(x.shape, widths))
+        if any(b < 0 or a < 0 for b, a in widths):
+            x = ops.get_item(x, crop)
+        widths = tuple((max(b, 0), max(a, 0)) for b, a in widths)
+        return ConstantPad(widths, value)(x) if any(map(any, widths)) else x
+    if mode not in _GATHER_MODES:
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', "
+                         f"got {mode!r}")
+    xp = get_array_module(x.data)
+    for axis, (n, (b, a)) in enumerate(zip(x.shape, widths)):
+        if not (b or a):
+            continue
+        limit = n - 1 if mode == "reflect" else n if mode == "circular" else math.inf
+        if min(b, a) < 0 or max(b, a) > limit or n == 0:
+            raise ValueError(f"pad: {mode} padding of ({b}, {a}) does not fit axis {axis} of "
+                             f"length {n} (shape {x.shape})")
+        # the source index of each padded position: a gather, whose gradient adds back
+        index = xp.pad(xp.arange(n), (b, a), mode=_GATHER_MODES[mode])
+        x = ops.get_item(x, (slice(None),) * axis + (index,))
+    return x

@@ -6,12 +6,15 @@
 ['0.W', '0.b', '2.W', '2.b']
 """
 
-from chainrule.nn import init
+from chainrule.nn import functional, init
 from chainrule.nn.activation import (
     ELU,
     GELU,
+    Hardtanh,
     LeakyReLU,
+    LogSoftmax,
     ReLU,
+    ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
@@ -64,6 +67,7 @@ __all__ = [
     "Embedding",
     "Flatten",
     "GRUCell",
+    "Hardtanh",
     "HuberLoss",
     "Identity",
     "KLDivLoss",
@@ -73,6 +77,7 @@ __all__ = [
     "LeakyReLU",
     "Linear",
     "LoadResult",
+    "LogSoftmax",
     "MSELoss",
     "MaxPool2d",
     "Module",
@@ -84,6 +89,7 @@ __all__ = [
     "ParameterList",
     "RNNCell",
     "ReLU",
+    "ReLU6",
     "Sequential",
     "SiLU",
     "Sigmoid",
@@ -96,6 +102,7 @@ __all__ = [
     "TransformerEncoderLayer",
     "Unflatten",
     "export_torch_state_dict",
+    "functional",
     "init",
     "load_torch_state_dict",
     "summary",

@@ -94,3 +94,41 @@ class Softplus(Module):
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class LogSoftmax(Module):
+    """y_i = x_i - log Σ_j exp(x_j) along ``axis`` (PyTorch's ``dim``), computed stably."""
+
+    def __init__(self, axis=-1, *, dim=None):
+        super().__init__()
+        self.axis = either("LogSoftmax", axis=axis, dim=dim, default=-1)
+
+    def forward(self, x):
+        return F.log_softmax(x, self.axis)
+
+    def extra_repr(self):
+        return f"axis={self.axis}"
+
+
+class Hardtanh(Module):
+    """y = x clipped to [min_val, max_val], elementwise."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0):
+        super().__init__()
+        self.min_val, self.max_val = min_val, max_val
+
+    def forward(self, x):
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class ReLU6(Hardtanh):
+    """y = min(max(x, 0), 6), elementwise."""
+
+    def __init__(self):
+        super().__init__(0.0, 6.0)
+
+    def extra_repr(self):
+        return ""
