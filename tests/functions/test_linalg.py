@@ -98,6 +98,16 @@ def test_einsum_equals_numpy_and_torch_with_gradients(equation, shape_list):
              torch_fn=lambda *xs: torch.einsum(equation, *xs))
 
 
+def test_a_large_einsum_takes_numpy_s_optimized_path_with_the_same_results():
+    a, b = cr.Variable(random_array(0, (8, 32, 40))), cr.Variable(random_array(1, (8, 40, 32)))
+    y = F.einsum("bij,bjk->bik", a, b)
+    gy = random_array(2, y.shape)
+    y.backward(cr.Variable(gy))
+    np.testing.assert_allclose(y.data, a.data @ b.data)
+    np.testing.assert_allclose(a.grad.data, gy @ b.data.transpose(0, 2, 1))
+    np.testing.assert_allclose(b.grad.data, a.data.transpose(0, 2, 1) @ gy)
+
+
 def test_einsum_accepts_a_list_of_operands_and_plain_arrays():
     a, b = random_array(0, (2, 3)), random_array(1, (3,))
     np.testing.assert_allclose(F.einsum("ij,j->i", [a, b]).data, a @ b)

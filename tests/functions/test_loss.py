@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
@@ -113,6 +113,7 @@ class_shapes = st.sampled_from([(3, 4), (2, 3, 2), (2, 3, 2, 2), (1, 1), (4, 2)]
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted, smoothing", [(False, 0.0), (True, 0.0), (False, 0.2),
                                                  (True, 0.3)])
+@settings(max_examples=8)  # many variants: fewer shapes each
 @given(shape=class_shapes, seed=seeds)
 def test_cross_entropy_with_index_targets(reduction, weighted, smoothing, shape, seed):
     x, t, w = class_problem(seed, shape, ignore_share=0.3)
@@ -126,6 +127,7 @@ def test_cross_entropy_with_index_targets(reduction, weighted, smoothing, shape,
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted, smoothing", [(False, 0.0), (True, 0.25)])
+@settings(max_examples=8)  # many variants: fewer shapes each
 @given(shape=class_shapes, seed=seeds)
 def test_cross_entropy_with_probability_targets(reduction, weighted, smoothing, shape, seed):
     x, _, w = class_problem(seed, shape)
@@ -218,6 +220,7 @@ def np_kl_div(x, t, reduction, log_target):
 @pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")  # torch's
 @pytest.mark.parametrize("reduction", ["mean", "batchmean", "sum", "none"])
 @pytest.mark.parametrize("log_target", [False, True])
+@settings(max_examples=8)  # many variants: fewer shapes each
 @given(shape=shapes(min_dims=1), seed=seeds)
 def test_kl_div_gradients_of_input_and_target(reduction, log_target, shape, seed):
     x = random_array(seed, shape, -3.0, 0.0)

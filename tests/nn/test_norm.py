@@ -144,3 +144,35 @@ def test_layer_norm_without_affine_or_bias_matches_torch(options):
     assert_close(layer(x), twin(torch.tensor(x)))
     assert [n for n, _ in layer.named_parameters()] == (
         [] if "elementwise_affine" in options else ["gamma"])
+
+
+@pytest.mark.parametrize(("groups", "shape", "affine"), [(2, (3, 4, 5), True),
+                                                         (1, (2, 6, 3, 3), True),
+                                                         (3, (2, 6, 2, 2), False)])
+def test_group_norm_matches_torch_and_moves_across(groups, shape, affine):
+    torch = torch_or_skip()
+    layer = nn.GroupNorm(groups, shape[1], affine=affine)
+    twin = torch.nn.GroupNorm(groups, shape[1], affine=affine)
+    if affine:
+        with torch.no_grad():
+            twin.weight.normal_(), twin.bias.normal_()
+    nn.load_torch_state_dict(layer, twin.state_dict())
+    x = cr.Variable(random_input(shape))
+    t_x = torch.tensor(x.data, requires_grad=True)
+    y, t_y = layer(x), twin(t_x)
+    assert_close(y, t_y)
+    backward_both(y, t_y)
+    assert_close(x.grad, t_x.grad)
+    if affine:
+        assert_close(layer.gamma.grad, twin.weight.grad, atol=1e-4)
+
+
+def test_group_norm_normalises_each_group_and_differentiates_twice():
+    layer = nn.GroupNorm(2, 4).double()
+    x = np.random.default_rng(0).standard_normal((2, 4, 3)) * 3 + 1
+    y = layer(x).data.reshape(2, 2, 6)
+    np.testing.assert_allclose(y.mean(-1), 0, atol=1e-12)
+    cr.gradcheck(layer, [x], order=2)
+    assert repr(nn.GroupNorm(2, 4, affine=False)) == "GroupNorm(2, 4, eps=1e-05, affine=False)"
+    with pytest.raises(ValueError, match="num_channels 5 is not divisible by num_groups 2"):
+        nn.GroupNorm(2, 5)

@@ -67,3 +67,28 @@ def test_adaptive_avg_pool_gradients_of_order_two():
 def test_adaptive_avg_pool_refuses_bad_sizes(output_size):
     with pytest.raises(ValueError, match="AdaptiveAvgPool2d: output_size"):
         nn.AdaptiveAvgPool2d(output_size)
+
+
+@pytest.mark.parametrize(("kind", "args"), [("MaxPool1d", (2,)), ("MaxPool1d", (3, 2, 1)),
+                                            ("AvgPool1d", (2,)), ("AvgPool1d", (3, 2, 1)),
+                                            ("AdaptiveAvgPool1d", (3,))])
+def test_one_dimensional_pools_match_torch(kind, args):
+    torch = torch_or_skip()
+    layer, twin = getattr(nn, kind)(*args), getattr(torch.nn, kind)(*args)
+    x = cr.Variable(random_input((2, 3, 9)))
+    t_x = torch.tensor(x.data, requires_grad=True)
+    y, t_y = layer(x), twin(t_x)
+    assert_close(y, t_y)
+    backward_both(y, t_y)
+    assert_close(x.grad, t_x.grad)
+    assert_close(layer(x.data[0]), twin(t_x[0]))  # unbatched (C, L)
+
+
+def test_one_dimensional_pools_take_each_window_and_refuse_images():
+    x = np.arange(6, dtype=np.float32).reshape(1, 1, 6)
+    np.testing.assert_array_equal(nn.MaxPool1d(2)(x).data, [[[1, 3, 5]]])
+    np.testing.assert_allclose(nn.AvgPool1d(3, padding=1, stride=3)(x).data, [[[1 / 3, 3]]])
+    np.testing.assert_array_equal(nn.AdaptiveAvgPool1d(1)(x).data, [[[2.5]]])
+    assert repr(nn.AdaptiveAvgPool1d(4)) == "AdaptiveAvgPool1d(output_size=4)"
+    with pytest.raises(ValueError, match=r"MaxPool1d: expected input \(N, C, L\)"):
+        nn.MaxPool1d(2)(random_input((1, 1, 4, 4)))

@@ -48,10 +48,11 @@ class ClassLoss(Function):
     keeps_outputs = False
     name = "cross_entropy"  # each call names itself: cross_entropy, nll_loss, ...
 
-    def __init__(self, name, coeff, divisor, reduce, on_logits):
+    def __init__(self, name, coeff, divisor, unit_rows, reduce, on_logits):
         self.name = name
         self.coeff = coeff  # a: x's shape and dtype, fixed by the targets
         self.divisor = divisor  # d: 1 for "sum" and "none"
+        self.unit_rows = unit_rows  # Σ꜀ a = 1 at every position (then backward skips it)
         self.reduce = reduce
         self.on_logits = on_logits
 
@@ -61,7 +62,10 @@ class ClassLoss(Function):
             xp = get_array_module(x)
             shifted = x - x.max(axis=1, keepdims=True)
             z = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        losses = -(self.coeff * z).sum(axis=1)
+        # a class the targets do not weigh adds nothing, even where z is -inf (0 · -inf is
+        # NaN): torch picks the target's entry, so a -inf logit elsewhere leaves it finite
+        xp = get_array_module(x)
+        losses = -xp.where(self.coeff != 0, self.coeff * z, 0).sum(axis=1)
         if not self.reduce:
             return losses
         with np.errstate(invalid="ignore", divide="ignore"):  # NumPy's warnings; CuPy has none
@@ -76,42 +80,51 @@ class ClassLoss(Function):
             g = expand_dims(g, 1)
         if not self.on_logits:
             return -self.coeff * g
-        total = self.coeff.sum(axis=1, keepdims=True)
-        return (softmax(x, axis=1) * total - self.coeff) * g
+        p = softmax(x, axis=1)
+        if not self.unit_rows:
+            p = p * self.coeff.sum(axis=1, keepdims=True)
+        return (p - self.coeff) * g
 
 
 def _index_coefficients(op, x, target, weight, ignore_index, smoothing):
-    """a and the "mean" divisor for class-index targets (N, ...) against x (N, C, ...)."""
+    """a, the "mean" divisor, and whether Σ꜀ a = 1 everywhere, for class-index targets
+    (N, ...) against x (N, C, ...)."""
     xp = get_array_module(x.data)
     c = x.shape[1]
     if target.shape != x.shape[:1] + x.shape[2:]:
         raise ValueError(f"{op}: input of shape {x.shape} needs class indices of shape "
                          f"{x.shape[:1] + x.shape[2:]}, got target of shape {target.shape}")
     keep = target != ignore_index
-    picked = xp.where(keep, target, 0)
+    everything = bool(keep.all())
+    picked = target if everything else xp.where(keep, target, 0)
     if picked.size and (picked.min() < 0 or picked.max() >= c):
         bad = picked[(picked < 0) | (picked >= c)].ravel()[0]
         raise ValueError(f"{op}: target {int(bad)} is out of bounds for {c} classes")
+    classes = xp.arange(c).reshape((1, c) + (1,) * (x.ndim - 2))
+    coeff = (picked[:, None] == classes).astype(x.dtype)
+    if weight is None and everything:  # the common case, kept cheap: rows of one-hot a
+        if smoothing:
+            coeff = coeff * (1 - smoothing) + smoothing / c
+        return coeff, picked.size, True
     w = xp.ones(c, dtype=x.dtype) if weight is None else weight
     counted = w[picked] * keep  # each position's weight, 0 where ignored
-    classes = xp.arange(c).reshape((1, c) + (1,) * (x.ndim - 2))
-    coeff = (picked[:, None] == classes) * ((1 - smoothing) * counted)[:, None]
-    coeff = coeff.astype(x.dtype, copy=False)
+    coeff *= ((1 - smoothing) * counted)[:, None]
     if smoothing:
         spread = w.reshape((1, c) + (1,) * (x.ndim - 2)) * (smoothing / c)
         coeff += spread * keep[:, None]
-    return coeff, counted.sum()
+    return coeff, counted.sum(), False
 
 
 def _probability_coefficients(x, target, weight, smoothing):
-    """a and the "mean" divisor for class-probability targets of x's shape."""
+    """a, the "mean" divisor and False (rows of a need not sum to 1) for class-probability
+    targets of x's shape."""
     c = x.shape[1]
     coeff = target.astype(x.dtype, copy=False)
     if smoothing:
         coeff = coeff * (1 - smoothing) + smoothing / c
     if weight is not None:
         coeff = coeff * weight.reshape((1, c) + (1,) * (x.ndim - 2))
-    return coeff, x.data.size // c if c else 0
+    return coeff, x.data.size // c if c else 0, False
 
 
 def _class_loss(op, x, target, weight, ignore_index, reduction, smoothing, on_logits):
@@ -134,14 +147,16 @@ def _class_loss(op, x, target, weight, ignore_index, reduction, smoothing, on_lo
     if t.dtype.kind in "iub" or not on_logits:
         if t.dtype.kind not in "iu":
             raise TypeError(f"{op}: class-index targets must be integers, got {t.dtype}")
-        coeff, divisor = _index_coefficients(op, x, t, weight, ignore_index, smoothing)
+        coeff, divisor, unit_rows = _index_coefficients(op, x, t, weight, ignore_index,
+                                                         smoothing)
     elif t.shape == x.shape:
-        coeff, divisor = _probability_coefficients(x, t, weight, smoothing)
+        coeff, divisor, unit_rows = _probability_coefficients(x, t, weight, smoothing)
     else:
         raise ValueError(f"{op}: probability targets must have input's shape {x.shape}, "
                          f"got {t.shape}")
     reduce = reduction != "none"
-    f = ClassLoss(op, coeff, divisor if reduction == "mean" else 1, reduce, on_logits)
+    f = ClassLoss(op, coeff, divisor if reduction == "mean" else 1, unit_rows, reduce,
+                  on_logits)
     y = f(x)
     return reshape(y, ()) if unbatched and not reduce else y
 
@@ -208,7 +223,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
         pointwise = exp(target) * (target - input)
     else:
         t = as_variable(target) if not isinstance(target, Variable) else target
-        positive = t.data > 0
+        positive = ~(t.data <= 0)  # NaN counts as positive: it stays NaN, as in torch
         # t log t with log's argument 1 where t = 0: no 0 · log 0 = nan, in value or gradient
         pointwise = t * log(where(positive, t, 1.0)) - t * input
     if reduction == "batchmean":

@@ -39,9 +39,16 @@ from chainrule.nn.loss import (
     SmoothL1Loss,
 )
 from chainrule.nn.module import LoadResult, Module
-from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from chainrule.nn.parameter import Parameter
-from chainrule.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from chainrule.nn.pool import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.summary import Summary, summary
 from chainrule.nn.torch_io import export_torch_state_dict, load_torch_state_dict
@@ -53,7 +60,9 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AvgPool1d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
@@ -67,6 +76,7 @@ __all__ = [
     "Embedding",
     "Flatten",
     "GRUCell",
+    "GroupNorm",
     "Hardtanh",
     "HuberLoss",
     "Identity",
@@ -79,6 +89,7 @@ __all__ = [
     "LoadResult",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
     "MaxPool2d",
     "Module",
     "ModuleDict",

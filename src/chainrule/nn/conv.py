@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 import chainrule.functions as F
+from chainrule.backend import get_array_module
 from chainrule.core.aliases import either
 from chainrule.nn import init
 from chainrule.nn.module import Module, positive_int
@@ -185,7 +186,8 @@ def _dilated(W, dilation, axis):
     if dilation == 1:
         return W
     shape, k = W.shape, W.shape[axis]
-    gaps = np.zeros(shape[:axis + 1] + (dilation - 1,) + shape[axis + 1:], dtype=W.dtype)
+    gaps = get_array_module(W.data).zeros(shape[:axis + 1] + (dilation - 1,) + shape[axis + 1:],
+                                          dtype=W.dtype)
     spread = F.concat([F.expand_dims(W, axis + 1), gaps], axis=axis + 1)  # (.., k, d, ..)
     spread = F.reshape(spread, shape[:axis] + (k * dilation,) + shape[axis + 1:])
     return spread[(slice(None),) * axis + (slice(0, dilation * (k - 1) + 1),)]
@@ -195,5 +197,6 @@ def _zeros_after(x, axis, count):
     """x with ``count`` zeros appended along ``axis`` (x itself for none)."""
     if count == 0:
         return x
-    zeros = np.zeros(x.shape[:axis] + (count,) + x.shape[axis + 1:], dtype=x.dtype)
+    zeros = get_array_module(x.data).zeros(x.shape[:axis] + (count,) + x.shape[axis + 1:],
+                                           dtype=x.dtype)
     return F.concat([x, zeros], axis=axis)

@@ -122,3 +122,43 @@ class LayerNorm(Module):
         if self.gamma is None:
             return text + ", elementwise_affine=False"
         return text if self.beta is not None else text + ", bias=False"
+
+
+class GroupNorm(Module):
+    """y = gamma (x - mean) / √(var + eps) + beta, the statistics over each group of channels.
+
+    x (N, C, ...) -> same shape; the C channels form ``num_groups`` groups of C / num_groups,
+    each normalised over its channels and all positions (one example at a time, so training
+    and eval agree); gamma, beta (C,), none with ``affine=False``.
+    """
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=np.float32):
+        super().__init__()
+        self.num_groups = positive_int("GroupNorm", "num_groups", num_groups)
+        self.num_channels = positive_int("GroupNorm", "num_channels", num_channels)
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels {num_channels} is not divisible by "
+                             f"num_groups {num_groups}")
+        self.eps = eps
+        self.gamma = self.beta = None
+        if affine:
+            self.gamma = Parameter(np.ones(num_channels), dtype=dtype)
+            self.beta = Parameter(np.zeros(num_channels), dtype=dtype)
+
+    def forward(self, x):
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: expected input (N, {self.num_channels}, ...), got "
+                             f"{tuple(x.shape)}")
+        groups = F.reshape(x, (x.shape[0], self.num_groups, -1))
+        xp = get_array_module(groups.data)
+        width = groups.shape[-1:]
+        y = F.reshape(F.layer_norm(groups, xp.ones(width, x.dtype), xp.zeros(width, x.dtype),
+                                   self.eps), x.shape)
+        if self.gamma is None:
+            return y
+        shape = (1, self.num_channels) + (1,) * (x.ndim - 2)
+        return y * F.reshape(self.gamma, shape) + F.reshape(self.beta, shape)
+
+    def extra_repr(self):
+        affine = "" if self.gamma is not None else ", affine=False"
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}{affine}"

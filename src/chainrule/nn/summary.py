@@ -9,6 +9,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from chainrule.backend import device_of, to_device
 from chainrule.core import Variable, no_grad
 
 Row = namedtuple("Row", ["name", "kind", "output_shape", "params", "depth"])
@@ -59,7 +60,9 @@ def summary(model, input_shape=None, dtype=np.float32, input_data=None, depth=No
     >>> nn.summary(nn.Sequential(nn.Linear(4, 8), nn.ReLU()), (2, 4), verbose=False).rows[0]
     Row(name='0', kind='Linear', output_shape=(2, 8), params=40, depth=0)
     """
-    inputs = _inputs(input_shape, dtype, input_data)
+    param = next(model.parameters(), None)
+    device = "cpu" if param is None else device_of(param.data)
+    inputs = _inputs(input_shape, dtype, input_data, device)
     names = {id(m): name for name, m in model.named_modules() if m is not model}
     calls, shapes = {}, {}  # module id -> the order of its first call; its first output shape
 
@@ -100,14 +103,14 @@ def summary(model, input_shape=None, dtype=np.float32, input_data=None, depth=No
     return result
 
 
-def _inputs(input_shape, dtype, input_data):
+def _inputs(input_shape, dtype, input_data, device):
     if input_data is not None:
         return input_data if isinstance(input_data, (list, tuple)) else (input_data,)
     if input_shape is None:
         raise ValueError("summary: give input_shape (batch axis included) or input_data")
     shapes = input_shape if input_shape and isinstance(input_shape[0], (tuple, list)) else [
         input_shape]
-    return [Variable(np.zeros(tuple(shape), dtype=dtype), requires_grad=False)
+    return [Variable(to_device(np.zeros(tuple(shape), dtype=dtype), device), requires_grad=False)
             for shape in shapes]
 
 

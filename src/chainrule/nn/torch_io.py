@@ -25,7 +25,7 @@ from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from chainrule.nn.embedding import Embedding
 from chainrule.nn.linear import Linear
 from chainrule.nn.module import LoadResult
-from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.state import check_keys, load_value, numpy_copy, own_state
 
@@ -159,6 +159,7 @@ class BatchNormCodec(Renames):
 
 
 _WEIGHT_BIAS = Renames(("weight", "W", False), ("bias", "b", False))
+_GAMMA_BETA = Renames(("weight", "gamma", False), ("bias", "beta", False))
 _RECURRENT = PrefixRenames(("weight_ih", "W_x", True), ("weight_hh", "W_h", True),
                            ("bias_ih", "b_x", False), ("bias_hh", "b_h", False))
 _CODECS = {
@@ -167,7 +168,8 @@ _CODECS = {
     Conv2d: _WEIGHT_BIAS,
     ConvTranspose2d: _WEIGHT_BIAS,
     Embedding: Renames(("weight", "W", False)),
-    LayerNorm: Renames(("weight", "gamma", False), ("bias", "beta", False)),
+    LayerNorm: _GAMMA_BETA,
+    GroupNorm: _GAMMA_BETA,
     BatchNorm1d: BatchNormCodec(),
     BatchNorm2d: BatchNormCodec(),
     **dict.fromkeys((RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell), _RECURRENT),
