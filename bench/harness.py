@@ -67,7 +67,8 @@ MIN_REPEATS = 3
 def framework_version(framework):
     """The installed version of the framework's distribution, or '' when unknown."""
     try:
-        return importlib.metadata.version(framework.removesuffix("-jit"))
+        name = {"chainrule-knob": "chainrule", "gemms": "numpy"}.get(framework, framework)
+        return importlib.metadata.version(name.removesuffix("-jit"))
     except importlib.metadata.PackageNotFoundError:
         return ""
 
