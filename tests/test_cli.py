@@ -203,3 +203,13 @@ def test_a_diverging_train_stops_with_one_sentence_and_keeps_the_last_good_check
 
     state = training.read_checkpoint(tmp_path / "last-good.safetensors")
     assert all(np.isfinite(w).all() for w in state["model"].values())
+
+
+def test_train_detect_anomaly_names_the_operation_that_made_the_first_inf(tmp_path):
+    needs("safetensors")
+    done = chainrule("train", "--model", "cnn", "--channels", "4", "--epochs", "3",
+                     "--lr", "1e9", "--detect-anomaly", "--out", tmp_path)
+    assert_one_line_error(done, "training diverged: linear: produced inf", "anomaly mode",
+                          "epoch 1, step 2", "learning rate 1e+09", "last-good.safetensors")
+    assert "--detect-anomaly to find" not in done.stderr  # it is on already
+    assert (tmp_path / "last-good.safetensors").exists()

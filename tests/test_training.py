@@ -155,7 +155,8 @@ def test_a_diverging_run_stops_at_the_first_nan_loss_and_keeps_the_last_good_wei
 
     trainer.train_epoch = train_epoch
     with pytest.raises(training.Diverged, match=r"loss became nan at epoch 2, step 2 with "
-                       r"learning rate 1e\+30; lower --lr.*epoch 1.*last-good") as stop:
+                       r"learning rate 1e\+30; lower --lr, or run with --detect-anomaly.*epoch 1.*"
+                       r"last-good") as stop:
         trainer.run()
     assert stop.value.path == str(tmp_path / "last-good.safetensors")
     state = training.read_checkpoint(stop.value.path)
@@ -181,3 +182,15 @@ def test_weights_that_overflow_at_an_epoch_end_stop_the_run(tmp_path):
         trainer.run()
     state = training.read_checkpoint(tmp_path / "last-good.safetensors")
     assert all(np.isfinite(w).all() for w in state["model"].values())
+
+
+def test_anomaly_mode_turns_the_first_non_finite_operation_into_divergence(tmp_path):
+    trainer = training.Trainer(small(lr=1e30, optimizer="sgd"), str(tmp_path),
+                               log=lambda line: None)
+    with cr.detect_anomaly(), pytest.raises(training.Diverged) as stop:
+        trainer.run()
+    message = str(stop.value)
+    assert "anomaly mode" in message and "epoch 1, step" in message
+    assert "--detect-anomaly" not in message and "lower --lr" in message
+    state = training.read_checkpoint(stop.value.path)
+    assert state["epoch"] == 0 and all(np.isfinite(w).all() for w in state["model"].values())

@@ -93,6 +93,9 @@ def _add_train(p):
                    help="BLAS threads, 0 for BLAS's own default (default: 1)")
     p.add_argument("--out", help="output folder (default: a new folder under runs/)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint")
+    p.add_argument("--detect-anomaly", action="store_true",
+                   help="check every operation for NaN and inf and name the first that makes "
+                        "one (slower; see chainrule.detect_anomaly)")
     p.set_defaults(run=run_train)
 
 
@@ -116,7 +119,7 @@ def _add_graph(p):
 
 
 def run_train(args):
-    from chainrule import backend, training
+    from chainrule import backend, detect_anomaly, training
     from chainrule.runfiles import run_dir
 
     backend.keep_freed_memory()  # a training program: reuse freed buffers step after step
@@ -137,7 +140,8 @@ def run_train(args):
           f"{len(trainer.test_set)} test) for epochs {trainer.epoch + 1}..{config.epochs}; "
           f"writing {trainer.out_dir}", flush=True)
     trainer.log = _flushing_print
-    summary = trainer.run()
+    with detect_anomaly(args.detect_anomaly):
+        summary = trainer.run()
     files = ", ".join(sorted(os.listdir(summary["out_dir"])))
     print(f"done in {summary['seconds']:.1f} s: test accuracy {summary['test_acc']:.2%} "
           f"(best {summary['best_test_acc']:.2%}); {summary['out_dir']} holds {files}")

@@ -24,7 +24,7 @@ import numpy as np
 
 import chainrule.functions as F
 from chainrule import backend, models, optim
-from chainrule.core import Variable, no_grad
+from chainrule.core import Variable, is_anomaly_enabled, no_grad
 from chainrule.data import DataLoader
 from chainrule.models import ConfigError
 from chainrule.runfiles import plot_confusion, plot_curves, run_dir, write_json, write_metrics
@@ -93,22 +93,23 @@ class Interrupted(KeyboardInterrupt):
 
 
 class Diverged(RuntimeError):
-    """The training loss became NaN or infinite; the last good weights were saved at ``path``."""
+    """The training loss became NaN or infinite; the last good weights were saved at ``path``.
+
+    ``what`` says what was found: a loss, a parameter, or (in anomaly mode) the operation.
+    """
 
     def __init__(self, what, epoch, step, lr, path, good_epoch):
+        hint = "lower --lr"
+        if not is_anomaly_enabled():
+            hint += ", or run with --detect-anomaly to find the operation that made it,"
         super().__init__(
             f"training diverged: {what} at epoch {epoch}, step {step} with learning rate "
-            f"{lr:g}; lower --lr and resume from the weights of epoch {good_epoch}, kept in "
-            f"{path}")
+            f"{lr:g}; {hint} and resume from the weights of epoch {good_epoch}, kept in {path}")
         self.path, self.epoch, self.step = path, epoch, step
 
 
 class _NonFinite(Exception):
     """Raised inside an epoch; ``run`` saves the last good state and turns it into Diverged."""
-
-    def __init__(self, what, step, lr):
-        super().__init__(what)
-        self.what, self.step, self.lr = what, step, lr
 
 
 def check_device(device):
@@ -157,6 +158,7 @@ class Trainer:
             self.scheduler = optim.CosineAnnealingLR(self.optimizer, T_max=config.epochs)
         self.epoch, self.best, self.best_state, self.resumed = 0, -1.0, None, None
         self.good_state = None  # the state after the last epoch whose numbers were all finite
+        self.step = 0  # the optimizer step under way in the current epoch, from 1
         # created last, so that bad settings or missing data leave no empty folder behind
         self.out_dir = None if out_dir is None else run_dir(out_dir)
         self.history = {name: [] for name in METRICS}
@@ -197,11 +199,12 @@ class Trainer:
             with blas_threads(config.threads), ctrl_c_between_steps() as self.stop_requested:
                 for epoch in range(self.epoch + 1, config.epochs + 1):
                     self.train_epoch(epoch)
-        except _NonFinite as bad:
+        except (_NonFinite, FloatingPointError) as bad:  # the latter from anomaly mode
             path = self.save("last-good.safetensors", self.good_state)
             self.save_best()
-            raise Diverged(bad.what, self.epoch + 1, bad.step, bad.lr, path,
-                           self.good_state["epoch"]) from None
+            what = " ".join(str(bad).split()).rstrip(".")
+            raise Diverged(what, self.epoch + 1, self.step, self.optimizer.param_groups[0]["lr"],
+                           path, self.good_state["epoch"]) from None
         except KeyboardInterrupt:
             path = self.save("interrupted.safetensors")
             self.save_best()
@@ -226,7 +229,7 @@ class Trainer:
         bad = next((name for name, p in self.model.named_parameters()
                     if not backend.get_array_module(p.data).isfinite(p.data).all()), None)
         if bad is not None:  # the last step's update overflowed
-            raise _NonFinite(f"parameter {bad} became non-finite", len(loader), lr)
+            raise _NonFinite(f"parameter {bad} became non-finite")
         if self.scheduler is not None:
             self.scheduler.step()
         test_acc = accuracy(predict(self.model, self.test_set, config.device), self.test_set)
@@ -247,15 +250,14 @@ class Trainer:
         device, seen, total_loss, correct = self.config.device, 0, 0.0, 0
         bar = progress_bar(len(self.train_set), desc)
         try:
-            for step, (xb, tb) in enumerate(loader, 1):
+            for self.step, (xb, tb) in enumerate(loader, 1):
                 x = Variable(backend.to_device(xb, device), requires_grad=False)
                 t = backend.to_device(tb, device)
                 y = self.model(x)
                 loss = F.softmax_cross_entropy(y, t)
                 value = float(loss.item())
                 if not math.isfinite(value):  # before the step: no update from a broken loss
-                    raise _NonFinite(f"the loss became {value}", step,
-                                     self.optimizer.param_groups[0]["lr"])
+                    raise _NonFinite(f"the loss became {value}")
                 self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()

@@ -124,6 +124,27 @@ def test_max_and_min_with_dim_give_values_and_indices_like_torch(shape, seed, da
                  torch_fn=lambda t, n=name: getattr(t, n)(dim=dim, keepdim=keepdim).values)
 
 
+@given(shape=shapes(min_dims=1, max_dims=4), seed=seeds, data=st.data())
+def test_shape_methods_over_random_shapes_match_numpy_and_torch(shape, seed, data):
+    x, n = random_array(seed, shape), len(shape)
+    start = data.draw(st.integers(-n, n - 1))
+    end = data.draw(st.integers(start % n, n - 1))
+    joined = shape[:start % n] + (-1,) + shape[end + 1:]
+    check_op(lambda a: a.flatten(start, end), [x], lambda a: a.reshape(joined),
+             torch_fn=lambda t: t.flatten(start, end))
+    order = tuple(data.draw(st.permutations(range(n))))
+    check_op(lambda a: a.permute(*order), [x], lambda a: a.transpose(order),
+             torch_fn=lambda t: t.permute(*order))
+    where = data.draw(st.integers(-n - 1, n))
+    check_op(lambda a: a.unsqueeze(where), [x], lambda a: np.expand_dims(a, where),
+             torch_fn=lambda t: t.unsqueeze(where))
+    ones = x[tuple(slice(0, 1) if data.draw(st.booleans()) else slice(None) for _ in shape)]
+    sizes = tuple(3 if m == 1 else -1 for m in ones.shape)
+    check_op(lambda a: a.expand(2, *sizes), [ones],
+             lambda a: np.broadcast_to(a, (2,) + tuple(3 if m == 1 else m for m in a.shape)),
+             torch_fn=lambda t: t.expand(2, *sizes))
+
+
 def test_max_with_dim_sends_the_gradient_to_the_first_tie_like_torch():
     data = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])
     x = cr.Variable(data)

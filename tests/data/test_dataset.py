@@ -135,3 +135,15 @@ def test_random_split_warns_about_an_empty_part():
 def test_random_split_refuses_lengths_that_do_not_fit(lengths, message):
     with pytest.raises(ValueError, match=message):
         random_split(TensorDataset(np.arange(5)), lengths, seed=0)
+
+
+def test_concat_dataset_reads_through_to_each_part():
+    from chainrule.data import ConcatDataset
+
+    ds = ConcatDataset([TensorDataset(np.arange(3)), TensorDataset(np.arange(10, 12))])
+    assert len(ds) == 5 and ds.cumulative_sizes == [3, 5]
+    assert [int(ds[i][0]) for i in range(5)] == [0, 1, 2, 10, 11]
+    assert int(ds[-1][0]) == 11
+    assert ds.get_batch([4, 0])[0].tolist() == [11, 0]
+    with pytest.raises(IndexError, match="index 5 is out of range for 5 examples"):
+        ds[5]

@@ -72,3 +72,18 @@ def test_batch_arrays_are_the_batches_as_arrays(drop_last):
     plain = make([9, 8, 7, 6, 5])  # no order(): grouped one index at a time
     assert [b.tolist() for b in plain.arrays()] == list(plain)
     assert all(b.dtype.kind == "i" for b in plain.arrays())
+
+
+def test_weighted_sampler_draws_in_proportion_to_the_weights():
+    from chainrule.data import WeightedRandomSampler
+
+    sampler = WeightedRandomSampler([1.0, 0.0, 3.0], num_samples=4000, seed=0)
+    counts = np.bincount(list(sampler), minlength=3)
+    assert len(sampler) == 4000 and counts[1] == 0
+    assert counts[2] / counts[0] == pytest.approx(3.0, rel=0.1)
+    once = list(WeightedRandomSampler([1, 1, 5, 0], num_samples=3, replacement=False, seed=1))
+    assert sorted(once) == [0, 1, 2]
+    with pytest.raises(ValueError, match="only 3 weights are positive"):
+        WeightedRandomSampler([1, 1, 5, 0], num_samples=4, replacement=False)
+    with pytest.raises(ValueError, match="non-negative numbers with a positive sum"):
+        WeightedRandomSampler([0, 0], num_samples=1)

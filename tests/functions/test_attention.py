@@ -67,6 +67,15 @@ def test_attention_with_a_mask_or_causal(kind, geometry, seed):
              torch_fn=torch_attention(**options))
 
 
+def test_a_float_mask_variable_gets_its_gradient_as_a_learned_bias():
+    q, k, v = random_array(0, (2, 3, 2)), random_array(1, (2, 4, 2)), random_array(2, (2, 4, 3))
+    bias = random_array(3, (3, 4))
+    check_op(lambda a, b, c, m: F.scaled_dot_product_attention(a, b, c, attn_mask=m),
+             [q, k, v, bias], lambda a, b, c, m: np_attention(a, b, c, m),
+             torch_fn=lambda a, b, c, m: torch.nn.functional.scaled_dot_product_attention(
+                 a, b, c, attn_mask=m))
+
+
 def test_a_query_that_sees_nothing_gets_zeros_and_zero_gradients_as_torch():
     q = cr.Variable(random_array(0, (3, 2)))
     k, v = cr.Variable(random_array(1, (4, 2))), cr.Variable(random_array(2, (4, 5)))

@@ -1,9 +1,10 @@
-"""clip_grad_norm: total norm and scaled gradients as torch.nn.utils.clip_grad_norm_."""
+"""clip_grad_norm and clip_grad_value: as torch.nn.utils.clip_grad_norm_ and clip_grad_value_."""
 
 import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule import optim
 from chainrule.optim import clip_grad_norm
 from harness import torch
 
@@ -85,3 +86,26 @@ def test_read_only_broadcast_gradient_is_clipped():
     p.grad = cr.Variable(np.broadcast_to(np.array([2.0]), (4,)))
     assert clip_grad_norm([p], max_norm=2.0) == pytest.approx(4.0)
     np.testing.assert_allclose(p.grad.data, np.ones(4), rtol=1e-6)
+
+
+def test_clip_grad_value_clamps_each_element_as_torch():
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal((3, 4)) * 3, rng.standard_normal(5)]
+    params = [cr.Variable(np.zeros_like(a)) for a in arrays]
+    for p, a in zip(params, arrays):
+        p.grad = cr.Variable(a.copy())
+    frozen = cr.Variable(np.zeros(2))
+    optim.clip_grad_value_(params + [frozen], 1.5)
+    for p, a in zip(params, arrays):
+        np.testing.assert_array_equal(p.grad.data, np.clip(a, -1.5, 1.5))
+    assert frozen.grad is None
+    if torch is not None:
+        tensors = [torch.zeros(a.shape, dtype=torch.float64, requires_grad=True) for a in arrays]
+        for t, a in zip(tensors, arrays):
+            t.grad = torch.from_numpy(a.copy())
+        torch.nn.utils.clip_grad_value_(tensors, 1.5)
+        for p, t in zip(params, tensors):
+            np.testing.assert_array_equal(p.grad.data, t.grad.numpy())
+    with pytest.raises(ValueError, match="clip_value must be non-negative, got -1"):
+        optim.clip_grad_value(params, -1)
+    assert optim.clip_grad_norm_ is optim.clip_grad_norm

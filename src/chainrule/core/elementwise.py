@@ -36,7 +36,7 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """y = |x|;  dy/dx = sign x, with abs'(0) = 0 as in PyTorch"""
+    """y = |x|;  dy/dx = sign x, with abs'(0) = 0 and abs'(NaN) = 0 as in PyTorch"""
 
     keeps_outputs = False
 
@@ -45,7 +45,8 @@ class Abs(Function):
 
     def backward(self, gy):
         (x,) = self.inputs
-        return gy * get_array_module(x.data).sign(x.data)
+        xp = get_array_module(x.data)
+        return gy * xp.nan_to_num(xp.sign(x.data))  # sign(NaN) is NaN; torch's sgn gives 0
 
 
 class Tanh(Function):
@@ -96,7 +97,7 @@ class SigmoidGrad(Function):
 
 
 class ReLU(Function):
-    """y = max(x, 0);  dy/dx = 1 where x > 0, else 0 (relu'(0) = 0, as in PyTorch)"""
+    """y = max(x, 0);  dy/dx = 0 where x ≤ 0, else 1 (relu'(0) = 0, relu'(NaN) = 1, as PyTorch)"""
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -109,15 +110,19 @@ class ReLU(Function):
 
 
 class ReluGrad(Function):
-    """gx = gy · [y > 0];  ∂gx/∂gy = [y > 0], ∂gx/∂y = 0 (piecewise constant)"""
+    """gx = gy · [y ≠ 0];  ∂gx/∂gy = [y ≠ 0], ∂gx/∂y = 0 (piecewise constant)
+
+    y = relu(x) is 0, positive or NaN, so [y ≠ 0] is torch's threshold_backward rule
+    [not x ≤ 0] in one comparison: a NaN passes its gradient through, as in PyTorch.
+    """
 
     keeps_outputs = False
 
     def forward(self, gy, y):
         xp = get_array_module(gy)
         if gy.dtype.kind != "f" or gy.shape != y.shape:
-            return gy * (y > 0)
-        return xp.multiply(gy, y > 0, out=scratch.result_like("relu grad", gy))
+            return gy * (y != 0)
+        return xp.multiply(gy, y != 0, out=scratch.result_like("relu grad", gy))
 
     def backward(self, ggx):
         return ReluGrad()(ggx, self.inputs[1]), None

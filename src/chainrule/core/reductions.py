@@ -68,6 +68,13 @@ class Extreme(Function):
         return ops.reshape(gy, kept) * share
 
 
+def _row_max(x, axis):
+    """max x along ``axis`` (kept), the shift that keeps exp from overflowing; 0 when empty."""
+    if x.shape[axis] == 0:  # nothing to shift, and NumPy's max refuses an empty axis
+        return x.sum(axis=axis, keepdims=True)
+    return x.max(axis=axis, keepdims=True)
+
+
 class Softmax(Function):
     """yᵢ = e^(xᵢ - max x) / Σⱼ e^(xⱼ - max x) along ``axis``;  gx = y (gy - Σ gy y)"""
 
@@ -75,8 +82,7 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, x):
-        xp = get_array_module(x)
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        e = get_array_module(x).exp(x - _row_max(x, self.axis))
         e /= e.sum(axis=self.axis, keepdims=True)
         return e
 
@@ -94,7 +100,7 @@ class LogSoftmax(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        shifted = x - x.max(axis=self.axis, keepdims=True)
+        shifted = x - _row_max(x, self.axis)
         return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
 
     def backward(self, gy):

@@ -3,7 +3,14 @@
 from chainrule.data import transforms
 from chainrule.data.collate import collate
 from chainrule.data.dataloader import DataLoader
-from chainrule.data.dataset import ArrayDataset, Dataset, Subset, TensorDataset, random_split
+from chainrule.data.dataset import (
+    ArrayDataset,
+    ConcatDataset,
+    Dataset,
+    Subset,
+    TensorDataset,
+    random_split,
+)
 from chainrule.data.digits import Digits
 from chainrule.data.mnist import MNIST, FashionMNIST
 from chainrule.data.sampler import (
@@ -11,6 +18,7 @@ from chainrule.data.sampler import (
     RandomSampler,
     SequentialSampler,
     SubsetRandomSampler,
+    WeightedRandomSampler,
 )
 from chainrule.data.spiral import Spiral
 from chainrule.data.transforms import Compose, Flatten, Normalize, ToFloat
@@ -22,6 +30,7 @@ __all__ = [
     "ArrayDataset",
     "BatchSampler",
     "Compose",
+    "ConcatDataset",
     "DataLoader",
     "Dataset",
     "Digits",
@@ -35,6 +44,7 @@ __all__ = [
     "SubsetRandomSampler",
     "TensorDataset",
     "ToFloat",
+    "WeightedRandomSampler",
     "collate",
     "default_collate",
     "random_split",

@@ -1,5 +1,6 @@
 """Datasets: indexable collections of examples, and views of them (Subset, random_split)."""
 
+import bisect
 import itertools
 import math
 import warnings
@@ -135,6 +136,32 @@ class Subset(Dataset):
 
     def __repr__(self):
         return f"Subset({self.dataset!r}, n={len(self)})"
+
+
+class ConcatDataset(Dataset):
+    """The examples of several datasets, one after another (PyTorch's ConcatDataset).
+
+    >>> len(ConcatDataset([TensorDataset(np.zeros(3)), TensorDataset(np.ones(2))]))
+    5
+    """
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: give at least one dataset")
+        self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index):
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"ConcatDataset: index {index} is out of range for {n} examples")
+        index %= n
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]
 
 
 def random_split(dataset, lengths, generator=None, seed=None):

@@ -131,3 +131,37 @@ class BatchSampler:
     def __len__(self):
         full, rest = divmod(len(self.sampler), self.batch_size)
         return full + (1 if rest and not self.drop_last else 0)
+
+
+class WeightedRandomSampler:
+    """``num_samples`` indices drawn with probability proportional to ``weights`` each pass.
+
+    With ``replacement`` (the default, as torch's) each draw is independent; without, an
+    index is drawn at most once per pass. Useful to balance classes:
+    ``weights = 1 / counts[labels]``.
+    """
+
+    def __init__(self, weights, num_samples, replacement=True, seed=None, generator=None):
+        weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if weights.size == 0 or not np.all(weights >= 0) or not weights.sum() > 0:
+            raise ValueError("WeightedRandomSampler: weights must be non-negative numbers "
+                             "with a positive sum")
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+            raise ValueError(f"WeightedRandomSampler: num_samples must be a positive integer, "
+                             f"got {num_samples!r}")
+        if not replacement and num_samples > np.count_nonzero(weights):
+            raise ValueError(f"WeightedRandomSampler: {num_samples} samples without "
+                             f"replacement, but only {np.count_nonzero(weights)} weights are "
+                             "positive")
+        self.weights, self.num_samples, self.replacement = weights, num_samples, bool(replacement)
+        self._rng = _rng(seed, generator, "WeightedRandomSampler")
+
+    def __iter__(self):
+        return iter(self.order().tolist())
+
+    def order(self):
+        return self._rng.choice(len(self.weights), size=self.num_samples,
+                                replace=self.replacement, p=self.weights / self.weights.sum())
+
+    def __len__(self):
+        return self.num_samples

@@ -101,7 +101,7 @@ class ELU(Function):
 
     def backward(self, gy):
         (x,) = self.inputs
-        positive = x.data > 0
+        positive = ~(x.data <= 0)  # NaN takes the identity branch's 1, as torch's elu_backward
         # eˣ of the negative part only: a large positive x must not overflow into the graph
         negative_part = where(positive, 0.0, x)
         return gy * where(positive, 1.0, _exp(negative_part) * self.alpha)

@@ -24,7 +24,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
     Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); the
     leading axes broadcast. ``attn_mask`` broadcasts to (..., L, S): a boolean mask keeps
-    the scores where it is True, a float mask is added to them (-inf removes one).
+    the scores where it is True, a float mask is added to them (-inf removes one; a float
+    Variable that needs a gradient, a learned bias, gets one).
     ``is_causal`` lets query i see keys j ≤ i only. Dropout of ``dropout_p`` is applied to
     the attention weights whenever it is positive, as in torch (pass 0.0 in evaluation).
     """
@@ -53,6 +54,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                              f"the scores' shape {scores.shape}") from None
         if mask.dtype == bool:
             scores = where(mask, scores, -math.inf)
+        elif isinstance(attn_mask, Variable):  # a learned bias: its gradient flows, as torch's
+            scores = scores + attn_mask
         else:
             scores = scores + mask.astype(q.dtype, copy=False)
     # rows with every score at -inf would be 0/0 in softmax: zeros instead, as torch's

@@ -207,6 +207,15 @@ def _conv_columns(x, kernel, stride, pad, oh):
     return _columns(x, kernel, stride, pad)[0]
 
 
+def _row_width(col, n, oh, ow):
+    """Columns per output row of conv's im2col matrix (N·OH rows of them): Wp when wide, else OW.
+
+    For an empty batch NumPy cannot infer a reshape's -1 from no elements; any width then
+    gives the same empty result.
+    """
+    return col.shape[1] // (n * oh) if n else ow
+
+
 def _give_columns(col, stride):
     """Hand ``_conv_columns``'s matrix back to the scratch pool (only stride 1 took it there;
     a strided im2col may be a view of its input)."""
@@ -245,12 +254,14 @@ class Conv2d(Function):
         xp = get_array_module(x)
         col = _conv_columns(x, W.shape[2:], self.stride, self.pad, oh)
         self.col = col  # backward's gW reuses it instead of gathering the windows again
+        n = x.shape[0]
+        width = _row_width(col, n, oh, ow)
         if b is None:
-            y = (W.reshape(o, -1) @ col).reshape(o, x.shape[0], oh, -1)[..., :ow]
+            y = (W.reshape(o, -1) @ col).reshape(o, n, oh, width)[..., :ow]
         else:  # the GEMM result is scratch: the bias add packs the wide columns out of it
             gemm = scratch.take(GEMM, xp, (o, col.shape[1]), xp.result_type(W, col))
             xp.matmul(W.reshape(o, -1), col, out=gemm)
-            y = gemm.reshape(o, x.shape[0], oh, -1)[..., :ow]
+            y = gemm.reshape(o, n, oh, width)[..., :ow]
             y = xp.add(y, b.reshape(o, 1, 1, 1), dtype=y.dtype,
                        out=scratch.result("conv2d", xp, y.shape, y.dtype))
             scratch.give(GEMM, gemm)
@@ -295,7 +306,8 @@ class Conv2dGradW(Function):
             if o < len(col):
                 gy2 = widened = _widen(gy, col.shape[1] // (n * oh))
             else:
-                col = col.reshape(len(col), n, oh, -1)[..., :ow].reshape(len(col), -1)
+                col = col.reshape(len(col), n, oh, _row_width(col, n, oh, ow))[..., :ow]
+                col = col.reshape(len(col), -1)
         gW = (gy2 @ col.T).reshape((o, x.shape[1]) + self.kernel)
         _give_columns(columns, self.stride)
         if widened is not None:

@@ -5,9 +5,9 @@ Cross entropy and NLL are one Function, ``ClassLoss``: whatever the targets (cla
 indices or probabilities), class weights, ignored positions and label smoothing, the
 loss is linear in the log-probabilities z = log softmax(x) along the class axis 1,
 loss = -Σ a ⊙ z / d, with coefficients ``a`` and divisor ``d`` fixed by the targets
-alone. So the targets are turned into ``a`` and ``d`` once (``_coefficients``), and
-one forward and one backward serve every option; NLL is the same sum with z = x.
-Targets, class weights and ``pos_weight`` are constants: they get no gradient.
+alone. So the targets are turned into ``a`` and ``d`` once (``_index_coefficients``,
+``_probability_coefficients``), and one forward and one backward serve every option;
+NLL is the same sum with z = x. Targets and class weights are constants: no gradient.
 """
 
 import numpy as np
@@ -62,7 +62,10 @@ class ClassLoss(Function):
             xp = get_array_module(x)
             shifted = x - x.max(axis=1, keepdims=True)
             z = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        losses = -(self.coeff * z).sum(axis=1)
+        # a class the targets do not weigh adds nothing, even where z is -inf (0 · -inf is
+        # NaN): torch picks the target's entry, so a -inf logit elsewhere leaves it finite
+        xp = get_array_module(x)
+        losses = -xp.where(self.coeff != 0, self.coeff * z, 0).sum(axis=1)
         if not self.reduce:
             return losses
         with np.errstate(invalid="ignore", divide="ignore"):  # NumPy's warnings; CuPy has none
@@ -220,7 +223,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
         pointwise = exp(target) * (target - input)
     else:
         t = as_variable(target) if not isinstance(target, Variable) else target
-        positive = t.data > 0
+        positive = ~(t.data <= 0)  # NaN counts as positive: it stays NaN, as in torch
         # t log t with log's argument 1 where t = 0: no 0 · log 0 = nan, in value or gradient
         pointwise = t * log(where(positive, t, 1.0)) - t * input
     if reduction == "batchmean":

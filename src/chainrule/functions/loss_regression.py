@@ -24,7 +24,10 @@ class SquaredError(Function):
 
     def forward(self, x0, x1):
         diff = x0 - x1
-        return (diff * diff).sum() / (max(diff.size, 1) if self.mean else 1)
+        total = (diff * diff).sum()
+        if self.mean:  # the mean of no elements is NaN, as torch's (and without a warning)
+            return total / diff.size if diff.size else total * float("nan")
+        return total
 
     def backward(self, gy):
         x0, x1 = self.inputs

@@ -92,8 +92,10 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
     if not training:
         return _batch_norm_eval(x, gamma, beta, running_mean, running_var, eps, shape)
     m = x.data.size // c
-    if m < 2:
+    if m == 1:
         raise ValueError(f"batch_norm: training needs more than 1 value per channel, x {x.shape}")
+    if m == 0:  # an empty batch has no statistics: running ones untouched, as in PyTorch
+        return x * gamma.reshape(shape) + beta.reshape(shape)
     f = Normalize(axes, axes, shape, eps)
     y = f(x, gamma, beta)
     for running, batch in ((running_mean, f.mean), (running_var, f.var * (m / (m - 1)))):

@@ -29,6 +29,8 @@ class LogSumExp(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
+        if x.size == 0:  # log of an empty sum: -inf, as torch.logsumexp
+            return x.sum(axis=self.axis, keepdims=self.keepdims) - xp.inf
         m = x.max(axis=self.axis, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)  # a slice of all -inf gives -inf, not nan
         y = xp.log(xp.exp(x - m).sum(axis=self.axis, keepdims=True)) + m

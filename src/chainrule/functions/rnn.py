@@ -10,8 +10,8 @@ all steps (``F.linear``); what is left is the loop, where each step needs the on
            n = tanh(xw_t[n] + r (h W_h + b_h)[n]),   h' = (1 - z) n + z h
 
 The loop runs on arrays: a step costs one matmul and a dozen NumPy calls instead of a
-dozen recorded operations with their backward (on bench/lstm_step.py the step went from
-about 5x PyTorch's time to under it; figures in bench/README.md). A plain backward runs
+dozen recorded operations with their backward (bench/lstm_step.py's training step: 60 ms
+-> 18 ms of CPU time on one thread; figures in bench/README.md). A plain backward runs
 backpropagation through time on arrays as well, and gets W_h's gradient in one matmul over
 all steps. Under ``create_graph`` the backward instead recomputes the sequence with
 chainrule operations and differentiates that, so gradients of gradients stay exact.
@@ -191,6 +191,7 @@ class LSTM(Recurrence):
         self.k = xp.where(is_g, 1, 0.5).astype(steps.dtype)
         self.s = xp.where(is_g, 0, 0.5).astype(steps.dtype)
         self.m = xp.where(is_g, 0, 1).astype(steps.dtype)
+        self.one_minus_m = 1 - self.m
 
     def step(self, t, xw, W_h, b_h):
         xp = get_array_module(xw)
@@ -222,7 +223,7 @@ class LSTM(Recurrence):
         xp.multiply(dh, tanh_c, out=da[:, 3 * H:])
         slope = self.m - y
         slope *= y
-        slope += 1 - self.m
+        slope += self.one_minus_m
         da *= slope
         dc *= y[:, H:2 * H]
 

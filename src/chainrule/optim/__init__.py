@@ -9,7 +9,7 @@ from chainrule.optim import lr_scheduler
 from chainrule.optim.adadelta import AdaDelta
 from chainrule.optim.adagrad import AdaGrad
 from chainrule.optim.adam import Adam, AdamW
-from chainrule.optim.clip import clip_grad_norm
+from chainrule.optim.clip import clip_grad_norm, clip_grad_value
 from chainrule.optim.lr_scheduler import (
     ConstantLR,
     CosineAnnealingLR,
@@ -31,6 +31,8 @@ from chainrule.optim.sgd import SGD
 
 Adagrad = AdaGrad  # PyTorch's spelling
 Adadelta = AdaDelta
+clip_grad_norm_ = clip_grad_norm  # torch.nn.utils' names
+clip_grad_value_ = clip_grad_value
 
 __all__ = [
     "SGD",
@@ -56,5 +58,8 @@ __all__ = [
     "SequentialLR",
     "StepLR",
     "clip_grad_norm",
+    "clip_grad_norm_",
+    "clip_grad_value",
+    "clip_grad_value_",
     "lr_scheduler",
 ]

@@ -34,3 +34,20 @@ def clip_grad_norm(params, max_norm, norm_type=2.0):
                 scaled.add(id(g))
                 g.data = g.data * scale
     return total
+
+
+def clip_grad_value(params, clip_value):
+    """Clamp every gradient element of ``params`` into ``[-clip_value, clip_value]``.
+
+    As ``torch.nn.utils.clip_grad_value_``; parameters without a gradient are left out.
+    Each gradient gets a new array, as in ``clip_grad_norm``.
+    """
+    if not clip_value >= 0:
+        raise ValueError(f"clip_grad_value: clip_value must be non-negative, got {clip_value}")
+    params = [params] if isinstance(params, Variable) else list(params)
+    clipped = set()
+    for p in params:
+        if p.grad is not None and id(p.grad) not in clipped:
+            clipped.add(id(p.grad))
+            p.grad.data = get_array_module(p.grad.data).clip(p.grad.data, -clip_value,
+                                                             clip_value)
