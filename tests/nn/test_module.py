@@ -224,7 +224,7 @@ def test_to_cpu_keeps_numpy_arrays_and_returns_self():
     model = Block()
     model(np.ones((2, 3), np.float32)).sum().backward()
     assert model.to("cpu") is model and model.cpu() is model
-    assert all(type(p.data) is np.ndarray for p in model.parameters())
+    assert all(isinstance(p.data, np.ndarray) for p in model.parameters())
     assert type(model.norm.running_mean) is np.ndarray
     with pytest.raises(ValueError, match="unknown device"):
         model.to("tpu")
@@ -235,7 +235,7 @@ def test_to_cuda_without_a_gpu_names_the_extra():
     model = nn.Linear(2, 2)
     with pytest.raises(RuntimeError, match=r'pip install "chainrule\[gpu\]"'):
         model.to("cuda")
-    assert type(model.W.data) is np.ndarray
+    assert isinstance(model.W.data, np.ndarray)
 
 
 def test_repr_is_nested_like_torch():

@@ -23,7 +23,7 @@ def test_explicit_dtype_is_kept():
 
 def test_float32_array_is_shared_not_copied():
     array = np.ones(3, np.float32)
-    assert Parameter(array).data is array
+    assert Parameter(array)._data is array and np.shares_memory(Parameter(array).data, array)
 
 
 def test_parameter_of_a_variable_takes_its_data():

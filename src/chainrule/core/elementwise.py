@@ -17,6 +17,8 @@ from chainrule.core.function import Function
 class Exp(Function):
     """y = eˣ;  dy/dx = y"""
 
+    saves_inputs = False  # backward reads the output alone
+
     def forward(self, x):
         return get_array_module(x).exp(x)
 
@@ -26,6 +28,8 @@ class Exp(Function):
 
 class Sqrt(Function):
     """y = √x;  dy/dx = 1 / (2y)"""
+
+    saves_inputs = False  # backward reads the output alone
 
     def forward(self, x):
         return get_array_module(x).sqrt(x)
@@ -45,12 +49,14 @@ class Abs(Function):
 
     def backward(self, gy):
         (x,) = self.inputs
-        xp = get_array_module(x.data)
-        return gy * xp.nan_to_num(xp.sign(x.data))  # sign(NaN) is NaN; torch's sgn gives 0
+        xp = get_array_module(x._data)
+        return gy * xp.nan_to_num(xp.sign(x._data))  # sign(NaN) is NaN; torch's sgn gives 0
 
 
 class Tanh(Function):
     """y = tanh x;  dy/dx = 1 - y²  (backward is one fused TanhGrad call)"""
+
+    saves_inputs = False  # backward reads the output alone
 
     def forward(self, x):
         return get_array_module(x).tanh(x)
@@ -75,6 +81,8 @@ class TanhGrad(Function):
 class Sigmoid(Function):
     """y = 1 / (1 + e⁻ˣ);  dy/dx = y (1 - y)"""
 
+    saves_inputs = False  # backward reads the output alone
+
     def forward(self, x):
         # tanh form: never overflows for large |x|
         return get_array_module(x).tanh(x * 0.5) * 0.5 + 0.5
@@ -98,6 +106,8 @@ class SigmoidGrad(Function):
 
 class ReLU(Function):
     """y = max(x, 0);  dy/dx = 0 where x ≤ 0, else 1 (relu'(0) = 0, relu'(NaN) = 1, as PyTorch)"""
+
+    saves_inputs = False  # backward reads the output alone
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -144,7 +154,7 @@ class Clip(Function):
         return get_array_module(x).clip(x, self.x_min, self.x_max)
 
     def backward(self, gy):
-        x = self.inputs[0].data
+        x = self.inputs[0]._data
         inside = get_array_module(x).ones(x.shape, dtype=bool)
         if self.x_min is not None:
             inside &= x >= self.x_min

@@ -30,7 +30,10 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
     if found is not None:
         walk.useful = _reaching(outputs, found)
     for y, gy in zip(outputs, grad_outputs):
-        walk.deposit(y, _seed(y, gy))
+        seed = _seed(y, gy)
+        if gy is not None and y.creator is None and found is None:
+            seed = walk.copy(seed)  # a leaf's .grad must not be the caller's array
+        walk.deposit(y, seed)
     previous = grad_mode.enabled, grad_mode.anomaly
     grad_mode.enabled = create_graph
     grad_mode.anomaly = False  # the walk checks each backward's result as a whole instead
@@ -38,14 +41,14 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
         walk.run()
     finally:
         grad_mode.enabled, grad_mode.anomaly = previous
-    walk.keep_retained()
+    walk.finish()
     return None if found is None else [found[x] for x in inputs]
 
 
 def _seed(y, gy):
     """The gradient that starts backward at output ``y``: ones, or ``gy`` of exactly y's shape."""
     if gy is None:
-        return y._derived(get_array_module(y.data).ones_like(y.data))
+        return y._derived(get_array_module(y._data).ones_like(y._data))
     shape = tuple(gy.shape) if hasattr(gy, "shape") else np.shape(gy)
     if shape != y.shape:
         raise ValueError(
@@ -83,16 +86,20 @@ class _Walk:
 
     def __init__(self, found, add, retain_grad):
         self.found, self.add, self.retain_grad = found, add, retain_grad
+        self.copy = _copy_recorded if add is _add_recorded else _copy_arrays
         self.useful = None  # with found: the Functions worth running (see _reaching)
         self.pending = {}  # Function -> summed gradient of its output (a list for several)
         self.heap = []  # (-generation, arrival, function): latest generation first
         self.solo = None  # the one waiting Function, kept out of the heap (see above)
         self.arrival = itertools.count()
-        self.retained = {}  # intermediate Variable -> its summed gradient, with retain_grad
+        self.watched = {}  # Function -> {output index: Variable with hooks or retaining}
+        self.hooked_leaves = {}  # leaf with hooks -> its summed gradient, for the hooks at the end
+        self.retained = {}  # intermediate Variable -> its gradient, added to its .grad at the end
         self.anomaly = grad_mode.anomaly
 
     def run(self):
-        heap, pending, deposit, anomaly = self.heap, self.pending, self.deposit, self.anomaly
+        heap, pending, deposit, watched = self.heap, self.pending, self.deposit, self.watched
+        anomaly, writes = self.anomaly, self.found is None  # grad() writes no .grad
         while True:
             function = self.solo
             if function is not None:
@@ -106,6 +113,14 @@ class _Walk:
                 gys = _zeros_for_missing([_dense(gy) for gy in gys], function)
             else:
                 gys = (_dense(gys),)
+            if watched and function in watched:
+                gys = self.visit(function, gys)
+            versions = function.versions  # saved with the call: any input written since?
+            if versions is not None:
+                xs = function.inputs  # inline for one and two inputs: the common ops
+                if (versions[0] != xs[0]._version or versions[-1] != xs[-1]._version
+                        or len(versions) > 2):
+                    function.check_versions()
             gxs = function.backward(*gys)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
@@ -117,9 +132,11 @@ class _Walk:
                 if type(gx) is ops.ScatteredGrad:  # x's shape and dtype by construction
                     deposit(x, gx)
                     continue
-                if (not hasattr(gx, "creator") or gx.data.shape != x.data.shape
-                        or gx.data.dtype != x.data.dtype):
+                if (not hasattr(gx, "creator") or gx._data.shape != x._data.shape
+                        or gx._data.dtype is not x._data.dtype):  # NumPy's dtypes are singletons
                     gx = _fit(gx, x, function)
+                elif x.creator is None and x.grad is None and writes and _shared(gx, gys, gxs):
+                    gx = self.copy(gx)  # a leaf's first .grad must own its buffer
                 deposit(x, gx)
 
     def deposit(self, x, gx):
@@ -134,7 +151,11 @@ class _Walk:
             if f not in self.useful:  # grad() writes no .grad; nothing below needs gx
                 return
         if f is None:
-            x.grad = gx if x.grad is None else add(x.grad, gx)
+            if x._hooks is not None:  # its hooks see the gradient summed over this pass
+                sums = self.hooked_leaves
+                sums[x] = gx if x not in sums else add(sums[x], gx)
+            else:
+                x.grad = gx if x.grad is None else add(x.grad, gx)
             return
         pending = self.pending
         if f not in pending:
@@ -149,21 +170,66 @@ class _Walk:
         if len(outs) > 1:
             inbox = pending.setdefault(f, [None] * len(outs))
             i = next(i for i, ref in enumerate(outs) if ref() is x)  # not ==: elementwise
-            gx = inbox[i] = gx if inbox[i] is None else add(inbox[i], gx)
+            inbox[i] = gx if inbox[i] is None else add(inbox[i], gx)
         else:
+            i = 0
             previous_gx = pending.get(f)
-            gx = pending[f] = gx if previous_gx is None else add(previous_gx, gx)
-        if self.retain_grad:
-            self.retained[x] = gx
+            pending[f] = gx if previous_gx is None else add(previous_gx, gx)
+        if self.retain_grad or x._hooks is not None:
+            self.watched.setdefault(f, {})[i] = x
 
-    def keep_retained(self):
-        """With retain_grad, add each intermediate's gradient to its ``.grad``, as leaves do."""
-        add = self.add
-        for x, gx in self.retained.items():
+    def visit(self, function, gys):
+        """Run the hooks of ``function``'s watched outputs on their summed gradients; keep
+        what retain_grad asks for. A hook's replacement is what flows on."""
+        gys = list(gys)
+        for i, y in self.watched.pop(function).items():
+            hooks = y._hooks
+            if hooks is not None:
+                gys[i] = _run_hooks(y, gys[i], self.copy)
+            if self.retain_grad or (hooks is not None and hooks.retain):
+                self.retained[y] = gys[i]
+        return gys
+
+    def finish(self):
+        """Leaves with hooks get their hooked gradient; retained intermediates add theirs
+        to ``.grad`` as leaves do. Every new ``.grad`` owns its buffer."""
+        add, copy = self.add, self.copy
+        for x, gx in self.hooked_leaves.items():
+            gx = _run_hooks(x, gx, copy)
             x.grad = gx if x.grad is None else add(x.grad, gx)
+        for x, gx in self.retained.items():
+            x.grad = copy(gx) if x.grad is None else add(x.grad, gx)
 
     def _push(self, f):
         heapq.heappush(self.heap, (-f.generation, next(self.arrival), f))
+
+
+def _run_hooks(x, gx, copy):
+    """``x``'s hooks in order, each given the gradient and free to return a replacement."""
+    for hook in list(x._hooks.fns.values()):
+        replacement = hook(gx)
+        if replacement is not None:  # the hook's array is the user's: copied, fitted to x
+            gx = copy(_fit(replacement, x, None))
+    return gx
+
+
+def _shared(gx, gys, gxs):
+    """Whether ``gx``'s buffer may be held elsewhere: a view, an incoming gradient
+    passed through unchanged (add, a user's seed), or one gradient given to two inputs."""
+    if gx._data.base is not None:
+        return True
+    for g in gys:
+        if g is gx:
+            return True
+    return sum(g is gx for g in gxs) > 1
+
+
+def _copy_arrays(g):
+    return g._derived(g._data.copy())
+
+
+def _copy_recorded(g):
+    return ops.copy(g)
 
 
 def _add_recorded(g0, g1):
@@ -174,7 +240,7 @@ def _add_arrays(g0, g1):
     """Sum two gradients without recording: the arrays alone, no Function needed."""
     if type(g0) is ops.ScatteredGrad or type(g1) is ops.ScatteredGrad:
         return ops.ScatteredGrad.join(g0, g1)  # summed once, when read
-    return g0._derived(g0.data + g1.data)
+    return g0._derived(g0._data + g1._data)
 
 
 def _dense(gy):
@@ -188,7 +254,7 @@ def _zeros_for_missing(gys, function):
     Shapes and dtypes were recorded with the call: the output may be gone by now.
     """
     given = next(gy for gy in gys if gy is not None)
-    xp = get_array_module(given.data)
+    xp = get_array_module(given._data)
     return [given._derived(xp.zeros(shape, dtype)) if gy is None else gy
             for gy, (shape, dtype) in zip(gys, function.output_specs)]
 
@@ -198,7 +264,10 @@ def _check_backward(function, gxs):
     for i, gx in enumerate(gxs):
         if gx is None:
             continue
-        data = gx.data if hasattr(gx, "creator") else gx
+        if type(gx) is ops.ScatteredGrad:
+            data = gx.data
+        else:
+            data = gx._data if hasattr(gx, "creator") else gx
         if not all_finite(data):
             called_at = getattr(function, "called_at", None) or "a line run outside anomaly mode"
             raise FloatingPointError(
@@ -211,18 +280,18 @@ def _fit(gx, x, function):
     and a promoted gradient cast back (as PyTorch does); any other shape refused."""
     if not hasattr(gx, "creator"):  # a backward may return plain arrays
         gx = x.constant(gx)
-    dtype = x.data.dtype
-    if gx.data.dtype != dtype and dtype.kind in "fc":
+    dtype = x._data.dtype
+    if gx._data.dtype != dtype and dtype.kind in "fc":
         gx = ops.cast(gx, dtype)
-    if gx.data.shape == x.data.shape:
+    if gx._data.shape == x._data.shape:
         return gx
     try:
-        return ops.sum_to(gx, x.data.shape)
+        return ops.sum_to(gx, x._data.shape)
     except ValueError:
         who = function.name if function is not None else "backward"
         raise ValueError(
-            f"{who}: gradient of shape {gx.data.shape} does not fit input of shape "
-            f"{x.data.shape}"
+            f"{who}: gradient of shape {gx._data.shape} does not fit input of shape "
+            f"{x._data.shape}"
         ) from None
 
 

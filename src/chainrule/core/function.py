@@ -13,6 +13,7 @@ import weakref
 from chainrule.backend import get_array_module
 from chainrule.core.mode import grad_mode
 
+OUTPUT_WRITTEN = (-1,)  # versions that never match: an output backward reads was written
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -33,12 +34,17 @@ class Function:
 
     # Slots for what every recorded call keeps; subclasses still get a __dict__
     # for their own settings (axis, shape, ...), created only when they set one.
-    __slots__ = ("inputs", "outputs", "generation", "__dict__", "__weakref__")
+    __slots__ = ("inputs", "outputs", "generation", "versions", "__dict__", "__weakref__")
 
     # Whether backward reads ``self.outputs`` (y = self.outputs[0]()). An op whose
     # backward never does sets this False: its calls then keep no weak references,
     # which makes a long graph cheaper to build. Several outputs are always kept.
     keeps_outputs = True
+
+    # Whether backward reads the inputs' values (not just their shapes). Then the
+    # inputs' versions are recorded with the call, and backward refuses to run if
+    # one was written in place since. Ops that read only shapes set this False.
+    saves_inputs = True
 
     def __call__(self, *inputs):
         for x in inputs:
@@ -46,11 +52,11 @@ class Function:
                 inputs = self._lift(inputs)
                 break
         if len(inputs) == 1:  # unrolled: on Python 3.11 a comprehension costs a frame
-            xs = (inputs[0].data,)
+            xs = (inputs[0]._data,)
         elif len(inputs) == 2:
-            xs = (inputs[0].data, inputs[1].data)
+            xs = (inputs[0]._data, inputs[1]._data)
         else:
-            xs = [x.data for x in inputs]
+            xs = [x._data for x in inputs]
         try:
             ys = self.forward(*xs)
         except (ValueError, IndexError, TypeError) as error:
@@ -79,6 +85,14 @@ class Function:
                 generation = x.generation
         self.generation = generation
         self.inputs = inputs
+        if not self.saves_inputs:
+            self.versions = None
+        elif len(inputs) == 2:  # unrolled, as above
+            self.versions = (inputs[0]._version, inputs[1]._version)
+        elif len(inputs) == 1:
+            self.versions = (inputs[0]._version,)
+        else:
+            self.versions = tuple([x._version for x in inputs])
         if len(outputs) > 1:  # zeros stand in for the gradient of an unused output
             self.outputs = [weakref.ref(y) for y in outputs]
             self.output_specs = [(y.shape, y.dtype) for y in outputs]
@@ -90,14 +104,37 @@ class Function:
             y.generation = generation
             y.requires_grad = True
 
+    def check_versions(self):
+        """Refuse to differentiate with an input or kept output written in place since the call."""
+        for ref in self.outputs:
+            y = ref()
+            if y is not None and y._version:
+                self._refuse_written(y, 0, "output")
+        if self.versions is not OUTPUT_WRITTEN:
+            for x, version in zip(self.inputs, self.versions):
+                if x._version != version:
+                    self._refuse_written(x, version, "input")
+
+    def output_written(self):
+        """One of this call's kept outputs was written: have backward check it (see stale)."""
+        if self.outputs:
+            self.versions = OUTPUT_WRITTEN
+
+    def _refuse_written(self, x, version, role):
+        who = repr(x.name) if x.name else f"of shape {x.shape}"
+        raise RuntimeError(
+            f"{self.name}: its {role} {who} was modified in place after the forward pass "
+            f"(version {version} then, {x._version} now), so its gradient would be wrong; "
+            "compute on a copy, or run forward again after the change")
+
     def _check_forward(self, xs, outputs):
         """Anomaly mode: refuse a NaN or inf output, and remember the user's line for backward."""
         self.called_at = user_frame()
         for y in outputs:
-            if not all_finite(y.data):
+            if not all_finite(y._data):
                 shapes = " and ".join(str(getattr(x, "shape", ())) for x in xs)
                 raise FloatingPointError(
-                    f"{self.name}: produced {nonfinite_kind(y.data)} from inputs of shape "
+                    f"{self.name}: produced {nonfinite_kind(y._data)} from inputs of shape "
                     f"{shapes} (anomaly mode; called at {self.called_at or 'an unknown line'})")
 
     def _lift(self, inputs):

@@ -15,6 +15,7 @@ class Add(Function):
     """y = x0 + x1;  dy/dx0 = dy/dx1 = 1"""
 
     keeps_outputs = False
+    saves_inputs = False
 
     def forward(self, x0, x1):
         return x0 + x1
@@ -27,6 +28,7 @@ class Sub(Function):
     """y = x0 - x1;  dy/dx0 = 1, dy/dx1 = -1"""
 
     keeps_outputs = False
+    saves_inputs = False
 
     def forward(self, x0, x1):
         return x0 - x1
@@ -66,6 +68,7 @@ class Neg(Function):
     """y = -x;  dy/dx = -1"""
 
     keeps_outputs = False
+    saves_inputs = False
 
     def forward(self, x):
         return -x
@@ -86,7 +89,7 @@ class Pow(Function):
 
     def backward(self, gy):
         x0, x1 = self.inputs
-        flat = x1.data == 0  # the base's slope is 0 there, even where x0^(x1-1) is inf
+        flat = x1._data == 0  # the base's slope is 0 there, even where x0^(x1-1) is inf
         if flat.any():
             gx0 = where(flat, 0.0, gy * x1 * where(flat, 1.0, x0) ** (x1 - 1))
         else:
@@ -94,7 +97,7 @@ class Pow(Function):
         if not x1.requires_grad:
             return gx0, None
         y = self.outputs[0]()
-        floor = (x0.data == 0) & (x1.data >= 0)  # y = 0 or 1 there: no slope in x1
+        floor = (x0._data == 0) & (x1._data >= 0)  # y = 0 or 1 there: no slope in x1
         if floor.any():
             return gx0, where(floor, 0.0, gy * y * log(where(floor, 1.0, x0)))
         return gx0, gy * y * log(x0)
@@ -112,6 +115,7 @@ class ScalarOp(Function):
 
     __slots__ = ("c",)
     keeps_outputs = False
+    saves_inputs = False
     verb = ""
 
     def __init__(self, c):
@@ -191,13 +195,14 @@ class PowScalar(ScalarOp):
     """y = x ** c;  dy/dx = c x^(c-1), and 0 everywhere when c = 0 (as torch.pow, even at 0)"""
 
     verb = "pow"
+    saves_inputs = True
 
     def forward(self, x):
         return x**self.c
 
     def backward(self, gy):
         if self.c == 0:
-            return gy._derived(get_array_module(gy.data).zeros_like(gy.data))
+            return gy._derived(get_array_module(gy._data).zeros_like(gy._data))
         (x,) = self.inputs
         return gy * MulScalar(self.c)(PowScalar(self.c - 1)(x))
 
@@ -219,6 +224,7 @@ class Cast(Function):
     """y = x as ``dtype``;  gx = gy cast back to x's dtype"""
 
     keeps_outputs = False
+    saves_inputs = False
 
     def __init__(self, dtype):
         self.dtype = dtype
@@ -230,6 +236,19 @@ class Cast(Function):
         return cast(gy, self.inputs[0].dtype)
 
 
+class Copy(Function):
+    """y = a copy of x (its own buffer);  gx = gy"""
+
+    keeps_outputs = False
+    saves_inputs = False
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
 class Where(Function):
     """y = x0 where condition, else x1 (broadcasting);  gx0 = gy · c, gx1 = gy · (1 - c)
 
@@ -237,6 +256,7 @@ class Where(Function):
     """
 
     keeps_outputs = False
+    saves_inputs = False
 
     def __init__(self, condition):
         self.condition = condition
@@ -277,6 +297,7 @@ class GetItem(Function):
     """y = x[index];  gx scatters gy back, adding where an index repeats"""
 
     keeps_outputs = False
+    saves_inputs = False
 
     def __init__(self, index):
         self.index = index
@@ -287,7 +308,7 @@ class GetItem(Function):
     def backward(self, gy):
         (x,) = self.inputs
         if not grad_mode.enabled:  # a plain backward: the slice alone, summed by the engine
-            return ScatteredGrad(gy, x.shape, [(self.index, gy.data)])
+            return ScatteredGrad(gy, x.shape, [(self.index, gy._data)])
         return GetItemGrad(self.index, x.shape)(gy)
 
 
@@ -314,7 +335,7 @@ class ScatteredGrad:
         """g0 + g1, where either is a ScatteredGrad and the other may be a Variable."""
         parts = []
         for g in (g0, g1):
-            parts += g.parts if type(g) is ScatteredGrad else [(None, g.data)]
+            parts += g.parts if type(g) is ScatteredGrad else [(None, g._data)]
         like = g0 if type(g0) is ScatteredGrad else g1
         return ScatteredGrad(like.like, like.shape, parts)
 
@@ -343,6 +364,7 @@ class GetItemGrad(Function):
     """gx = zeros(shape) with gy added at index;  its own gradient is ggy = ggx[index]"""
 
     keeps_outputs = False
+    saves_inputs = False
 
     def __init__(self, index, shape):
         self.index = index
@@ -361,6 +383,7 @@ class Reshape(Function):
     """y = x.reshape(shape);  gx = gy.reshape(x.shape)"""
 
     keeps_outputs = False
+    saves_inputs = False
 
     def __init__(self, shape):
         self.shape = shape
@@ -376,6 +399,7 @@ class Transpose(Function):
     """y = x.transpose(axes);  gx = gy.transpose(inverse of axes)"""
 
     keeps_outputs = False
+    saves_inputs = False
 
     def __init__(self, axes=None):
         self.axes = axes
@@ -394,6 +418,7 @@ class Sum(Function):
     """y = Σ x over axis;  gx = gy broadcast back to x's shape"""
 
     keeps_outputs = False
+    saves_inputs = False
 
     def __init__(self, axis=None, keepdims=False):
         self.axis = axis
@@ -411,6 +436,7 @@ class SumTo(Function):
     """y = x summed down to ``shape`` (undoes broadcasting);  gx = gy broadcast back"""
 
     keeps_outputs = False
+    saves_inputs = False
 
     def __init__(self, shape):
         self.shape = shape
@@ -426,6 +452,7 @@ class BroadcastTo(Function):
     """y = x broadcast to ``shape``;  gx = gy summed back to x's shape"""
 
     keeps_outputs = False
+    saves_inputs = False
 
     def __init__(self, shape):
         self.shape = shape
@@ -496,6 +523,10 @@ def cast(x, dtype):
     if x.dtype == dtype:
         return x
     return Cast(dtype)(x)
+
+
+def copy(x):
+    return Copy()(x)
 
 
 def where(condition, x0, x1):

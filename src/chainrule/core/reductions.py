@@ -60,9 +60,9 @@ class Extreme(Function):
         return getattr(x, self.reduce)(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy):
-        x = self.inputs[0].data
+        x = self.inputs[0]._data
         kept = kept_shape(x.shape, self.axis)
-        hit = (x == self.outputs[0]().data.reshape(kept)).astype(x.dtype)
+        hit = (x == self.outputs[0]()._data.reshape(kept)).astype(x.dtype)
         share = hit / hit.sum(axis=self.axis, keepdims=True)
         # the share is a constant: gx is linear in gy, flat in x between ties
         return ops.reshape(gy, kept) * share
@@ -125,7 +125,7 @@ def mean(x, axis=None, keepdims=False, dim=None, keepdim=None):
     """y = Σ x / n over ``axis``, n the number of elements summed."""
     axis, keepdims = axis_and_keepdims("mean", x, axis, keepdims, dim, keepdim)
     y = ops.sum(x, axis, keepdims)
-    return y / (x.data.size // y.data.size) if y.data.size else y
+    return y / (x._data.size // y._data.size) if y._data.size else y
 
 
 def extreme(op, x, axis=None, keepdims=False, dim=None, keepdim=None):
@@ -163,8 +163,8 @@ def arg(op, x, axis=None, keepdims=False, dim=None, keepdim=None):
 
 
 def _arg(op, x, axis, keepdims):
-    xp = get_array_module(x.data)
-    found = getattr(xp, "arg" + op)(x.data, axis=axis, keepdims=keepdims)
+    xp = get_array_module(x._data)
+    found = getattr(xp, "arg" + op)(x._data, axis=axis, keepdims=keepdims)
     return xp.asarray(found)
 
 

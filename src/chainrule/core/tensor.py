@@ -36,12 +36,12 @@ class TensorMethods:
     def _compare(self, other, compare, symbol):
         if other is None or isinstance(other, (str, bytes, dict, set)):
             return NotImplemented  # x == None is False, as for any other object
-        other = other.data if isinstance(other, TensorMethods) else other
+        other = other._data if isinstance(other, TensorMethods) else other
         try:
-            return self._derived(compare(self.data, other))
+            return self._derived(compare(self._data, other))
         except ValueError:
             shape = getattr(other, "shape", None) or np.shape(other)
-            raise ValueError(f"{symbol}: shapes {self.data.shape} and {shape} do not "
+            raise ValueError(f"{symbol}: shapes {self._data.shape} and {shape} do not "
                              f"broadcast{user_line()}") from None
 
     def __lt__(self, other):
@@ -103,12 +103,12 @@ class TensorMethods:
     def any(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Whether any element is true (nonzero) over ``axis``: a boolean Variable."""
         axis, keepdims = reductions.axis_and_keepdims("any", self, axis, keepdims, dim, keepdim)
-        return self._derived(self.data.any(axis=axis, keepdims=keepdims))
+        return self._derived(self._data.any(axis=axis, keepdims=keepdims))
 
     def all(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Whether every element is true (nonzero) over ``axis``: a boolean Variable."""
         axis, keepdims = reductions.axis_and_keepdims("all", self, axis, keepdims, dim, keepdim)
-        return self._derived(self.data.all(axis=axis, keepdims=keepdims))
+        return self._derived(self._data.all(axis=axis, keepdims=keepdims))
 
     # ---- elementwise --------------------------------------------------------
     def exp(self):
@@ -177,10 +177,10 @@ class TensorMethods:
 
     def t(self):
         """The transpose of a matrix (a vector stays as it is), as PyTorch's ``x.t()``."""
-        if self.data.ndim > 2:
-            raise ValueError(f"t: expects at most 2 axes, got shape {self.data.shape} "
+        if self._data.ndim > 2:
+            raise ValueError(f"t: expects at most 2 axes, got shape {self._data.shape} "
                              "(use transpose(dim0, dim1) or permute)")
-        return self if self.data.ndim < 2 else shapes.transpose(self)
+        return self if self._data.ndim < 2 else shapes.transpose(self)
 
     def permute(self, *dims):
         """The axes reordered: ``x.permute(0, 2, 1)``."""
@@ -194,11 +194,11 @@ class TensorMethods:
     def astype(self, dtype):
         """x as ``dtype``: differentiable to a float dtype, a plain result to any other."""
         dtype = np.dtype(dtype)
-        if dtype == self.data.dtype:
+        if dtype == self._data.dtype:
             return self
-        if dtype.kind in "fc" and self.data.dtype.kind in "fc":
+        if dtype.kind in "fc" and self._data.dtype.kind in "fc":
             return ops.cast(self, dtype)
-        return self._derived(self.data.astype(dtype))
+        return self._derived(self._data.astype(dtype))
 
     def float(self):
         """x as float32 (PyTorch's ``float()``): ``(x > 0).float()``."""
@@ -234,7 +234,7 @@ class TensorMethods:
         if device is not None:
             kind, index = parse_device(device)  # a bad name fails here, before any copy
             device = "cpu" if kind == "cpu" else f"cuda:{index}"
-            if device != device_of(x.data):
+            if device != device_of(x._data):
                 x = elementwise.ToDevice(device)(x)
         return x if dtype is None else x.astype(dtype)
 
@@ -243,15 +243,15 @@ class TensorMethods:
     def size(self):
         """The element count as DeZero and NumPy read it (``x.size``), callable as
         PyTorch's ``x.size()`` (the shape) and ``x.size(0)`` (the length of an axis)."""
-        return Size(self.data.shape)
+        return Size(self._data.shape)
 
     def numel(self):
         """The number of elements."""
-        return int(self.data.size)
+        return int(self._data.size)
 
     def dim(self):
         """The number of axes (``ndim``)."""
-        return self.data.ndim
+        return self._data.ndim
 
     def tolist(self):
         """The data as (nested) Python lists of Python numbers."""
