@@ -53,7 +53,7 @@ def test_scratch_result_is_reused_only_when_nothing_outside_holds_it():
     from chainrule.backend import Scratch
 
     pool = Scratch()
-    shape = (64, 1024)  # 256 KiB: large enough to be kept
+    shape = (256, 1024)  # 1 MiB: large enough to be kept
     held = pool.result("t", np, shape, np.float32)
     held[...] = 1.0
     view = pool.result("t", np, shape, np.float32)[3:]  # only a view of the second is kept

@@ -308,7 +308,9 @@ class Conv2dGradW(Function):
             else:
                 col = col.reshape(len(col), n, oh, _row_width(col, n, oh, ow))[..., :ow]
                 col = col.reshape(len(col), -1)
-        gW = (gy2 @ col.T).reshape((o, x.shape[1]) + self.kernel)
+        # col @ gy2ᵀ, transposed after: OpenBLAS runs this long-K product with the wide operand
+        # untransposed, 0.87 ms against 1.27 ms for gy2 @ colᵀ (bench CNN's second conv, 1 core)
+        gW = (col @ gy2.T).T.reshape((o, x.shape[1]) + self.kernel)
         _give_columns(columns, self.stride)
         if widened is not None:
             scratch.give((WIDE, ow), widened.base)
