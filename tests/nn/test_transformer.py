@@ -82,3 +82,57 @@ def test_encoder_matches_torch_forward_and_backward(norm_first, batch_first, mas
     assert_close(xv.grad, t_x.grad, atol=1e-4)
     assert_close(encoder.layers[0].linear1.W.grad.T, twin.layers[0].linear1.weight.grad,
                  atol=1e-4)
+
+
+def test_decoder_layer_parts_are_named_as_in_pytorch_and_attend_to_memory():
+    layer = nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, dropout=0.0).eval()
+    assert [name for name, _ in layer.named_children()] == [
+        "self_attn", "multihead_attn", "linear1", "dropout", "linear2", "norm1", "norm2",
+        "norm3", "dropout1", "dropout2", "dropout3"]
+    tgt, memory = random_input((4, 2, 8)), random_input((6, 2, 8), seed=1)
+    y = layer(tgt, memory)
+    assert y.shape == (4, 2, 8)
+    assert not np.allclose(y.data, layer(tgt, memory * 2).data)  # the memory matters
+
+
+@pytest.mark.parametrize(("norm_first", "batch_first"), [(False, False), (True, True)])
+def test_decoder_matches_torch_forward_and_backward(norm_first, batch_first):
+    torch = torch_or_skip()
+    options = {"dim_feedforward": 16, "norm_first": norm_first, "batch_first": batch_first}
+    twin = torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(8, 2, **options), 2,
+                                       norm=torch.nn.LayerNorm(8)).eval()
+    decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, **options), 2,
+                                    norm=nn.LayerNorm(8)).eval()
+    nn.load_torch_state_dict(decoder, twin.state_dict())
+    tgt = random_input((3, 5, 8) if batch_first else (5, 3, 8))
+    memory = random_input((3, 4, 8) if batch_first else (4, 3, 8), seed=1)
+    padding = np.zeros((3, 4), bool)
+    padding[2, 2:] = True
+    kwargs = {"tgt_mask": np.triu(np.ones((5, 5), bool), k=1),
+              "memory_key_padding_mask": padding}
+    x, t_x = cr.Variable(tgt), torch.tensor(tgt, requires_grad=True)
+    y = decoder(x, memory, **kwargs)
+    t_y = twin(t_x, torch.tensor(memory), **{k: torch.tensor(v) for k, v in kwargs.items()})
+    assert_close(y, t_y)
+    gy = random_input(y.shape, seed=2)
+    (y * gy).sum().backward()
+    (t_y * torch.tensor(gy)).sum().backward()
+    assert_close(x.grad, t_x.grad, atol=1e-4)
+    assert_close(decoder.layers[1].multihead_attn.W_in.grad.T,
+                 twin.layers[1].multihead_attn.in_proj_weight.grad, atol=1e-4)
+
+
+def test_full_transformer_matches_torch_and_its_causal_mask():
+    torch = torch_or_skip()
+    options = {"d_model": 8, "nhead": 2, "num_encoder_layers": 2, "num_decoder_layers": 1,
+               "dim_feedforward": 16, "batch_first": True}
+    twin, model = torch.nn.Transformer(**options).eval(), nn.Transformer(**options).eval()
+    assert [n for n, _ in model.named_parameters()][:1] == ["encoder.layers.0.self_attn.W_in"]
+    assert np.abs(model.encoder.layers[0].linear1.W.data).max() <= np.sqrt(6 / 24)  # Xavier
+    nn.load_torch_state_dict(model, twin.state_dict())
+    mask = nn.Transformer.generate_square_subsequent_mask(4)
+    np.testing.assert_array_equal(mask, torch.nn.Transformer.generate_square_subsequent_mask(4))
+    src, tgt = random_input((2, 5, 8)), random_input((2, 4, 8), seed=1)
+    y = model(src, tgt, tgt_mask=mask)
+    t_y = twin(torch.tensor(src), torch.tensor(tgt), tgt_mask=torch.tensor(mask))
+    assert_close(y, t_y)

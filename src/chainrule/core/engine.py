@@ -100,6 +100,7 @@ class _Walk:
     def run(self):
         heap, pending, deposit, watched = self.heap, self.pending, self.deposit, self.watched
         anomaly, writes = self.anomaly, self.found is None  # grad() writes no .grad
+        scattered = ops.ScatteredGrad  # a local: read twice per op
         while True:
             function = self.solo
             if function is not None:
@@ -112,7 +113,7 @@ class _Walk:
             if type(gys) is list:
                 gys = _zeros_for_missing([_dense(gy) for gy in gys], function)
             else:
-                gys = (_dense(gys),)
+                gys = (gys.variable() if type(gys) is scattered else gys,)  # _dense, inlined
             if watched and function in watched:
                 gys = self.visit(function, gys)
             versions = function.versions  # saved with the call: any input written since?
@@ -129,7 +130,7 @@ class _Walk:
             for x, gx in zip(function.inputs, gxs):
                 if gx is None or not x.requires_grad:
                     continue
-                if type(gx) is ops.ScatteredGrad:  # x's shape and dtype by construction
+                if type(gx) is scattered:  # x's shape and dtype by construction
                     deposit(x, gx)
                     continue
                 if (not hasattr(gx, "creator") or gx._data.shape != x._data.shape

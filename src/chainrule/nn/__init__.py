@@ -52,7 +52,13 @@ from chainrule.nn.pool import (
 from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.summary import Summary, summary
 from chainrule.nn.torch_io import export_torch_state_dict, load_torch_state_dict
-from chainrule.nn.transformer import TransformerEncoder, TransformerEncoderLayer
+from chainrule.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "ELU",
@@ -109,6 +115,9 @@ __all__ = [
     "Softplus",
     "Summary",
     "Tanh",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "Unflatten",
