@@ -131,7 +131,9 @@ def test_einsum_errors_name_the_equation():
 @given(seed=seeds)
 def test_vector_norm_of_each_order(ord, seed):
     x = random_array(seed, (3, 4))
-    x = np.where(np.abs(x) < 0.1, 0.3, x)  # clear of |x|'s kink at 0
+    # clear of |x|'s kink at 0, with distinct stand-ins: a tie at the largest |x| is the inf
+    # norm's kink, where central differences and the subgradient disagree
+    x = np.where(np.abs(x) < 0.1, 0.3 + 0.01 * np.arange(x.size).reshape(x.shape), x)
     check_op(lambda a: F.vector_norm(a, ord, axis=1), [x],
              lambda a: np.linalg.norm(a, ord, axis=1),
              torch_fn=lambda a: torch.linalg.vector_norm(a, ord, dim=1))
