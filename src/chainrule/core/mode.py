@@ -29,12 +29,14 @@ def set_grad_enabled(enabled):
 
 
 @contextlib.contextmanager
-def _grad_mode(enabled):
-    previous = set_grad_enabled(enabled)
+def _switched(name, value):
+    """``grad_mode.<name>`` set to ``value`` inside the block, restored after (a decorator too)."""
+    previous = getattr(grad_mode, name)
+    setattr(grad_mode, name, bool(value))
     try:
         yield
     finally:
-        grad_mode.enabled = previous
+        setattr(grad_mode, name, previous)
 
 
 def no_grad():
@@ -43,12 +45,12 @@ def no_grad():
     >>> with no_grad():
     ...     y = x * 2          # y.creator is None
     """
-    return _grad_mode(False)
+    return _switched("enabled", False)
 
 
 def enable_grad():
     """Context manager: record the graph again inside a ``no_grad()`` block."""
-    return _grad_mode(True)
+    return _switched("enabled", True)
 
 
 def is_anomaly_enabled():
@@ -63,7 +65,6 @@ def set_detect_anomaly(mode):
     return previous
 
 
-@contextlib.contextmanager
 def detect_anomaly(mode=True):
     """Context manager and decorator: find the operation that first makes a NaN or an inf.
 
@@ -75,8 +76,4 @@ def detect_anomaly(mode=True):
         with chainrule.detect_anomaly():
             loss = model(x); loss.backward()
     """
-    previous = set_detect_anomaly(mode)
-    try:
-        yield
-    finally:
-        grad_mode.anomaly = previous
+    return _switched("anomaly", mode)
