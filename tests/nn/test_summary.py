@@ -57,8 +57,8 @@ def test_summary_of_a_model_with_integer_inputs_and_tuple_outputs():
             return self.rnn(self.embed(ids))
 
     result = nn.summary(Tagger(), (3, 7), dtype=np.int64, verbose=False)
-    assert result.rows[1].output_shape == [(3, 7, 5), [(3, 5), (3, 5)]]
-    assert "[[3, 7, 5], [[3, 5], [3, 5]]]" in str(result)
+    assert result.rows[1].output_shape == [(3, 7, 5), [(1, 3, 5), (1, 3, 5)]]
+    assert "[[3, 7, 5], [[1, 3, 5], [1, 3, 5]]]" in str(result)
     ids = np.ones((1, 2), np.int64)
     assert nn.summary(Tagger(), input_data=ids, verbose=False).rows[0].output_shape == (1, 2, 4)
 

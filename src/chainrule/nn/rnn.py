@@ -11,9 +11,8 @@ PyTorch model that passes ``batch_first=True`` explicitly means the same thing h
 
 **States.** h (and c for LSTM) are (L·D, N, H) as in PyTorch, L = num_layers, D = 2 when
 bidirectional else 1, rows ordered layer by layer, forward before reverse. A one-layer,
-one-direction module also accepts (N, H); it returns final states in the form its initial
-state came in, (N, H) when none was given (chainrule's earlier form), and (L·D, N, H)
-whenever L·D > 1.
+one-direction module also accepts (N, H). Final states are always (L·D, N, H), as PyTorch
+returns them, so a ported ``h_n[-1]`` is the last layer's state, never a batch row.
 
 **Parameters and PyTorch names.** Weights are chainrule's (in, out) layout, PyTorch's
 transposed; gates are stacked in PyTorch's order (LSTM i, f, g, o; GRU r, z, n), so:
@@ -100,7 +99,7 @@ class _Recurrent(Module):
             x = outs[0] if len(outs) == 1 else F.concat(outs, axis=-1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
-        return x, self.final_states(finals, state)
+        return x, self.final_states(finals)
 
     def check_input(self, x):
         if not isinstance(x, Variable):
@@ -136,12 +135,9 @@ class _Recurrent(Module):
         expected = f"({count}, {batch}, {H})" + (f" or ({batch}, {H})" if count == 1 else "")
         raise ValueError(f"{name}: initial state must be {expected}, got {tuple(s.shape)}")
 
-    def final_states(self, finals, state):
-        """Each final state as (L·D, N, H), or (N, H) when one layer and direction got one
-        (or none) that way."""
-        first = state[0] if self.carried == 2 and state is not None else state
-        flat = len(finals) == 1 and (first is None or np.ndim(_data(first)) == 2)
-        states = [f[0] if flat else F.stack(f, axis=0) for f in zip(*finals)]
+    def final_states(self, finals):
+        """Each final state as (L·D, N, H), PyTorch's form."""
+        states = [F.stack(f, axis=0) for f in zip(*finals)]
         return states[0] if self.carried == 1 else tuple(states)
 
     def extra_repr(self):
