@@ -37,10 +37,11 @@ def data():
 def make_chainrule(args, keep_freed_memory=False):
     """The README's loop; ``keep_freed_memory`` is the process-wide allocator option."""
     import chainrule.functions as F
-    from chainrule import backend, nn, optim
+    from chainrule import nn, optim
+    from chainrule.app import allocator
 
     if keep_freed_memory:
-        backend.keep_freed_memory()
+        allocator.keep_freed_memory()
 
     x, t, params = data()
     layers = [nn.Conv2d(1, 16, 3, pad=1), nn.Conv2d(16, 32, 3, pad=1), nn.Linear(FLAT, CLASSES)]

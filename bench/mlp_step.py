@@ -40,10 +40,11 @@ def batch_of(args):
 def make_chainrule(args, keep_freed_memory=False):
     """The README's loop; ``keep_freed_memory`` is the process-wide allocator option."""
     import chainrule.functions as F
-    from chainrule import backend, nn, optim
+    from chainrule import nn, optim
+    from chainrule.app import allocator
 
     if keep_freed_memory:
-        backend.keep_freed_memory()
+        allocator.keep_freed_memory()
 
     x, t, layers = data(batch_of(args))
     linears = [nn.Linear(n_in, n_out) for n_in, n_out in zip(SIZES[:-1], SIZES[1:])]

@@ -44,9 +44,11 @@ def test_scatter_add_adds_every_repeat(index):
 
 
 def test_keep_freed_memory_applies_on_glibc_only():
-    applied = backend.keep_freed_memory()
+    from chainrule.app.allocator import keep_freed_memory
+
+    applied = keep_freed_memory()
     assert applied == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
-    assert backend.keep_freed_memory() == applied  # idempotent
+    assert keep_freed_memory() == applied  # idempotent
 
 
 def test_scratch_result_is_reused_only_when_nothing_outside_holds_it():

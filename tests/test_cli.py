@@ -147,7 +147,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_non_zero(tmp_path):
     needs("safetensors")
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "chainrule.cli", "train", "--dataset", "spiral",
+        [sys.executable, "-m", "chainrule.app.cli", "train", "--dataset", "spiral",
          "--epochs", "100000", "--out", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     process.stdout.readline()  # the banner
@@ -199,7 +199,7 @@ def test_a_diverging_train_stops_with_one_sentence_and_keeps_the_last_good_check
     assert_one_line_error(done, "loss became nan at epoch 1, step 2", "learning rate 1e+09",
                           "lower --lr", "last-good.safetensors")
     assert "done" not in done.stdout and "train loss" not in done.stdout
-    from chainrule import training
+    from chainrule.app import training
 
     state = training.read_checkpoint(tmp_path / "last-good.safetensors")
     assert all(np.isfinite(w).all() for w in state["model"].values())

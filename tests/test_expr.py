@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from chainrule import expr
+from chainrule.viz import expr
 
 APPLE = "(apple*apple_num + orange*orange_num)*tax"
 PRICES = {"apple": 100, "apple_num": 2, "orange": 150, "orange_num": 3, "tax": 1.1}

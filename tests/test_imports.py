@@ -9,20 +9,18 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "src" / "chainrule"
 
-# Lower layers never import higher ones: core ← functions ← nn ← optim ← training ← cli.
+# Lower layers never import higher ones: core ← functions ← nn ← optim ← app.
 LAYERS = {
     "manual": 0, "backend": 0, "serialization": 0,
     "core": 1, "data": 1,
-    "viz_layout": 1,
-    "functions": 2, "gradcheck": 2, "viz": 2,
-    "nn": 3, "expr": 3,
+    "functions": 2, "gradcheck": 2,
+    "nn": 3,
+    "viz": 4,  # drawings of graphs; its expression parser calls functions and reads nn modules
     "optim": 4,
     "__init__": 5,  # the public face (chainrule/__init__.py) gathers the layers below it
     "distributed": 5,
-    "models": 5, "runfiles": 5,
-    "training": 6,
-    "cli": 7,
-    "__main__": 8,  # python -m chainrule
+    "app": 6,  # the program behind the command: cli, training, builders, runfiles
+    "__main__": 7,  # python -m chainrule
 }
 
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE)

@@ -19,7 +19,7 @@ def run(*command):
 @pytest.mark.parametrize("args", [GRAPH, ["--version"], ["frobnicate"], []])
 def test_python_m_chainrule_behaves_as_the_cli_module(args):
     as_package = run(sys.executable, "-m", "chainrule", *args)
-    as_cli = run(sys.executable, "-m", "chainrule.cli", *args)
+    as_cli = run(sys.executable, "-m", "chainrule.app.cli", *args)
     assert (as_package.returncode, as_package.stdout, as_package.stderr) == (
         as_cli.returncode, as_cli.stdout, as_cli.stderr)
 

@@ -1,4 +1,4 @@
-"""The training loop: repeatable runs, exact resumption, checkpoints, metrics and models."""
+"""The training loop: repeatable runs, exact resumption, checkpoints, metrics and builders."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import models, runfiles, training
+from chainrule.app import builders, runfiles, training
 from chainrule.serialization import save
 
 pytest.importorskip("safetensors")  # checkpoints are safetensors files
@@ -112,33 +112,33 @@ def test_checkpoints_that_cannot_be_used_are_refused_in_one_sentence(tmp_path):
 
 
 def test_bad_settings_are_refused_before_training(tmp_path):
-    with pytest.raises(models.ConfigError, match="unknown dataset 'cifar'"):
+    with pytest.raises(builders.ConfigError, match="unknown dataset 'cifar'"):
         training.Trainer(small(dataset="cifar"), str(tmp_path))
-    with pytest.raises(models.ConfigError, match="--epochs must be at least 1, got 0"):
+    with pytest.raises(builders.ConfigError, match="--epochs must be at least 1, got 0"):
         training.Trainer(small(epochs=0), str(tmp_path))
-    with pytest.raises(models.ConfigError, match="unknown settings colour"):
+    with pytest.raises(builders.ConfigError, match="unknown settings colour"):
         training.TrainConfig.from_dict({"colour": "red"})
-    with pytest.raises(models.ConfigError, match="--threads"):
+    with pytest.raises(builders.ConfigError, match="--threads"):
         training.blas_threads(-1)
 
 
 def test_mlp_and_cnn_give_class_scores_for_a_batch():
     x = cr.Variable(np.zeros((5, 1, 8, 8), np.float32), requires_grad=False)
-    mlp = models.build_model("mlp", (1, 8, 8), 10, hidden=[32, 16])
+    mlp = builders.build_model("mlp", (1, 8, 8), 10, hidden=[32, 16])
     assert mlp(x).shape == (5, 10)
     assert [p.shape for p in mlp.parameters()][::2] == [(64, 32), (32, 16), (16, 10)]
-    cnn = models.build_model("cnn", (1, 8, 8), 10, hidden=[32], channels=4)
+    cnn = builders.build_model("cnn", (1, 8, 8), 10, hidden=[32], channels=4)
     assert cnn(x).shape == (5, 10)
-    with pytest.raises(models.ConfigError, match="needs images"):
-        models.build_model("cnn", (2,), 3)
-    with pytest.raises(models.ConfigError, match="--hidden takes positive integers"):
-        models.build_model("mlp", (2,), 3, hidden=[0])
+    with pytest.raises(builders.ConfigError, match="needs images"):
+        builders.build_model("cnn", (2,), 3)
+    with pytest.raises(builders.ConfigError, match="--hidden takes positive integers"):
+        builders.build_model("mlp", (2,), 3, hidden=[0])
 
 
-@pytest.mark.parametrize("name", models.OPTIMIZERS)
+@pytest.mark.parametrize("name", builders.OPTIMIZERS)
 def test_every_optimizer_name_builds_an_optimizer(name):
-    model = models.build_model("mlp", (4,), 3, hidden=[5])
-    assert models.build_optimizer(name, model.parameters(), lr=0.1).param_groups[0]["lr"] == 0.1
+    model = builders.build_model("mlp", (4,), 3, hidden=[5])
+    assert builders.build_optimizer(name, model.parameters(), lr=0.1).param_groups[0]["lr"] == 0.1
 
 
 def test_progress_bar_is_off_when_stderr_is_not_a_terminal(capsys):

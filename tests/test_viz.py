@@ -9,7 +9,8 @@ import pytest
 
 import chainrule as cr
 import chainrule.functions as F
-from chainrule import expr, nn, viz
+from chainrule import nn, viz
+from chainrule.viz import drawing, expr
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG_SHAPES = {"ellipse", "rect", "polygon", "path", "line"}
@@ -36,7 +37,7 @@ def small_model_loss():
 @pytest.fixture
 def no_dot(monkeypatch):
     """Pretend graphviz's dot program is not installed."""
-    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    monkeypatch.setattr(drawing.shutil, "which", lambda name: None)
 
 
 def svg_shapes(text):
@@ -208,11 +209,11 @@ def test_collapse_without_a_model_uses_dotted_variable_names():
 
 
 def test_fallback_layout_puts_every_node_after_its_inputs():
-    from chainrule import viz_layout
+    from chainrule.viz import layout
 
     y, _ = apple_graph()
     drawing = viz.draw(y)
-    place, size, curves, (width, height) = viz_layout.layout(drawing.nodes, drawing.edges)
+    place, size, curves, (width, height) = layout.layout(drawing.nodes, drawing.edges)
     for a, b in drawing.edges:
         assert place[a][0] < place[b][0]
     for key, (x, y_) in place.items():

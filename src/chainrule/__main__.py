@@ -2,7 +2,7 @@
 
 import sys
 
-from chainrule.cli import main
+from chainrule.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -110,7 +110,7 @@ class Scratch:
     With the default allocator glibc returns such freed multi-MB blocks to the OS, and the
     next step faults every page in again: 2,700 page faults per step in bench's CNN, about
     half its time. Taking them from here instead keeps the pages mapped, without a
-    process-wide setting (``keep_freed_memory``).
+    process-wide setting (``chainrule.app.allocator.keep_freed_memory``).
 
     Only code inside chainrule takes and gives back, and an array is given back only by the
     code that took it, once nothing can read it any more: no array a user holds is reused.
@@ -200,29 +200,3 @@ class Scratch:
 
 scratch = Scratch()
 
-
-_KEPT_BYTES = 1 << 30  # freed blocks up to 1 GiB stay in the heap for the next step
-
-
-def keep_freed_memory():
-    """Let the C allocator keep freed memory for reuse instead of returning it; True if applied.
-
-    A training step allocates the same multi-MB temporaries (im2col matrices, GEMM outputs)
-    every time. glibc's malloc serves such blocks with mmap and trims the heap when they are
-    freed, so each step faults every page in again: in a small CNN that doubles the step.
-    Raising M_MMAP_THRESHOLD and M_TRIM_THRESHOLD keeps freed blocks in the heap, as
-    PyTorch's caching allocator keeps its buffers; the price is a resident size that stays at
-    the peak. Process-wide and idempotent: call it once when a program starts training (the
-    CLI and the benchmarks do), never from library code. A no-op (False) on other C
-    libraries, where these knobs do not exist; CuPy arrays have their own memory pool.
-    """
-    import ctypes
-    import ctypes.util
-    import platform
-
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's <malloc.h>
-    return bool(libc.mallopt(m_mmap_threshold, _KEPT_BYTES)
-                and libc.mallopt(m_trim_threshold, _KEPT_BYTES))

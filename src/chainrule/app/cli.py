@@ -1,7 +1,7 @@
 """The ``chainrule`` command: train, eval, info and graph.
 
 Each subcommand parses its options and calls code that lives elsewhere
-(``chainrule.training``, ``chainrule.viz``, ``chainrule.expr``). A user error
+(``chainrule.app.training``, ``chainrule.viz``, ``chainrule.viz.expr``). A user error
 (an unknown name, a missing file, a bad checkpoint) is one line on stderr and
 a non-zero exit status, never a traceback::
 
@@ -71,7 +71,7 @@ def build_parser():
 
 
 def _add_train(p):
-    from chainrule.models import DATASETS, MODELS, OPTIMIZERS
+    from chainrule.app.builders import DATASETS, MODELS, OPTIMIZERS
 
     p.add_argument("--dataset", choices=DATASETS, help="default: digits (bundled)")
     p.add_argument("--data-dir", help="folder of the MNIST-style files (default: the cache)")
@@ -81,7 +81,7 @@ def _add_train(p):
     p.add_argument("--hidden", type=int, nargs="+", metavar="N",
                    help="hidden layer sizes of the classifier (default: 256)")
     p.add_argument("--channels", type=int, metavar="N", help="cnn filters (default: 16)")
-    p.add_argument("--epochs", type=int, help="default: 20 for digits (see chainrule.training)")
+    p.add_argument("--epochs", type=int, help="default: 20 for digits (see chainrule.app.training)")
     p.add_argument("--batch-size", type=int, help="default: 32 for digits")
     p.add_argument("--lr", type=float, help="learning rate (default: 0.002 for digits)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam")
@@ -119,10 +119,11 @@ def _add_graph(p):
 
 
 def run_train(args):
-    from chainrule import backend, detect_anomaly, training
-    from chainrule.runfiles import run_dir
+    from chainrule import detect_anomaly
+    from chainrule.app import allocator, training
+    from chainrule.app.runfiles import run_dir
 
-    backend.keep_freed_memory()  # a training program: reuse freed buffers step after step
+    allocator.keep_freed_memory()  # a training program: reuse freed buffers step after step
     settings = {name: value for name, value in vars(args).items()
                 if name in {f for f in training.TrainConfig.__dataclass_fields__}
                 and value is not None}
@@ -153,8 +154,8 @@ def _flushing_print(line):
 
 
 def run_eval(args):
-    from chainrule import training
-    from chainrule.runfiles import format_confusion
+    from chainrule.app import training
+    from chainrule.app.runfiles import format_confusion
 
     acc, matrix, png = training.evaluate_checkpoint(args.checkpoint, args.out, args.data_dir,
                                                     args.download, args.device)
@@ -233,12 +234,13 @@ def _gpu_names():
 
 
 def run_graph(args):
-    from chainrule import expr, viz
+    from chainrule import viz
+    from chainrule.viz import drawing, expr
 
     values = parse_settings(args.set)
     if args.out is not None and args.format is None:
         suffix = os.path.splitext(args.out)[1].lower()
-        if suffix not in viz.SUFFIXES:
+        if suffix not in drawing.SUFFIXES:
             raise UsageError(f"--out {args.out}: cannot tell the format from {suffix or 'no'} "
                              "suffix; use .svg, .png, .dot or give --format")
     y, inputs = expr.evaluate(args.expression, values)

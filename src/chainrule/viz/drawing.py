@@ -5,7 +5,7 @@
 with their name, value (or shape, for big arrays) and, after ``backward()``,
 gradient; Functions as boxes labelled ``mul``, ``add``, ``exp``. Rendering to SVG
 or PNG uses graphviz's ``dot`` program when it is on PATH, and otherwise a small
-layered layout drawn by chainrule itself (``chainrule.viz_layout``)::
+layered layout drawn by chainrule itself (``chainrule.viz.layout``)::
 
     x = cr.Variable(np.array(2.0), name="x")
     y = x * x + 1
@@ -255,11 +255,11 @@ class Drawing:
                           "chainrule drew the graph with its own simple layout", stacklevel=3)
         else:
             warnings.warn(INSTALL_DOT, stacklevel=3)
-        from chainrule import viz_layout
+        from chainrule.viz import layout
 
         if format == "svg":
-            return viz_layout.to_svg(self.nodes, self.edges).encode()
-        return viz_layout.to_png(self.nodes, self.edges)
+            return layout.to_svg(self.nodes, self.edges).encode()
+        return layout.to_png(self.nodes, self.edges)
 
     def svg(self):
         return self.render("svg").decode()

@@ -23,11 +23,12 @@ import time
 import numpy as np
 
 import chainrule.functions as F
-from chainrule import backend, models, optim
+from chainrule import backend, optim
+from chainrule.app import builders
+from chainrule.app.builders import ConfigError
+from chainrule.app.runfiles import plot_confusion, plot_curves, run_dir, write_json, write_metrics
 from chainrule.core import Variable, is_anomaly_enabled, no_grad
 from chainrule.data import DataLoader
-from chainrule.models import ConfigError
-from chainrule.runfiles import plot_confusion, plot_curves, run_dir, write_json, write_metrics
 from chainrule.serialization import load, save
 
 FORMAT = "chainrule.train/1"
@@ -125,11 +126,11 @@ def check_device(device):
 
 def make_model(config, example_shape):
     """The model ``config`` describes, for examples of ``example_shape``, on its device."""
-    n_classes = models.CLASSES.get(config.dataset)
+    n_classes = builders.CLASSES.get(config.dataset)
     if n_classes is None:
         raise ConfigError(f"unknown dataset {config.dataset!r}; choose one of "
-                          f"{', '.join(models.DATASETS)}")
-    model = models.build_model(config.model, example_shape, n_classes, config.hidden,
+                          f"{', '.join(builders.DATASETS)}")
+    model = builders.build_model(config.model, example_shape, n_classes, config.hidden,
                                config.channels)
     return model.to(config.device)
 
@@ -148,10 +149,10 @@ class Trainer:
         self.config, self.log = config, log
         self.stop_requested = threading.Event()  # set by Ctrl-C while run() trains
         np.random.seed(config.seed)  # weight initialisation draws from the global RNG
-        self.train_set, self.test_set = models.load_datasets(
+        self.train_set, self.test_set = builders.load_datasets(
             config.dataset, config.data_dir, config.download)
         self.model = make_model(config, self.train_set[0][0].shape)
-        self.optimizer = models.build_optimizer(config.optimizer, self.model.parameters(),
+        self.optimizer = builders.build_optimizer(config.optimizer, self.model.parameters(),
                                                 config.lr, config.weight_decay)
         self.scheduler = None
         if config.scheduler == "cosine":
@@ -405,7 +406,7 @@ def evaluate_checkpoint(path, out=None, data_dir=None, download=False, device="c
     config = TrainConfig.from_dict(state["config"])
     config.device = device
     check_device(device)
-    test_set = models.load_dataset(config.dataset, False, data_dir or config.data_dir,
+    test_set = builders.load_dataset(config.dataset, False, data_dir or config.data_dir,
                                    download)
     model = make_model(config, test_set[0][0].shape)
     try:
@@ -414,7 +415,7 @@ def evaluate_checkpoint(path, out=None, data_dir=None, download=False, device="c
         raise CheckpointError(f"checkpoint {path} does not fit its own {config.model} "
                               f"configuration ({_one_line(error)})") from None
     predictions = predict(model, test_set, device)
-    matrix = confusion_matrix(labels_of(test_set), predictions, models.CLASSES[config.dataset])
+    matrix = confusion_matrix(labels_of(test_set), predictions, builders.CLASSES[config.dataset])
     folder = run_dir(out or os.path.dirname(os.path.abspath(path)))
     stem = os.path.splitext(os.path.basename(path))[0]
     png = plot_confusion(os.path.join(folder, f"{stem}-confusion.png"), matrix,
