@@ -107,14 +107,16 @@ class Recurrence(Function):
     def backward(self, *gys):
         if is_grad_enabled():  # create_graph: differentiate a recorded recomputation
             return self.recorded_backward(gys)
-        xw, W_h = self.inputs[0].data, self.inputs[1].data
+        # the plain arrays (_data), not the tracked views of .data: 35 steps of NumPy calls
+        # on a tracked ghs cost ~10 µs of dispatch each (core/tracked.py), 0.4 ms a step
+        xw, W_h = self.inputs[0]._data, self.inputs[1]._data
         if not self.taken:  # given back by an earlier backward: compute them again
-            self.forward(*[x.data for x in self.inputs])
+            self.forward(*[x._data for x in self.inputs])
         xp = get_array_module(xw)
         single = xw.ndim == 2
-        ghs = None if single or gys[0] is None else self.time_major(gys[0].data)
+        ghs = None if single or gys[0] is None else self.time_major(gys[0]._data)
         # our own arrays, updated in place; zeros for an output no longer held
-        carry = [xp.zeros(self.hs.shape[1:], xw.dtype) if g is None else g.data.copy()
+        carry = [xp.zeros(self.hs.shape[1:], xw.dtype) if g is None else g._data.copy()
                  for g in (gys if single else gys[1:])]
         steps = len(self.hs) - 1
         das = self.take("grads", xp, (steps,) + self.hs.shape[1:-1] + xw.shape[-1:], xw.dtype)
