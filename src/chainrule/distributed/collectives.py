@@ -52,7 +52,7 @@ def broadcast(x, root=0):
         stream.synchronize()
         return wrap(out)
     host = np.array(_host(array), copy=True, order="C")
-    w.comm.Bcast(host, root=root)
+    w.wait(w.comm.Ibcast(host, root=root))
     return wrap(host if xp is np else xp.asarray(host))
 
 
@@ -95,10 +95,14 @@ def all_gather_object(obj):
 
 # ---- transport --------------------------------------------------------------------------
 class Pending:
-    """A reduction under way; ``wait()`` gives its result, an array on ``array``'s device."""
+    """A reduction under way; ``wait()`` gives its result, an array on ``array``'s device.
 
-    def __init__(self, wait):
-        self._wait, self._result = wait, None
+    ``poll()`` lets MPI move it along: MPICH makes progress on a non-blocking collective
+    only inside MPI calls, so without polls the whole allreduce would happen in ``wait``.
+    """
+
+    def __init__(self, wait, poll=None):
+        self._wait, self._result, self.poll = wait, None, poll or _nothing
 
     def wait(self):
         if self._wait is not None:
@@ -120,10 +124,14 @@ def start_allreduce(w, array, op="sum"):
     request = w.comm.Iallreduce(w.MPI.IN_PLACE, host, op=_mpi_op(w.MPI, op))
 
     def finish():
-        request.Wait()
+        w.wait(request)
         return host if xp is np else xp.asarray(host)
 
-    return Pending(finish)
+    return Pending(finish, request.Test)
+
+
+def _nothing():
+    return True
 
 
 def _start_nccl(w, cp, array, op, nccl_type):

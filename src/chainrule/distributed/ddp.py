@@ -112,6 +112,10 @@ class DistributedDataParallel(Module):
         if state is None:
             state = self._pass = _Pass(len(self._buckets))
         state.ready[index] += 1
+        for pending in state.pending[state.polled:]:  # MPI progresses inside MPI calls only
+            if not pending.poll():
+                break
+            state.polled += 1
         buckets = self._buckets
         while state.started < len(buckets) and \
                 state.ready[state.started] == len(buckets[state.started].params):
@@ -139,7 +143,7 @@ class _Pass:
     """One backward's progress: parameters ready per bucket, buckets started, their results."""
 
     def __init__(self, n):
-        self.ready, self.started, self.pending = [0] * n, 0, []
+        self.ready, self.started, self.pending, self.polled = [0] * n, 0, [], 0
 
 
 class Bucket:
