@@ -75,7 +75,8 @@ def _open_level(op, level):
 
 
 def make_dual(x, tangent, level=None):
-    """A copy of ``x`` (in the graph: gradients flow back to x) carrying ``tangent``.
+    """``x`` under a new node (gradients flow back to x; the buffer is shared) carrying
+    ``tangent``.
 
     ``tangent`` is a Variable or an array of x's shape; a floating tangent takes x's
     dtype. ``level`` defaults to the innermost open one.
@@ -88,7 +89,7 @@ def make_dual(x, tangent, level=None):
     if tangent.shape != x.shape:
         raise ValueError(f"make_dual: the tangent has shape {tangent.shape} but its primal "
                          f"has shape {x.shape}")
-    dual = ops.copy(x)
+    dual = ops.alias(x)
     set_tangent(dual, level, ops.cast(tangent, x.dtype))
     return dual
 
@@ -184,10 +185,16 @@ def double_vjp(function, tangents, outputs):
             u = y._derived(get_array_module(y._data).zeros_like(y._data))
             u.requires_grad = y.dtype.kind in "fc"
             us.append(u)
-        gxs = function.backward(*us)
+        inputs = function.inputs  # backward may skip an input that needs no gradient:
+        function.inputs = tuple(_needing_grad(x) if t is not None else x  # give it one that does
+                                for x, t in zip(inputs, tangents))
+        try:
+            gxs = function.backward(*us)
+        finally:
+            function.inputs = inputs
         gxs = gxs if type(gxs) is tuple else (gxs,)
         pairs = [(_input_grad(gx, x), t)
-                 for x, gx, t in zip(function.inputs, gxs, tangents)
+                 for x, gx, t in zip(inputs, gxs, tangents)
                  if gx is not None and t is not None]
         if not pairs:
             return (None,) * len(outputs) if len(outputs) > 1 else None
@@ -197,6 +204,15 @@ def double_vjp(function, tangents, outputs):
     found = iter(found)
     result = tuple(next(found) if u.requires_grad else None for u in us)
     return result if len(result) > 1 else result[0]
+
+
+def _needing_grad(x):
+    """``x`` itself if it needs a gradient, else a stand-in over its buffer that does."""
+    if x.requires_grad:
+        return x
+    x = ops.alias(x)  # carries x's tangents of the outer levels
+    x.requires_grad = True
+    return x
 
 
 def _input_grad(gx, x):

@@ -307,6 +307,26 @@ class Copy(Function):
         return t
 
 
+class Alias(Function):
+    """y = x, a new node over the same buffer;  gx = gy, ẏ = ẋ
+
+    What a transform (``chainrule.func``) differentiates with respect to, and what
+    ``make_dual`` gives a tangent: the caller's Variable is left as it was.
+    """
+
+    keeps_outputs = False
+    saves_inputs = False
+
+    def forward(self, x):
+        return x.view()
+
+    def backward(self, gy):
+        return gy
+
+    def jvp(self, t):
+        return t
+
+
 class Where(Function):
     """y = x0 where condition, else x1 (broadcasting);  gx0 = gy · c, gx1 = gy · (1 - c)
 
@@ -631,6 +651,10 @@ def cast(x, dtype):
 
 def copy(x):
     return Copy()(x)
+
+
+def alias(x):
+    return Alias()(x)
 
 
 def where(condition, x0, x1):
