@@ -7,6 +7,9 @@ A completeness test fails for any Function there without a rule of its own.
 """
 
 
+import importlib
+import pkgutil
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -465,3 +468,134 @@ def test_one_step_tangents(kind):
 def test_relu_rnn_tangent():
     xw, *rest = rnn_inputs("rnn", 3, 2, 3, seed=6)
     check_tangent(lambda *xs: F.rnn(*xs, nonlinearity="relu"), [xw, *rest], RNN)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("single", [False, True])
+def test_recurrence_tangents_on_the_forward_s_buffers_equal_the_recorded_ones(kind, single):
+    """Outside recording the rule reads the forward's arrays; recording, a recomputation."""
+    fn, _ = RECURRENCES[kind]
+    xw, *rest = rnn_inputs(kind, 3, 2, 3, seed=8)
+    xs = [cr.Variable(a) for a in [xw[0] if single else xw, *rest]]
+    directions = [cr.Variable(random_array(20 + i, x.shape)) for i, x in enumerate(xs)]
+    y = as_tuple(fn(*xs))[0]
+    recorded = as_tuple(y.creator.jvp(*directions))
+    with cr.no_grad():
+        plain = as_tuple(y.creator.jvp(*directions))
+    assert recorded[0].creator is not None and plain[0].creator is None
+    for r, p in zip(recorded, plain):
+        np.testing.assert_allclose(p.data, r.data, rtol=1e-12, atol=1e-12)
+
+
+# ---- reverse over forward: the tangents differentiate again ---------------------------------
+def tangent_function(fn, directions):
+    """x ↦ the rule's tangents of fn at x along ``directions``, flattened into one vector."""
+    def tangents(*xs):
+        _, ts, _ = rule_tangents(fn, xs, [None if v is None else cr.Variable(v)
+                                          for v in directions])
+        return F.concat([t.reshape(-1) for t in ts if t is not None])
+    return tangents
+
+
+NESTED = [
+    ("gelu", lambda x: F.gelu(x), [(2, 3)]),
+    ("tan", lambda x: F.tan(x), [(3,)]),
+    ("logsumexp", lambda x: F.logsumexp(x, axis=1), [(2, 3)]),
+    ("std", lambda v: reduction.RootOfSquares()(v), [(3,)]),
+    ("pnorm", lambda x: F.vector_norm(x, 3, 1), [(2, 3)]),
+    ("layer_norm", lambda x, g, b: F.layer_norm(x, g, b), [(2, 3), (3,), (3,)]),
+    ("batch_norm", lambda x, g, b: F.batch_norm(x, g, b), [(4, 2), (2,), (2,)]),
+    ("cross_entropy", lambda x: F.cross_entropy(x, np.array([0, 2]), np.array([1.0, 2, 3]),
+                                                label_smoothing=0.1), [(2, 3)]),
+    ("huber", lambda a, b: F.huber_loss(a, b, reduction="none", delta=5.0), [(2, 3), (3,)]),
+    ("mse", lambda a, b: F.mse_loss(a, b), [(2, 3), (3,)]),
+    ("linear", lambda x, W, b: F.linear(x, W, b), [(2, 3), (3, 2), (2,)]),
+    ("conv2d", lambda x, W: F.conv2d(x, W, pad=1), [(1, 2, 3, 3), (2, 2, 2, 2)]),
+    ("rnn", lambda *xs: F.rnn(*xs), [(2, 2, 2), (2, 2), (2,), (2, 2)]),
+    ("lstm", lambda *xs: F.lstm(*xs), [(2, 2, 8), (2, 8), (8,), (2, 2), (2, 2)]),
+    ("gru", lambda *xs: F.gru(*xs, time_axis=1, reverse=True), [(2, 2, 6), (2, 6), (6,),
+                                                                (2, 2)]),
+]
+
+
+@pytest.mark.parametrize(("fn", "shape_list"), [c[1:] for c in NESTED], ids=[c[0] for c in NESTED])
+def test_tangents_differentiate_in_reverse_mode(fn, shape_list):
+    """Reverse over forward: the gradient of u · (J v) in x against central differences."""
+    arrays = [random_array(i, s, 0.2, 1.2) for i, s in enumerate(shape_list)]
+    directions = [random_array(10 + i, s) for i, s in enumerate(shape_list)]
+    cr.gradcheck(tangent_function(fn, directions), arrays)
+
+
+# ---- against torch.func.jvp ----------------------------------------------------------------
+def compare_with_torch_jvp(fn, torch_fn, arrays, seed=0):
+    """The rule's tangents equal torch.func.jvp's on the same float64 inputs and directions."""
+    torch = pytest.importorskip("torch")
+    directions = [np.random.default_rng(seed + i).standard_normal(np.shape(a))
+                  for i, a in enumerate(arrays)]
+    _, ts, _ = rule_tangents(fn, [cr.Variable(a) for a in arrays],
+                             [cr.Variable(v) for v in directions])
+    _, expected = torch.func.jvp(torch_fn, tuple(torch.tensor(a) for a in arrays),
+                                 tuple(torch.tensor(v) for v in directions))
+    for t, e in zip(ts, as_tuple(expected)):
+        np.testing.assert_allclose(t.data, e.numpy(), rtol=1e-9, atol=1e-10)
+
+
+def test_conv_and_pool_tangents_equal_torch_s():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    arrays = [random_array(0, (2, 3, 5, 5)), random_array(1, (4, 3, 3, 3)), random_array(2, (4,))]
+    compare_with_torch_jvp(lambda *xs: F.conv2d(*xs, stride=2, pad=1),
+                           lambda *xs: tf.conv2d(*xs, stride=2, padding=1), arrays)
+    compare_with_torch_jvp(lambda x: F.max_pool2d(x, 3, 2, 1),
+                           lambda x: tf.max_pool2d(x, 3, 2, 1), [distinct(0, (2, 3, 5, 5))])
+    arrays = [random_array(0, (2, 3, 3, 3)), random_array(1, (3, 2, 2, 2)), random_array(2, (2,))]
+    compare_with_torch_jvp(lambda *xs: F.conv_transpose2d(*xs, stride=2),
+                           lambda *xs: tf.conv_transpose2d(*xs, stride=2), arrays)
+
+
+def test_norm_and_loss_tangents_equal_torch_s():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    arrays = [random_array(0, (2, 3, 4)), random_array(1, (4,)), random_array(2, (4,))]
+    compare_with_torch_jvp(F.layer_norm, lambda x, g, b: tf.layer_norm(x, (4,), g, b), arrays)
+    t, w = np.array([0, 2, 1]), np.array([0.5, 1.0, 2.0])
+    compare_with_torch_jvp(
+        lambda x: F.cross_entropy(x, t, w, label_smoothing=0.1),
+        lambda x: tf.cross_entropy(x, torch.tensor(t), torch.tensor(w), label_smoothing=0.1),
+        [random_array(3, (3, 3))])
+    compare_with_torch_jvp(lambda x: F.gelu(x), lambda x: tf.gelu(x, approximate="tanh"),
+                           [random_array(4, (3, 4))])
+
+
+def test_lstm_step_tangents_equal_torch_s():
+    torch = pytest.importorskip("torch")
+
+    def step(xw, W_h, b_h, h, c):
+        i, f, g, o = torch.chunk(xw + h @ W_h + b_h, 4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+    xw, *rest = rnn_inputs("lstm", 1, 2, 3, seed=1)
+    compare_with_torch_jvp(F.lstm, step, [xw[0], *rest])
+
+
+# ---- completeness ----------------------------------------------------------------------------
+def functions_defined_in_chainrule_functions():
+    """Every concrete Function subclass defined in a module of chainrule.functions."""
+    found = {}
+    for info in pkgutil.iter_modules(F.__path__):
+        module = importlib.import_module(f"chainrule.functions.{info.name}")
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, cr.Function)
+                    and value.__module__ == module.__name__
+                    and value.forward is not cr.Function.forward):
+                found[f"{info.name}.{value.__name__}"] = value
+    return found
+
+
+def test_every_function_in_chainrule_functions_has_a_tangent_rule():
+    classes = functions_defined_in_chainrule_functions()
+    assert len(classes) >= 40  # the walk found them
+    missing = [name for name, cls in classes.items()
+               if getattr(cls, "jvp", None) is getattr(cr.Function, "jvp", None)]
+    assert not missing, f"Functions without a jvp rule: {', '.join(missing)}"
