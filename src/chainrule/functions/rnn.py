@@ -15,6 +15,7 @@ dozen recorded operations with their backward (bench/lstm_step.py's training ste
 backpropagation through time on arrays as well, and gets W_h's gradient in one matmul over
 all steps. Under ``create_graph`` the backward instead recomputes the sequence with
 chainrule operations and differentiates that, so gradients of gradients stay exact.
+Forward mode runs a tangent recurrence beside the states (``rnn_tangent.py``).
 
 Shapes: xw (T, N, G·H), or (N, T, G·H) with ``time_axis=1``, or (N, G·H) for one step;
 W_h (H, G·H); b_h (G·H,); h, c (N, H); G = 1, 4, 3 for rnn, lstm, gru. A sequence gives
@@ -26,18 +27,23 @@ from chainrule.backend import get_array_module
 from chainrule.core import Function, Variable, as_variable, grad, is_grad_enabled
 from chainrule.functions.activation import relu, sigmoid
 from chainrule.functions.math import tanh
-from chainrule.functions.shape import filled, stack
-from chainrule.functions.tangent import total
+from chainrule.functions.rnn_tangent import (
+    GRUTangent,
+    LSTMTangent,
+    RNNTangent,
+    TangentRecurrence,
+)
+from chainrule.functions.shape import stack
 
 
-class Recurrence(Function):
+class Recurrence(TangentRecurrence, Function):
     """The loop shared by the three kinds. Inputs (xw, W_h, b_h, h, [c]).
 
     The states live in (T+1, N, H) buffers, time-major: step t reads its h_{t-1} from
     row ``t + reverse`` and writes h_t into row ``t + 1 - reverse``, so no step copies a
     state and backward finds every h_{t-1} in one contiguous block. A subclass gives one
-    step forward (``step``), one step back (``step_back``) and the same step in chainrule
-    operations (``recorded_step``).
+    step forward (``step``), one step back (``step_back``), the same step in chainrule
+    operations (``recorded_parts``) and its tangent step (``rnn_tangent.py``).
     """
 
     carried = ("h",)
@@ -137,43 +143,12 @@ class Recurrence(Function):
         """The rows of step t's previous and new state in the state buffers."""
         return t + self.reverse, t + 1 - self.reverse
 
-    def jvp(self, txw, tW_h, tb_h, *tcarry):
-        """The tangent recurrence, run beside the states' own: per step, the tangent of the
-        hidden product du = dh W_h + h dW_h + db_h, then the kind's ``tangent_step``.
-
-        Its coefficients (each step's gates and states) are the forward's arrays, or, while
-        recording, a recorded recomputation's, so that the tangents differentiate again.
-        """
-        xw, W_h, b_h, *carry = self.inputs
-        tcarry = filled(carry, tcarry)  # zeros for a state without a tangent
-        recording = is_grad_enabled() and any(x.requires_grad for x in self.inputs)
-        single = xw.ndim == 2
-        ths = [None] * (1 if single else xw.shape[self.time_axis])
-        index = [slice(None)] * 3
-        for t in self.order(len(ths)):
-            xw_t, txw_t = xw, txw
-            if not single:
-                index[self.time_axis] = t
-                xw_t = xw[tuple(index)] if recording else None
-                txw_t = None if txw is None else txw[tuple(index)]
-            if recording:
-                carry, parts = self.recorded_parts(xw_t, W_h, b_h, carry)
-            else:
-                parts = self.parts(t)
-            h = parts[0]  # the state step t reads
-            du = total(tcarry[0] @ W_h, None if tW_h is None else h @ tW_h, tb_h)
-            tcarry = self.tangent_step(parts, txw_t, du, tcarry)
-            ths[t] = tcarry[0]
-        if single:
-            return tcarry[0] if len(tcarry) == 1 else tuple(tcarry)
-        return (stack(ths, axis=self.time_axis), *tcarry)
-
     def recorded_step(self, xw, W_h, b_h, carry):
         """One step in chainrule operations: the new carry."""
         return self.recorded_parts(xw, W_h, b_h, carry)[0]
 
 
-class RNN(Recurrence):
+class RNN(RNNTangent, Recurrence):
     """h' = act(a), a = xw_t + h W_h + b_h;  da = dh' act'(a), dh = da W_hᵀ"""
 
     def __init__(self, time_axis=0, reverse=False, nonlinearity="tanh"):
@@ -209,23 +184,9 @@ class RNN(Recurrence):
         h = tanh(a) if self.nonlinearity == "tanh" else relu(a)
         return (h,), (carry[0], h)
 
-    def parts(self, t):
-        """(h, h') of step t, from the forward's buffers."""
-        prev, new = self.rows(t)
-        return self.hs[prev], self.hs[new]
-
-    def tangent_step(self, parts, txw, du, tcarry):
-        """dh' = (dxw + du) act'(a), act' = 1 - h'² or [h' > 0]"""
-        h = parts[1]
-        if self.nonlinearity == "tanh":
-            slope = 1 - h * h
-        else:
-            data = getattr(h, "data", h)
-            slope = (data > 0).astype(data.dtype)
-        return (total(txw, du) * slope,)
 
 
-class LSTM(Recurrence):
+class LSTM(LSTMTangent, Recurrence):
     """c' = σ(f) c + σ(i) g̃, g̃ = tanh(g), h' = σ(o) tanh(c');  back, with a = [i f g o]:
     dc = dc' + dh' σ(o) (1 - tanh²c'),  da = [dc g̃, dc c, dc σ(i), dh' tanh c'] · act'(a)"""
 
@@ -291,27 +252,9 @@ class LSTM(Recurrence):
         tanh_c = tanh(c_new)
         return (o * tanh_c, c_new), (h, c, i, f, g, o, tanh_c)
 
-    def parts(self, t):
-        """(h, c, σ(i), σ(f), tanh(g), σ(o), tanh(c')) of step t, from the forward's buffers."""
-        prev = self.rows(t)[0]
-        y, H = self.gates[t], self.hs.shape[-1]
-        return (self.hs[prev], self.cs[prev], y[:, :H], y[:, H:2 * H], y[:, 2 * H:3 * H],
-                y[:, 3 * H:], self.tanh_c[t])
-
-    def tangent_step(self, parts, txw, du, tcarry):
-        """da = dxw + du;  dc' = dσ(f) c + σ(f) dc + dσ(i) g̃ + σ(i) dg̃,
-        dh' = dσ(o) tanh c' + σ(o) (1 - tanh² c') dc'"""
-        _, c, i, f, g, o, tanh_c = parts
-        th, tc = tcarry
-        H = th.shape[-1]
-        da = total(txw, du)
-        di, df = da[:, :H] * (i * (1 - i)), da[:, H:2 * H] * (f * (1 - f))
-        dg, do = da[:, 2 * H:3 * H] * (1 - g * g), da[:, 3 * H:] * (o * (1 - o))
-        tc = df * c + f * tc + di * g + i * dg
-        return do * tanh_c + o * (1 - tanh_c * tanh_c) * tc, tc
 
 
-class GRU(Recurrence):
+class GRU(GRUTangent, Recurrence):
     """u = h W_h + b_h; r, z = σ(xw[r z] + u[r z]); n = tanh(xw[n] + r u[n]); h' = n + z (h - n).
     back: dn = dh' (1 - z), dz = dh' (h - n), dh = dh' z + du W_hᵀ, where da[n] = dn (1 - n²),
     du[n] = da[n] r, da[r] = du[r] = da[n] u[n] σ'(r), da[z] = du[z] = dz σ'(z)"""
@@ -370,22 +313,6 @@ class GRU(Recurrence):
         n = tanh(xw[:, 2 * H:] + r * u[:, 2 * H:])
         return (n + z * (h - n),), (h, u, r, z, n)
 
-    def parts(self, t):
-        """(h, u, r, z, n) of step t, from the forward's buffers."""
-        H = self.hs.shape[-1]
-        return self.hs[self.rows(t)[0]], self.u[t], self.rz[t, :, :H], self.rz[t, :, H:], self.n[t]
-
-    def tangent_step(self, parts, txw, du, tcarry):
-        """dr, dz = (dxw + du)[r z] σ';  dn = (dxw[n] + dr u[n] + r du[n]) (1 - n²);
-        dh' = dn + dz (h - n) + z (dh - dn)"""
-        h, u, r, z, n = parts
-        (th,) = tcarry
-        H = th.shape[-1]
-        da = du[:, :2 * H] if txw is None else txw[:, :2 * H] + du[:, :2 * H]
-        dr, dz = da[:, :H] * (r * (1 - r)), da[:, H:] * (z * (1 - z))
-        dn = total(None if txw is None else txw[:, 2 * H:], dr * u[:, 2 * H:],
-                   r * du[:, 2 * H:]) * (1 - n * n)
-        return (dn + dz * (h - n) + z * (th - dn),)
 
 
 def _recurrence(kind, function, xw, W_h, b_h, states, time_axis):
