@@ -483,8 +483,13 @@ def test_recurrence_tangents_on_the_forward_s_buffers_equal_the_recorded_ones(ki
     with cr.no_grad():
         plain = as_tuple(y.creator.jvp(*directions))
     assert recorded[0].creator is not None and plain[0].creator is None
-    for r, p in zip(recorded, plain):
+    cr.grad(y, xs[:1])  # a plain backward gives the forward's buffers back to the pool,
+    fn(*[x * 2 for x in xs])  # and another call takes them
+    with cr.no_grad():
+        again = as_tuple(y.creator.jvp(*directions))
+    for r, p, a in zip(recorded, plain, again):
         np.testing.assert_allclose(p.data, r.data, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(a.data, r.data, rtol=1e-12, atol=1e-12)
 
 
 # ---- reverse over forward: the tangents differentiate again ---------------------------------

@@ -27,6 +27,8 @@ class TangentRecurrence:
         xw, W_h, b_h, *carry = self.inputs
         tcarry = filled(carry, tcarry)  # zeros for a state without a tangent
         recording = is_grad_enabled() and any(x.requires_grad for x in self.inputs)
+        if not recording and not self.taken:  # buffers given back by a backward: refill them
+            self.forward(*[x._data for x in self.inputs])
         single = xw.ndim == 2
         ths = [None] * (1 if single else xw.shape[self.time_axis])
         index = [slice(None)] * 3
