@@ -31,7 +31,7 @@ def _mpiexec_or_none():
 
 needs_mpi = pytest.mark.skipif(
     importlib.util.find_spec("mpi4py") is None or _mpiexec_or_none() is None,
-    reason="data-parallel runs need mpi4py and mpiexec (pip install 'chainrule[mpi]')")
+    reason='data-parallel runs need mpi4py and mpiexec (pip install "chainrule[mpi]")')
 
 
 def environment():
@@ -56,7 +56,7 @@ def metrics(folder):
 def runs(tmp_path_factory):
     """Three epochs on one process and on two ranks, same global batch and seed."""
     if importlib.util.find_spec("mpi4py") is None or _mpiexec_or_none() is None:
-        pytest.skip("data-parallel runs need mpi4py and mpiexec (pip install 'chainrule[mpi]')")
+        pytest.skip('data-parallel runs need mpi4py and mpiexec (pip install "chainrule[mpi]")')
     done = {}
     for ranks in (1, 2):
         out = tmp_path_factory.mktemp(f"ranks{ranks}")
@@ -69,9 +69,9 @@ def runs(tmp_path_factory):
 def test_two_ranks_learn_as_one_process_on_the_same_global_batch(runs):
     one, two = metrics(runs[1][0]), metrics(runs[2][0])
     assert [row["epoch"] for row in two] == [1, 2, 3]
-    for a, b in zip(one, two):  # the same examples per epoch, only shuffled another way
-        assert b["train_loss"] == pytest.approx(a["train_loss"], abs=0.03)
-        assert b["test_acc"] == pytest.approx(a["test_acc"], abs=0.04)
+    for a, b in zip(one, two):  # the same global batches; the last repeats an example on 2
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=0.01)
+        assert b["test_acc"] == pytest.approx(a["test_acc"], abs=2.5 / 360)  # 2 examples
     assert two[-1]["test_acc"] > 0.85  # and it learns: 10 digits, chance is 0.1
 
 
@@ -169,7 +169,7 @@ def test_without_ranks_leaves_the_ranks_their_own_command():
 
 def test_info_names_the_extra_when_mpi4py_is_missing(monkeypatch):
     monkeypatch.setattr(parallel.importlib.util, "find_spec", lambda name: None)
-    assert parallel.describe_mpi() == "not installed: pip install 'chainrule[mpi]'"
+    assert parallel.describe_mpi() == 'not installed: pip install "chainrule[mpi]"'
 
 
 @needs_mpi

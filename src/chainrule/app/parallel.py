@@ -23,22 +23,13 @@ import numpy as np
 
 from chainrule.data import DataLoader, Subset
 
-MPI_EXTRA_HINT = "pip install 'chainrule[mpi]'"
-# the size of the job as the launchers tell it: MPICH's hydra, Open MPI, PMIx under Slurm
-SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")
-RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+MPI_EXTRA_HINT = 'pip install "chainrule[mpi]"'  # as chainrule.distributed says it
+# this process's rank as the launchers tell it: MPICH's hydra, Open MPI, PMIx, Slurm
+RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
 
 
 class Quiet(SystemExit):
     """Leave with ``code`` and print nothing: another rank reports why."""
-
-
-def environment_size():
-    """The number of ranks mpiexec started, read from its variables (1 outside a job)."""
-    for name in SIZE_VARIABLES:
-        if os.environ.get(name, "").isdigit():
-            return int(os.environ[name])
-    return 1
 
 
 def environment_rank():
@@ -57,16 +48,15 @@ class World:
 
     @classmethod
     def join(cls):
-        """The MPI job this process was started in, or a world of one without mpiexec."""
-        size = environment_size()
-        if size == 1:
-            return cls()
-        if importlib.util.find_spec("mpi4py") is None:
-            raise RuntimeError(f"mpiexec started {size} processes, but this Python has no "
-                               f"mpi4py to join them ({MPI_EXTRA_HINT})")
+        """The MPI job this process was started in, or a world of one without mpiexec.
+
+        Under mpiexec without mpi4py, ``dist.init`` refuses (naming the extra) rather than
+        let N copies train alone and write over each other's files.
+        """
         from chainrule import distributed as dist
 
-        dist.init()
+        if dist.init() == 1:  # imports no MPI
+            return cls()
         return cls(dist.rank(), dist.world_size())
 
     def __repr__(self):
@@ -111,8 +101,10 @@ class World:
     def train_loader(self, dataset, batch_size, seed, epoch):
         """Epoch ``epoch``'s batches for this rank: its share of every global batch.
 
-        One rank shuffles with the seed of the epoch, as a plain run always did; more ranks
-        shard the epoch with ``DistributedSampler``, each taking ``batch_size / size``.
+        One rank shuffles with the seed of the epoch, as a plain run always did. More ranks
+        deal that same permutation out in turn (``DistributedSampler``), each taking
+        ``batch_size / size`` per step, so the k-th global batch holds the same examples
+        whatever the number of ranks (the last may repeat a few, to share evenly).
         """
         if self.size == 1:
             return DataLoader(dataset, batch_size, shuffle=True, seed=[seed, epoch])
@@ -206,12 +198,11 @@ def describe_mpi():
         return f"not installed: {MPI_EXTRA_HINT}"
     import mpi4py
 
-    mpi4py.rc.initialize = False  # the version is readable before MPI_Init; start nothing
-    from mpi4py import MPI
+    from chainrule import distributed as dist
 
-    library = MPI.Get_library_version().strip().splitlines()[0]
+    mpi4py.rc.initialize = False  # the library's name is readable before MPI_Init: start nothing
     try:
         where = find_mpiexec()
     except RuntimeError:
         where = "not found"
-    return f"mpi4py {mpi4py.__version__}, {' '.join(library.split())} (mpiexec: {where})"
+    return f"mpi4py {mpi4py.__version__}, {dist.mpi_available()} (mpiexec: {where})"
