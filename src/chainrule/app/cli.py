@@ -21,6 +21,9 @@ from chainrule import __version__
 from chainrule.app.parallel import environment_rank
 
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
+# bad input described in one sentence: files, names, values, missing extras;
+# anything else is a bug in chainrule, and its traceback is what a report needs
+USER_ERRORS = (ValueError, OSError, ImportError, RuntimeError)
 
 
 class UsageError(Exception):
@@ -54,9 +57,7 @@ def main(argv=None):
     except KeyboardInterrupt as stop:  # training.Interrupted says where it saved the run
         print(f"chainrule: {stop or 'interrupted'}", file=sys.stderr)
         return INTERRUPTED
-    except (ValueError, OSError, ImportError, RuntimeError) as error:
-        # bad input described in one sentence: files, names, values, missing extras;
-        # anything else is a bug in chainrule, and its traceback is what a report needs
+    except USER_ERRORS as error:
         message = " ".join(str(error).split()) or type(error).__name__
         print(f"chainrule {args.command}: error: {message}", file=sys.stderr)
         return 1
@@ -145,7 +146,7 @@ def run_train(args):
     error = trainer = None
     try:
         trainer = _trainer(args, world)
-    except (ValueError, OSError, ImportError, RuntimeError) as failed:
+    except USER_ERRORS as failed:
         error = failed
     world.agree(error)  # one rank that cannot start stops them all, and one reports it
     config = trainer.config
@@ -157,7 +158,7 @@ def run_train(args):
     trainer.log = say
     stops = (training.Interrupted, training.Diverged)  # decided by all ranks together
     try:
-        with world.abort_on_error(collective=stops), detect_anomaly(args.detect_anomaly):
+        with world.abort_on_error(stops, USER_ERRORS), detect_anomaly(args.detect_anomaly):
             summary = trainer.run()
     except stops as stop:
         if world.main:

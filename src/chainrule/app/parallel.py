@@ -129,23 +129,29 @@ class World:
         return dist.DistributedDataParallel(model)
 
     @contextlib.contextmanager
-    def abort_on_error(self, collective=()):
+    def abort_on_error(self, collective=(), plain=()):
         """An error on this rank ends every rank (naming this one), except ``collective`` ones.
 
         ``collective`` exceptions are raised by every rank at the same step (the ranks
         decided together), so they leave normally; any other would leave the other ranks
-        waiting in a collective for ever, and aborts the job instead.
+        waiting in a collective for ever, and aborts the job instead. A ``plain`` error (a
+        file, a value: the user's to fix) is one line naming the rank, without traceback.
         """
         try:
             yield
         except collective:
             raise
-        except BaseException:
+        except BaseException as error:
             if self.size == 1:
                 raise
             from chainrule import distributed as dist
 
             with dist.abort_on_error():
+                if isinstance(error, plain):
+                    message = " ".join(str(error).split()) or type(error).__name__
+                    print(f"chainrule train: error: rank {self.rank}: {message}",
+                          file=sys.stderr, flush=True)
+                    raise SystemExit(1) from None
                 raise
 
 
