@@ -152,6 +152,31 @@ def test_a_rank_that_raises_ends_every_rank_naming_itself(tmp_path):
     assert not (tmp_path / "run" / "final.safetensors").exists()
 
 
+NO_DATA_ON_RANK_1 = """
+    import os, sys
+    from chainrule.app import builders, cli
+
+    if os.environ.get("PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK")) == "1":
+        def no_data(*args):
+            raise OSError("digits.csv.gz is missing here")
+
+        builders.load_datasets = no_data
+    sys.exit(cli.main())
+"""
+
+
+@needs_mpi
+def test_a_rank_that_cannot_start_is_reported_by_itself_alone(tmp_path):
+    program = tmp_path / "no_data.py"
+    program.write_text(textwrap.dedent(NO_DATA_ON_RANK_1))
+    done = train(*SMALL, "--out", tmp_path / "run", ranks=2, program=(str(program),),
+                 timeout=30)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "chainrule train: error: rank 1: digits.csv.gz is missing here"]
+    assert not (tmp_path / "run").exists()  # rank 0 made no folder for a run that never began
+
+
 @needs_mpi
 def test_a_diverging_run_stops_every_rank_at_the_same_step(tmp_path):
     done = train("--model", "cnn", "--channels", 4, "--epochs", 2, "--lr", "1e9",

@@ -131,6 +131,7 @@ def _add_graph(p):
 def run_train(args):
     from chainrule import detect_anomaly
     from chainrule.app import allocator, parallel, training
+    from chainrule.app.runfiles import run_dir
 
     world = parallel.World.join()
     if args.ranks is not None and args.ranks != world.size:
@@ -143,13 +144,12 @@ def run_train(args):
         rest = args.argv[args.argv.index("train") + 1:]
         return parallel.launch(args.ranks, parallel.without_ranks(rest))
     allocator.keep_freed_memory()  # a training program: reuse freed buffers step after step
-    error = trainer = None
-    try:
-        trainer = _trainer(args, world)
-    except USER_ERRORS as failed:
-        error = failed
-    world.agree(error)  # one rank that cannot start stops them all, and one reports it
+    # one rank that cannot start stops them all, and one reports it; then rank 0's folder
+    trainer = world.together(lambda: _trainer(args, world), USER_ERRORS)
     config = trainer.config
+    trainer.out_dir = world.together(
+        lambda: run_dir(args.out, config.dataset, config.model) if world.main else None,
+        USER_ERRORS)
     say = _flushing_print if world.main else _silent
     ranks = f" on {world.size} ranks" if world.size > 1 else ""
     say(f"training {config.model} on {config.dataset} ({len(trainer.train_set)} train, "
@@ -185,16 +185,13 @@ def _train_config(args):
 
 
 def _trainer(args, world):
-    """The Trainer of this command line on this rank, restored and given its folder (rank 0)."""
+    """The Trainer of this command line on this rank, restored from ``--resume``."""
     from chainrule.app import training
-    from chainrule.app.runfiles import run_dir
 
     config, state = _train_config(args)
     trainer = training.Trainer(config, world=world)
     if state is not None:
         trainer.restore(state, args.resume)
-    if world.main:
-        trainer.out_dir = run_dir(args.out, config.dataset, config.model)
     return trainer
 
 

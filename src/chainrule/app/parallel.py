@@ -71,13 +71,24 @@ class World:
             totals = np.asarray(dist.all_reduce(totals, op="sum"))
         return totals.tolist()
 
-    def agree(self, error):
-        """Every rank learns whether any rank failed to set up; the first one's error is raised.
+    def together(self, task, errors):
+        """``task()``'s result on this rank, once every rank has run its own ``task``.
 
-        ``error`` is this rank's exception or None. Called before the first collective,
-        so that a rank that cannot start (bad settings, a missing file) is reported by one
-        rank instead of leaving the others waiting for it.
+        If ``task`` raised one of ``errors`` on any rank, every rank stops: the first
+        failing rank raises its error (naming itself unless it is rank 0), the others
+        leave quietly. For the setup before the first collective, so that a rank that
+        cannot start (bad settings, a missing file) is reported once instead of leaving
+        the others waiting for it.
         """
+        try:
+            result, error = task(), None
+        except errors as failed:
+            result, error = None, failed
+        self.agree(error)
+        return result
+
+    def agree(self, error):
+        """Raise the first failing rank's ``error`` there, Quiet elsewhere; None if none failed."""
         failed = np.zeros(self.size)
         failed[self.rank] = error is not None
         failed = np.flatnonzero(self.sum(*failed)) if self.size > 1 else np.flatnonzero(failed)
