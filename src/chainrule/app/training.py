@@ -55,7 +55,7 @@ class TrainConfig:
     hidden: list = dataclasses.field(default_factory=lambda: [256])
     channels: int = 16
     epochs: int = None  # None: the dataset's default in DEFAULTS
-    batch_size: int = None
+    batch_size: int = None  # the global batch: over N ranks, each takes batch_size / N
     lr: float = None
     optimizer: str = "adam"
     weight_decay: float = None
