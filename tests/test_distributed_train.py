@@ -9,6 +9,7 @@ import csv
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -186,6 +187,25 @@ def test_a_diverging_run_stops_every_rank_at_the_same_step(tmp_path):
     assert "training diverged: the loss became nan at epoch 1, step 2" in line
     assert "last-good.safetensors" in line
     assert (tmp_path / "last-good.safetensors").exists()
+
+
+@needs_mpi
+def test_ctrl_c_stops_every_rank_at_the_same_step_and_rank_0_saves(tmp_path):
+    command = [_mpiexec_or_none(), "-n", "2", sys.executable, "-m", "chainrule", "train",
+               *SMALL, "--epochs", "100000", "--out", str(tmp_path)]
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=environment())
+    try:
+        job.stdout.readline()  # the banner
+        job.stdout.readline()  # epoch 1 is done: training is under way
+        job.send_signal(signal.SIGINT)  # mpiexec hands it to every rank
+        _, err = job.communicate(timeout=30)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == 130
+    assert err.count("chainrule: interrupted during epoch") == 1 and "Traceback" not in err
+    assert (tmp_path / "interrupted.safetensors").stat().st_size > 0
 
 
 def test_without_ranks_leaves_the_ranks_their_own_command():
