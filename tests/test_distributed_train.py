@@ -240,3 +240,12 @@ def test_a_world_of_one_shares_nothing():
     world = parallel.World()
     assert world.sum(3, 4.5) == [3.0, 4.5] and world.check_batch(7) == 7
     assert world.wrap(sentinel := object()) is sentinel
+
+
+def test_the_ranks_of_a_machine_take_its_gpus_in_turn(monkeypatch):
+    monkeypatch.setattr(parallel, "gpu_count", lambda: 2)
+    monkeypatch.setenv("MPI_LOCALRANKID", "3")
+    world = parallel.World(rank=7, size=8)
+    assert [world.device(d) for d in ("cuda", "cuda:0", "cpu")] == ["cuda:1", "cuda:0", "cpu"]
+    assert parallel.World().device("cuda") == "cuda"  # one process: as given
+

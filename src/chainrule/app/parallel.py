@@ -26,18 +26,29 @@ from chainrule.data import DataLoader, Subset
 MPI_EXTRA_HINT = 'pip install "chainrule[mpi]"'  # as chainrule.distributed says it
 # this process's rank as the launchers tell it: MPICH's hydra, Open MPI, PMIx, Slurm
 RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
+# the rank among those on this machine: MPICH's hydra, Open MPI, Slurm
+LOCAL_RANK_VARIABLES = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID")
 
 
 class Quiet(SystemExit):
     """Leave with ``code`` and print nothing: another rank reports why."""
 
 
-def environment_rank():
+def environment_rank(names=RANK_VARIABLES):
     """This process's rank as mpiexec's variables give it (0 outside a job); no MPI call."""
-    for name in RANK_VARIABLES:
+    for name in names:
         if os.environ.get(name, "").isdigit():
             return int(os.environ[name])
     return 0
+
+
+def gpu_count():
+    """How many CUDA devices CuPy sees on this machine (0 without CuPy or a GPU)."""
+    from chainrule import backend
+
+    if not backend.gpu_available():
+        return 0
+    return backend.import_cupy().cuda.runtime.getDeviceCount()
 
 
 class World:
@@ -124,6 +135,17 @@ class World:
         sampler = dist.DistributedSampler(dataset, shuffle=True, seed=seed, drop_last=False)
         sampler.set_epoch(epoch)
         return DataLoader(dataset, self.check_batch(batch_size), sampler=sampler)
+
+    def device(self, device):
+        """The device this rank trains on: ``cuda`` alone becomes this rank's GPU of its node.
+
+        The ranks on one machine take its GPUs in turn (local rank modulo their count); a
+        device with an index, or a world of one, is kept as given.
+        """
+        count = gpu_count() if self.size > 1 and str(device).lower() == "cuda" else 0
+        if count == 0:  # no GPU: check_device refuses "cuda" in one sentence
+            return device
+        return f"cuda:{environment_rank(LOCAL_RANK_VARIABLES) % count}"
 
     def shard(self, dataset):
         """Every ``size``-th example from this rank's: the ranks' shards cover it once."""
