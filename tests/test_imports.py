@@ -17,6 +17,7 @@ LAYERS = {
     "nn": 3,
     "viz": 4,  # drawings of graphs; its expression parser calls functions and reads nn modules
     "optim": 4,
+    "func": 4,  # function transforms (vmap, checkpoint): they build on core and functions
     "__init__": 5,  # the public face (chainrule/__init__.py) gathers the layers below it
     "distributed": 5,
     "app": 6,  # the program behind the command: cli, training, builders, runfiles

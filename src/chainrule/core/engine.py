@@ -25,6 +25,15 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
     (``Variable.backward``); with them, no ``.grad`` is written and the gradients
     of exactly those Variables are returned (``chainrule.grad``).
     """
+    batch = grad_mode.batch
+    grad_mode.batch = None  # vmap's graph is batched already: its backward is a plain one
+    try:
+        return _backward(outputs, grad_outputs, retain_grad, create_graph, inputs)
+    finally:
+        grad_mode.batch = batch
+
+
+def _backward(outputs, grad_outputs, retain_grad, create_graph, inputs):
     found = None if inputs is None else {x: None for x in inputs}
     walk = _Walk(found, _add_recorded if create_graph else _add_arrays, retain_grad)
     if found is not None:

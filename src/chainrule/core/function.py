@@ -6,6 +6,7 @@ and each output remembers the Function as its ``creator``. Outputs are held
 weakly so a graph is freed by reference counting alone, without cycles.
 """
 
+import functools
 import os
 import sys
 import weakref
@@ -47,6 +48,8 @@ class Function:
     saves_inputs = True
 
     def __call__(self, *inputs):
+        if grad_mode.batch is not None:  # inside vmap: the call's batching rule runs it
+            return grad_mode.batch.call(self, inputs)
         for x in inputs:
             if not hasattr(x, "creator"):  # an array or a number among the inputs
                 inputs = self._lift(inputs)
@@ -164,6 +167,18 @@ class Function:
 
     def __repr__(self):
         return f"<{type(self).__name__} generation={getattr(self, 'generation', 0)}>"
+
+
+def batchable(wrapper):
+    """Decorate an op's wrapper that turns an argument's values into a setting (class-index
+    targets, ids, a condition): inside vmap, where that argument may hold a whole batch,
+    the wrapper's batching rule runs instead (chainrule/func/batch_rules_nn.py)."""
+    @functools.wraps(wrapper)
+    def call(*args, **kwargs):
+        if grad_mode.batch is not None:
+            return grad_mode.batch.call_wrapper(wrapper, args, kwargs)
+        return wrapper(*args, **kwargs)
+    return call
 
 
 def user_line():

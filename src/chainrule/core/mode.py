@@ -11,6 +11,7 @@ import threading
 class _GradMode(threading.local):
     enabled = True  # every new thread starts recording
     anomaly = False  # and without anomaly checks
+    batch = None  # the running vmap's batch (chainrule/func/batching.py), or None
 
 
 grad_mode = _GradMode()
