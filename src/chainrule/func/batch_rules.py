@@ -82,8 +82,10 @@ def along_axis(batch, function, inputs, batched):
 def sum_to(batch, function, inputs, batched):
     (x,) = inputs
     shape = tuple(function.shape)
-    x = pad(x, True, len(shape))
-    return ops.SumTo(x._data.shape[:1] + shape)(x)
+    lead = logical_ndim(x, True) - len(shape)
+    if lead > 0:  # a sample's leading axes first: NumPy's rule would take the batch's
+        x = ops.Sum(tuple(range(1, lead + 1)))(x)
+    return ops.SumTo(x._data.shape[:1] + shape)(pad(x, True, len(shape)))
 
 
 # ---- shapes: the batch is prepended ------------------------------------------------------

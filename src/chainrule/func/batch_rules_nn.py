@@ -89,9 +89,11 @@ def linear(batch, function, inputs, batched):
     gradients): one batched matmul."""
     if not any(batched[1:]):
         return function(*inputs)
+    if not batched[0] and not batched[1]:  # a bias per sample alone
+        return ops.Add()(*padded([linalg.Linear()(*inputs[:2]), inputs[2]], [False, True]))
     y = batched_matmul(inputs[:2], batched[:2])
     if len(inputs) == 3:
-        y = ops.Add()(*padded([y, inputs[2]], [True, batched[2]]))
+        y = ops.Add()(*padded([y, inputs[2]], [batched[0] or batched[1], batched[2]]))
     return y
 
 
@@ -114,7 +116,8 @@ def normalize(batch, function, inputs, batched):
     function.axes = shifted(function.axes, ndim)
     if batched[1] or batched[2]:
         gamma, beta = together(batch, [gamma, beta], batched[1:])
-        function.param_shape = (batch.size,) + tuple(function.param_shape)
+        shape = tuple(function.param_shape)
+        function.param_shape = (batch.size,) + (1,) * (ndim - len(shape)) + shape
         function.param_axes = shifted(function.param_axes, ndim)
     else:
         function.param_axes = (0,) + shifted(function.param_axes, ndim)
@@ -163,11 +166,11 @@ def unfold(y, size):
 @rule(Conv2d, ConvTranspose2d)
 def convolution(batch, function, inputs, batched):
     if any(batched[1:]):  # a kernel per sample
-        return loop(batch, function, inputs, batched)
+        return loop(batch, function, inputs, batched, "a kernel per sample")
     return unfold(function(fold(inputs[0]), *inputs[1:]), batch.size)
 
 
-@rule(pool.MaxPool2d, pool.AvgPool2d, pool.MaxPool2dGrad, pool.MaxPool2dGather,
+@rule(pool._Pool, pool.MaxPool2dGrad, pool.MaxPool2dGather,
       pool.AvgPool2dGrad, Im2col)
 def image(batch, function, inputs, batched):
     (x,) = inputs
@@ -190,7 +193,7 @@ def col2im(batch, function, inputs, batched):
 def conv_grad_w(batch, function, inputs, batched):
     """A gradient of the kernel, one per sample: summed over N within each sample only."""
     function.col = None  # the saved columns were the whole batch's
-    return loop(batch, function, inputs, batched)
+    return loop(batch, function, inputs, batched, "a kernel gradient per sample")
 
 
 @rule(Recurrence)
@@ -198,7 +201,7 @@ def recurrence(batch, function, inputs, batched):
     """Shared weights: the batch is more sequences (N). Per-sample weights: one per sample.
     xw is (T, N, G) (time_axis 0), (N, T, G) (time_axis 1) or (N, G) (one step); states (N, H)."""
     if any(batched[1:3]):
-        return loop(batch, function, inputs, batched)
+        return loop(batch, function, inputs, batched, "recurrent weights per sample")
     xw, W_h, b_h = inputs[:3]
     xw = xw if batched[0] else batch.expand(xw)
     states = [fold(s if b else batch.expand(s)) for s, b in zip(inputs[3:], batched[3:])]

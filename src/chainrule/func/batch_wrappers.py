@@ -76,9 +76,8 @@ def class_loss(batch, wrapper, a):
     else:  # a sample is (C,): the batch is N
         a["input"], a["target"] = x, t
     reduction, a["reduction"] = a["reduction"], "none"
-    losses = wrapper(**a)
-    losses = ops.reshape(losses, (batch.size,) + losses._data.shape[1:]) if x._data.ndim > 2 \
-        else ops.reshape(losses, (batch.size, -1))
+    shape = x._data.shape  # the unreduced losses: x without its class axis
+    losses = ops.reshape(wrapper(**a), shape[:2] + shape[3:] if len(shape) > 2 else shape[:1])
     divisor = None
     if reduction == "mean" and t.dtype.kind in "iu":
         keep = t != a.get("ignore_index", -100)
@@ -149,3 +148,21 @@ def embedding(batch, wrapper, a):
 def one_hot_rule(batch, wrapper, a):
     """Class counts are read from the whole batch when num_classes is -1."""
     return one_hot.__wrapped__(physical(batch, a["t"]), a["num_classes"])
+
+
+@wrapper_rule("arg")
+def arg(batch, wrapper, a):
+    """argmax / argmin over a sample's axis (one up), or over each flattened sample."""
+    from chainrule.core.reductions import axis_and_keepdims
+
+    x = a["x"]
+    data = x._data
+    axis, keepdims = axis_and_keepdims("arg" + a["op"], x, a["axis"], a["keepdims"], a["dim"],
+                                       a["keepdim"])
+    find = getattr(np, "arg" + a["op"])
+    if axis is None:
+        found = find(data.reshape(batch.size, -1), axis=1)
+        found = found.reshape((batch.size,) + (1,) * (data.ndim - 1)) if keepdims else found
+    else:
+        found = find(data, axis=axis % (data.ndim - 1) + 1, keepdims=keepdims)
+    return x._derived(found)

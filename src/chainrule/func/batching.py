@@ -17,14 +17,16 @@ Function) is called once per sample and the results are stacked, with a note onc
 """
 
 import copy
+import os
+import sys
 import warnings
 
 from chainrule.core import ops
 from chainrule.core.mode import grad_mode
 from chainrule.core.variable import Variable, as_variable
 
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RULES = {}  # Function class -> rule(batch, function, inputs, batched) -> output(s)
-_NOTED = set()  # classes whose loop fallback has been noted already
 
 
 def rule(*classes):
@@ -75,6 +77,43 @@ class BatchedVariable(Variable):
         if not self.shape:
             raise TypeError("len() of a 0-d Variable")
         return self.shape[0]
+
+    # ---- the methods that compute on the array directly (no Function, no gradient) -------
+    def _compare(self, other, compare, symbol):
+        if grad_mode.batch is not self.batch:
+            return super()._compare(other, compare, symbol)
+        if isinstance(other, Variable):
+            other = self.batch.adopt(other)
+        other_batched = type(other) is type(self)
+        other = other._data if isinstance(other, Variable) else other
+        rank = max(self._data.ndim - 1, getattr(other, "ndim", 0) - other_batched)
+        mine = _padded_array(self._data, rank)
+        other = _padded_array(other, rank) if other_batched else other
+        return self.batch.mark(self._derived(compare(mine, other)))
+
+    def _reduce_flags(self, how, axis, keepdims, dim, keepdim):
+        if grad_mode.batch is not self.batch:
+            return getattr(super(), how)(axis, keepdims, dim=dim, keepdim=keepdim)
+        from chainrule.core.reductions import axis_and_keepdims
+
+        axis, keepdims = axis_and_keepdims(how, self, axis, keepdims, dim, keepdim)
+        ndim = self._data.ndim - 1
+        axes = tuple(range(1, ndim + 1)) if axis is None else tuple(
+            a % ndim + 1 for a in (axis if isinstance(axis, tuple) else (axis,)))
+        found = getattr(self._data, how)(axis=axes, keepdims=keepdims)
+        return self.batch.mark(self._derived(found))
+
+    def any(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._reduce_flags("any", axis, keepdims, dim, keepdim)
+
+    def all(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return self._reduce_flags("all", axis, keepdims, dim, keepdim)
+
+    def astype(self, dtype):
+        y = super().astype(dtype)
+        if y is not self and grad_mode.batch is self.batch and type(y) is Variable:
+            self.batch.mark(y)
+        return y
 
     def _refuse(self, what):
         if grad_mode.batch is self.batch:
@@ -183,6 +222,21 @@ class Batch:
         return ops.broadcast_to(ops.reshape(x, (1,) + x.shape), (self.size,) + x.shape)
 
 
+def _user_level():
+    """The stacklevel of the innermost frame outside chainrule, for a warning that names it."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _padded_array(array, rank):
+    """A batched array with 1s after its batch axis up to ``rank`` axes per sample."""
+    missing = rank - (array.ndim - 1)
+    return array.reshape(array.shape[:1] + (1,) * missing + array.shape[1:]) if missing > 0 \
+        else array
+
+
 def leaf(x):
     """A fresh leaf to differentiate with respect to (what func.grad makes of its arguments).
 
@@ -223,14 +277,15 @@ def logical_ndim(x, batched):
     return ndim - 1 if batched else ndim
 
 
-def loop(batch, function, inputs, batched):
-    """The fallback for a Function without a rule: one call per sample, the results stacked."""
-    cls = type(function)
-    if cls not in _NOTED:
-        _NOTED.add(cls)
-        warnings.warn(f"vmap: {function.name} has no batching rule, so it runs once per sample "
-                      f"(define one with chainrule.func.batching.rule({cls.__name__}))",
-                      stacklevel=4)
+def loop(batch, function, inputs, batched, reason=None):
+    """The fallback for a Function without a rule: one call per sample, the results stacked.
+    Rules use it too, for a case they cannot batch (``reason``)."""
+    # a warning, so Python's filter shows it once per class and calling line
+    why = f"with {reason}" if reason else "has no batching rule, so it"
+    cls = type(function).__name__
+    fix = "" if reason else f" (give it one with chainrule.func.batching.rule({cls}))"
+    warnings.warn(f"vmap: {function.name} {why} runs once per sample{fix}",
+                  stacklevel=_user_level())
     from chainrule.core.ops import GetItem
     from chainrule.functions.shape import Stack
 
