@@ -17,9 +17,9 @@ LAYERS = {
     "nn": 3,
     "viz": 4,  # drawings of graphs; its expression parser calls functions and reads nn modules
     "optim": 4,
-    "func": 4,  # function transforms (vmap, checkpoint): they build on core and functions
     "__init__": 5,  # the public face (chainrule/__init__.py) gathers the layers below it
     "distributed": 5,
+    "func": 4,  # function transforms: grad, jvp, vjp, jacobians, hessians (above nn)
     "app": 6,  # the program behind the command: cli, training, builders, runfiles
     "__main__": 7,  # python -m chainrule
 }

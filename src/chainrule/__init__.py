@@ -15,7 +15,7 @@ from chainrule.core import (
     set_grad_enabled,
 )
 from chainrule.func.checkpoint import checkpoint
-from chainrule.gradcheck import GradcheckError, gradcheck, numerical_grad
+from chainrule.gradcheck import GradcheckError, gradcheck, jvpcheck, numerical_grad
 from chainrule.nn.parameter import Parameter
 from chainrule.serialization import load, save
 
@@ -35,6 +35,7 @@ __all__ = [
     "gradcheck",
     "is_anomaly_enabled",
     "is_grad_enabled",
+    "jvpcheck",
     "load",
     "no_grad",
     "numerical_grad",

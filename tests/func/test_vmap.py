@@ -9,17 +9,7 @@ import pytest
 import chainrule as cr
 import chainrule.functions as F
 from chainrule import Function
-from chainrule.func import vmap
-from chainrule.func.batching import leaf, like_leaf
-
-
-def per_sample_grad(loss):
-    """grad(loss) over its first argument (a list of Variables), in chainrule.grad terms."""
-    def grads(params, *rest):
-        leaves = [leaf(p) for p in params]
-        found = cr.grad(loss(leaves, *rest), leaves)
-        return [like_leaf(g, p) for g, p in zip(found, leaves)]
-    return grads
+from chainrule.func import grad, vmap
 
 
 def mlp_loss(params, x, t):
@@ -41,9 +31,9 @@ def test_per_sample_gradients_equal_a_loop_of_single_sample_gradients():
     rng = np.random.default_rng(0)
     params = mlp(rng)
     x, t = rng.standard_normal((7, 6)), rng.integers(0, 3, 7)
-    batched = vmap(per_sample_grad(mlp_loss), in_dims=(None, 0, 0))(params, x, t)
+    batched = vmap(grad(mlp_loss), in_dims=(None, 0, 0))(params, x, t)
     for i in range(7):
-        one = per_sample_grad(mlp_loss)(params, cr.Variable(x[i]), t[i])
+        one = grad(mlp_loss)(params, cr.Variable(x[i]), t[i])
         for g, h in zip(batched, one):
             np.testing.assert_allclose(g.data[i], h.data, rtol=1e-10, atol=1e-12)
     assert [g.shape for g in batched] == [(7,) + p.shape for p in params]
@@ -54,7 +44,7 @@ def test_per_sample_gradients_match_torch_func():
     rng = np.random.default_rng(1)
     params = mlp(rng)
     x, t = rng.standard_normal((5, 6)), rng.integers(0, 3, 5)
-    ours = vmap(per_sample_grad(mlp_loss), in_dims=(None, 0, 0))(params, x, t)
+    ours = vmap(grad(mlp_loss), in_dims=(None, 0, 0))(params, x, t)
 
     def torch_loss(ps, x, t):
         h = x[None]

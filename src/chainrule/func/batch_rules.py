@@ -52,7 +52,7 @@ def together(batch, inputs, batched):
 
 
 # ---- elementwise and broadcasting ---------------------------------------------------------
-@rule(ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Neg, ops.Pow, ops.Log, ops.Cast, ops.Copy,
+@rule(ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Neg, ops.Pow, ops.Log, ops.Cast, ops.Copy, ops.Alias,
       E.Exp, E.Sqrt, E.Abs, E.Tanh, E.TanhGrad, E.Sigmoid, E.SigmoidGrad, E.ReLU, E.ReluGrad,
       E.Clip, E.ToDevice)
 def elementwise(batch, function, inputs, batched):

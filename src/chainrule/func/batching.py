@@ -22,7 +22,7 @@ import sys
 import warnings
 
 from chainrule.core import ops
-from chainrule.core.mode import grad_mode
+from chainrule.core.mode import grad_mode, set_batch
 from chainrule.core.variable import Variable, as_variable
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -150,12 +150,11 @@ class Batch:
 
     # ---- entering and leaving --------------------------------------------------
     def __enter__(self):
-        self.previous = grad_mode.batch
-        grad_mode.batch = self
+        self.previous = set_batch(self)
         return self
 
     def __exit__(self, *exc):
-        grad_mode.batch = self.previous
+        set_batch(self.previous)
 
     def holds(self, x):
         return type(x) is self.variable
@@ -171,7 +170,7 @@ class Batch:
         """Run ``function(*inputs)`` on the batch: its rule, a loop, or a plain call."""
         inputs = [self.adopt(x) for x in inputs]
         batched = [type(x) is self.variable for x in inputs]
-        grad_mode.batch = None  # the rule's own calls are plain ones
+        set_batch(None)  # the rule's own calls are plain ones
         try:
             if not any(batched):
                 return function(*inputs)
@@ -181,7 +180,7 @@ class Batch:
             else:
                 result = fn(self, function, inputs, batched)
         finally:
-            grad_mode.batch = self
+            set_batch(self)
         if type(result) is tuple:
             return tuple(self.mark(y) for y in result)
         return self.mark(result)
@@ -195,11 +194,11 @@ class Batch:
         if not any(type(v) is self.variable for v in values):
             return wrapper(*args, **kwargs)
         named = arguments(wrapper, values[:len(args)], dict(zip(kwargs, values[len(args):])))
-        grad_mode.batch = None
+        set_batch(None)
         try:
             return self.mark(WRAPPERS[wrapper.__name__](self, wrapper, named))
         finally:
-            grad_mode.batch = self
+            set_batch(self)
 
     def adopt(self, x):
         """``x``, or, if an enclosing vmap batched it, ``x`` expanded to this batch."""
@@ -209,11 +208,11 @@ class Batch:
         if outer is None or type(x) is not outer.variable:
             raise ValueError("vmap: a Variable batched by a vmap that has finished (or by "
                              "another thread's) reached this one; pass it as an argument")
-        previous, grad_mode.batch = grad_mode.batch, None
+        previous = set_batch(None)
         try:
             return self.mark(repeat_outer(x, self.size // outer.size))
         finally:
-            grad_mode.batch = previous
+            set_batch(previous)
 
     # ---- rules' helpers (they run with the batch switched off) ---------------------------
     def expand(self, x):
@@ -237,29 +236,22 @@ def _padded_array(array, rank):
         else array
 
 
-def leaf(x):
-    """A fresh leaf to differentiate with respect to (what func.grad makes of its arguments).
-
-    Inside vmap it is batched: a batched ``x`` keeps its rows; an unbatched one is repeated
-    for every sample (a view), so that each sample's gradient lands in its own row instead
-    of being summed over the batch. That is what makes ``vmap(grad(f))`` per-sample.
-    """
+def repeated(x):
+    """Inside vmap, an unbatched ``x`` repeated for every sample (a view, in the graph), so
+    what is differentiated with respect to it is per sample (func.grad's stand-ins); else x."""
     batch = grad_mode.batch
-    data = x._data if isinstance(x, Variable) else x
-    if batch is None or type(x) is batch.variable:
-        y = Variable(data, requires_grad=True)
-        return y if batch is None else batch.mark(y)
-    previous, grad_mode.batch = batch, None
+    if batch is None or not isinstance(x, Variable) or type(x) is batch.variable:
+        return x
+    set_batch(None)
     try:
-        repeated = batch.expand(Variable(data, requires_grad=False))._data
+        return batch.mark(batch.expand(x))
     finally:
-        grad_mode.batch = previous
-    return batch.mark(Variable(repeated, requires_grad=True))
+        set_batch(batch)
 
 
-def like_leaf(g, x):
-    """The gradient ``g`` the engine returned for the leaf ``x``, batched as ``x`` is."""
-    if g is not None and isinstance(x, BatchedVariable) and grad_mode.batch is x.batch:
+def like(g, x):
+    """``g``, which the engine computed for ``x`` as a plain Variable, batched as ``x`` is."""
+    if isinstance(x, BatchedVariable) and grad_mode.batch is x.batch and type(g) is Variable:
         g.__class__ = x.batch.variable
     return g
 

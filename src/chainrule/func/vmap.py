@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from chainrule.core import ops
-from chainrule.core.mode import grad_mode
+from chainrule.core.mode import grad_mode, set_batch
 from chainrule.core.variable import Variable
 from chainrule.func import batch_rules, batch_rules_nn  # noqa: F401 -- they register the rules
 from chainrule.func.batching import Batch, BatchedVariable
@@ -102,7 +102,7 @@ def _replace(arg, moved):
 def _to_front(batch, outer, x, dim, size):
     """x with its batch axis ``dim`` in front, as one of ``batch``'s Variables (inside an
     outer vmap: the outer batch first, folded with this one)."""
-    previous, grad_mode.batch = grad_mode.batch, None
+    previous = set_batch(None)
     try:
         if outer is not None and type(x) is outer.variable:
             y = ops.transpose(x, _moved_axes(x.ndim, dim + 1, 1))
@@ -116,7 +116,7 @@ def _to_front(batch, outer, x, dim, size):
                 y = ops.reshape(y, (batch.size,) + y.shape[2:])
         return batch.mark(y)
     finally:
-        grad_mode.batch = previous
+        set_batch(previous)
 
 
 def _moved_axes(ndim, source, target):
@@ -133,11 +133,11 @@ def _outputs(batch, outer, size, out, out_dims):
         if single or len(out_dims) != len(outs):
             raise ValueError(f"vmap: out_dims has {len(out_dims)} entries but the function "
                              f"returned {1 if single else len(outs)} outputs")
-    previous, grad_mode.batch = grad_mode.batch, None
+    previous = set_batch(None)
     try:
         return _place(batch, outer, size, out, out_dims, "output")
     finally:
-        grad_mode.batch = previous
+        set_batch(previous)
 
 
 def _place(batch, outer, size, out, dim, where):
