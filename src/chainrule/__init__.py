@@ -14,6 +14,7 @@ from chainrule.core import (
     set_detect_anomaly,
     set_grad_enabled,
 )
+from chainrule.core import forward as forward_ad
 from chainrule.gradcheck import GradcheckError, gradcheck, jvpcheck, numerical_grad
 from chainrule.nn.parameter import Parameter
 from chainrule.serialization import load, save
@@ -29,6 +30,7 @@ __all__ = [
     "as_variable",
     "detect_anomaly",
     "enable_grad",
+    "forward_ad",
     "grad",
     "gradcheck",
     "is_anomaly_enabled",
