@@ -23,6 +23,9 @@ class Embedding(Function):
         # gW = zeros(num, dim) with gy[i] added to row ids[i]: indexing's own scatter-add.
         return GetItemGrad(self.ids, self.inputs[0].shape)(gy)
 
+    def jvp(self, tW):
+        return Embedding(self.ids)(tW)
+
 
 def embedding(ids, W):
     """The rows of W (num, dim) at integer ``ids`` (any shape): W[ids] of shape ids.shape + (dim,).

@@ -72,18 +72,29 @@ class ClassLoss(Function):
             return get_array_module(x).asarray(losses.sum() / self.divisor, dtype=x.dtype)
 
     def backward(self, gy):
-        (x,) = self.inputs
-        # a divisor of 0 means nothing was counted (every target ignored): the loss is nan,
-        # as torch's, and so are no gradients: a is 0 there, and so is this one, as torch's
-        g = gy * (1.0 / float(self.divisor) if self.divisor else 0.0)
+        g = gy * self.scale()
         if not self.reduce:
             g = expand_dims(g, 1)
+        return self.slope() * g
+
+    def jvp(self, tx):
+        """d loss = Σ (∂loss/∂x ⊙ dx) over the classes, and over every position when reduced"""
+        t = (tx * self.slope()).sum(axis=1)
+        return (t.sum() if self.reduce else t) * self.scale()
+
+    def scale(self):
+        # a divisor of 0 means nothing was counted (every target ignored): the loss is nan,
+        # as torch's, and so are no gradients: a is 0 there, and so is this one, as torch's
+        return 1.0 / float(self.divisor) if self.divisor else 0.0
+
+    def slope(self):
+        """d · ∂loss/∂x: softmax(x) Σ꜀ a - a on logits, -a on log-probabilities."""
         if not self.on_logits:
-            return -self.coeff * g
-        p = softmax(x, axis=1)
+            return -self.coeff
+        p = softmax(self.inputs[0], axis=1)
         if not self.unit_rows:
             p = p * self.coeff.sum(axis=1, keepdims=True)
-        return (p - self.coeff) * g
+        return p - self.coeff
 
 
 def _index_coefficients(op, x, target, weight, ignore_index, smoothing):

@@ -32,8 +32,14 @@ class BinaryCrossEntropy(Function):
         return -(self.t * log_x + (1 - self.t) * log_rest)
 
     def backward(self, gy):
+        return gy * self.slope()
+
+    def jvp(self, tx):
+        return tx * self.slope()
+
+    def slope(self):
         (x,) = self.inputs
-        return gy * (x - self.t) / clip(x * (1 - x), 1e-12, None)
+        return (x - self.t) / clip(x * (1 - x), 1e-12, None)
 
 
 class SigmoidCrossEntropy(Function):
@@ -56,11 +62,17 @@ class SigmoidCrossEntropy(Function):
         return (1 - self.t) * x + (1 + (self.pos_weight - 1) * self.t) * softplus_neg
 
     def backward(self, gy):
+        return gy * self.slope()
+
+    def jvp(self, tx):
+        return tx * self.slope()
+
+    def slope(self):
         (x,) = self.inputs
         if self.pos_weight is None:
-            return gy * (sigmoid(x) - self.t)
+            return sigmoid(x) - self.t
         p, t = self.pos_weight, self.t
-        return gy * (sigmoid(x) * (1 + (p - 1) * t) - p * t)
+        return sigmoid(x) * (1 + (p - 1) * t) - p * t
 
 
 def _targets(op, x, target):
