@@ -15,6 +15,7 @@ from chainrule.core import (
     set_grad_enabled,
 )
 from chainrule.core import forward as forward_ad
+from chainrule.func.checkpoint import checkpoint
 from chainrule.gradcheck import GradcheckError, gradcheck, jvpcheck, numerical_grad
 from chainrule.nn.parameter import Parameter
 from chainrule.serialization import load, save
@@ -28,6 +29,7 @@ __all__ = [
     "Variable",
     "as_array",
     "as_variable",
+    "checkpoint",
     "detect_anomaly",
     "enable_grad",
     "forward_ad",
