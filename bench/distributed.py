@@ -32,14 +32,16 @@ ROUNDS = 5
 
 
 # ---- one rank's work ------------------------------------------------------------------
-def chainrule_step(workload):
+def chainrule_step(workload, alone=False):
+    """chainrule's DDP step; ``alone``: the same ranks, each training alone (no gradient
+    exchange), the ceiling that the machine's free cores allow."""
     import chainrule.functions as F
     from chainrule import distributed as dist
     from chainrule import optim
 
     sys.path.insert(0, str(HERE))
     model, x, t = chainrule_model(workload)
-    ddp = dist.DistributedDataParallel(model)
+    ddp = model if alone else dist.DistributedDataParallel(model)
     opt = optim.SGD(ddp.parameters(), lr=0.1)
 
     def step():
@@ -105,8 +107,9 @@ def torch_step(workload):
 
 def rank_main(framework, workload):
     """Time STEPS steps ROUNDS times on this rank; rank 0 prints the best round's rate."""
-    step, barrier, rank, size = (chainrule_step if framework == "chainrule"
-                                 else torch_step)(workload)
+    make = {"chainrule": chainrule_step, "torch": torch_step,
+            "alone": lambda w: chainrule_step(w, alone=True)}[framework]
+    step, barrier, rank, size = make(workload)
     for _ in range(3):
         step()
     rates = []
@@ -126,7 +129,7 @@ def rank_main(framework, workload):
 def launch(framework, workload, ranks):
     env = dict(os.environ, **ONE_THREAD)
     me = [sys.executable, str(pathlib.Path(__file__).resolve()), "--rank", framework, workload]
-    if framework == "chainrule":
+    if framework != "torch":
         mpiexec = pathlib.Path(sys.executable).with_name("mpiexec")
         out = subprocess.run([str(mpiexec), "-n", str(ranks), *me], env=env, check=True,
                              capture_output=True, text=True, timeout=600).stdout
@@ -237,7 +240,8 @@ def main():
     parser.add_argument("--allreduce-rank", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--allreduce", action="store_true", help="allreduce sweep and fit")
     parser.add_argument("--project", action="store_true", help="ring-allreduce projection")
-    parser.add_argument("--frameworks", default="chainrule,torch")
+    parser.add_argument("--frameworks", default="chainrule,torch,alone",
+                        help="alone: chainrule's ranks without gradient exchange (the ceiling)")
     args = parser.parse_args()
     if args.rank:
         rank_main(*args.rank)
