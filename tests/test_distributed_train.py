@@ -9,6 +9,7 @@ import csv
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -188,6 +189,25 @@ def test_a_diverging_run_stops_every_rank_at_the_same_step(tmp_path):
     assert (tmp_path / "last-good.safetensors").exists()
 
 
+@needs_mpi
+def test_ctrl_c_stops_every_rank_at_the_same_step_and_rank_0_saves(tmp_path):
+    command = [_mpiexec_or_none(), "-n", "2", sys.executable, "-m", "chainrule", "train",
+               *SMALL, "--epochs", "100000", "--out", str(tmp_path)]
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=environment())
+    try:
+        job.stdout.readline()  # the banner
+        job.stdout.readline()  # epoch 1 is done: training is under way
+        job.send_signal(signal.SIGINT)  # mpiexec hands it to every rank
+        _, err = job.communicate(timeout=30)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == 130
+    assert err.count("chainrule: interrupted during epoch") == 1 and "Traceback" not in err
+    assert (tmp_path / "interrupted.safetensors").stat().st_size > 0
+
+
 def test_without_ranks_leaves_the_ranks_their_own_command():
     assert parallel.without_ranks(["--ranks", "4", "--epochs", "2", "--ranks=3"]) == [
         "--epochs", "2"]
@@ -220,3 +240,12 @@ def test_a_world_of_one_shares_nothing():
     world = parallel.World()
     assert world.sum(3, 4.5) == [3.0, 4.5] and world.check_batch(7) == 7
     assert world.wrap(sentinel := object()) is sentinel
+
+
+def test_the_ranks_of_a_machine_take_its_gpus_in_turn(monkeypatch):
+    monkeypatch.setattr(parallel, "gpu_count", lambda: 2)
+    monkeypatch.setenv("MPI_LOCALRANKID", "3")
+    world = parallel.World(rank=7, size=8)
+    assert [world.device(d) for d in ("cuda", "cuda:0", "cpu")] == ["cuda:1", "cuda:0", "cpu"]
+    assert parallel.World().device("cuda") == "cuda"  # one process: as given
+

@@ -56,7 +56,8 @@ def main(argv=None):
             print(f"chainrule: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:  # training.Interrupted says where it saved the run
-        print(f"chainrule: {stop or 'interrupted'}", file=sys.stderr)
+        if environment_rank() == 0:  # the ranks stop together; rank 0 says where it saved
+            print(f"chainrule: {stop or 'interrupted'}", file=sys.stderr)
         return INTERRUPTED
     except USER_ERRORS as error:
         message = " ".join(str(error).split()) or type(error).__name__
@@ -89,7 +90,8 @@ def _add_train(p):
                    help="hidden layer sizes of the classifier (default: 256)")
     p.add_argument("--channels", type=int, metavar="N", help="cnn filters (default: 16)")
     p.add_argument("--epochs", type=int, help="default: 20 for digits (see chainrule.app.training)")
-    p.add_argument("--batch-size", type=int, help="default: 32 for digits")
+    p.add_argument("--batch-size", type=int,
+                   help="default: 32 for digits; over N ranks, the global batch (N shares)")
     p.add_argument("--lr", type=float, help="learning rate (default: 0.002 for digits)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam")
     p.add_argument("--weight-decay", type=float)

@@ -9,7 +9,8 @@ predictions) are summed over the ranks before anyone reports them, so every rank
 the same history and takes the same decisions (best epoch, divergence, Ctrl-C) without
 waiting for another that never comes.
 
-With one process nothing here imports MPI, and a ``World`` of one rank does nothing.
+With one process nothing here imports MPI (``chainrule.distributed`` imports mpi4py only
+under mpiexec), and a ``World`` of one rank does nothing.
 """
 
 import contextlib
@@ -21,23 +22,34 @@ import sys
 
 import numpy as np
 
+from chainrule import distributed as dist
 from chainrule.data import DataLoader, Subset
 
-MPI_EXTRA_HINT = 'pip install "chainrule[mpi]"'  # as chainrule.distributed says it
 # this process's rank as the launchers tell it: MPICH's hydra, Open MPI, PMIx, Slurm
 RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
+# the rank among those on this machine: MPICH's hydra, Open MPI, Slurm
+LOCAL_RANK_VARIABLES = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID")
 
 
 class Quiet(SystemExit):
     """Leave with ``code`` and print nothing: another rank reports why."""
 
 
-def environment_rank():
+def environment_rank(names=RANK_VARIABLES):
     """This process's rank as mpiexec's variables give it (0 outside a job); no MPI call."""
-    for name in RANK_VARIABLES:
+    for name in names:
         if os.environ.get(name, "").isdigit():
             return int(os.environ[name])
     return 0
+
+
+def gpu_count():
+    """How many CUDA devices CuPy sees on this machine (0 without CuPy or a GPU)."""
+    from chainrule import backend
+
+    if not backend.gpu_available():
+        return 0
+    return backend.import_cupy().cuda.runtime.getDeviceCount()
 
 
 class World:
@@ -53,8 +65,6 @@ class World:
         Under mpiexec without mpi4py, ``dist.init`` refuses (naming the extra) rather than
         let N copies train alone and write over each other's files.
         """
-        from chainrule import distributed as dist
-
         if dist.init() == 1:  # imports no MPI
             return cls()
         return cls(dist.rank(), dist.world_size())
@@ -66,8 +76,6 @@ class World:
         """Each value summed over the ranks, as float64 (NaN anywhere gives NaN)."""
         totals = np.array(values, dtype=np.float64)
         if self.size > 1:
-            from chainrule import distributed as dist
-
             totals = np.asarray(dist.all_reduce(totals, op="sum"))
         return totals.tolist()
 
@@ -96,8 +104,8 @@ class World:
             return
         if self.rank != failed[0]:
             raise Quiet(1)
-        if self.rank != 0:
-            raise type(error)(f"rank {self.rank}: {error}") from None
+        if self.rank != 0:  # a RuntimeError: any exception type takes this one sentence
+            raise RuntimeError(f"rank {self.rank}: {' '.join(str(error).split())}") from None
         raise error
 
     def check_batch(self, batch_size):
@@ -119,11 +127,20 @@ class World:
         """
         if self.size == 1:
             return DataLoader(dataset, batch_size, shuffle=True, seed=[seed, epoch])
-        from chainrule import distributed as dist
-
         sampler = dist.DistributedSampler(dataset, shuffle=True, seed=seed, drop_last=False)
         sampler.set_epoch(epoch)
         return DataLoader(dataset, self.check_batch(batch_size), sampler=sampler)
+
+    def device(self, device):
+        """The device this rank trains on: ``cuda`` alone becomes this rank's GPU of its node.
+
+        The ranks on one machine take its GPUs in turn (local rank modulo their count); a
+        device with an index, or a world of one, is kept as given.
+        """
+        count = gpu_count() if self.size > 1 and str(device).lower() == "cuda" else 0
+        if count == 0:  # no GPU: check_device refuses "cuda" in one sentence
+            return device
+        return f"cuda:{environment_rank(LOCAL_RANK_VARIABLES) % count}"
 
     def shard(self, dataset):
         """Every ``size``-th example from this rank's: the ranks' shards cover it once."""
@@ -135,8 +152,6 @@ class World:
         """``model`` whose gradients are averaged over the ranks during backward."""
         if self.size == 1:
             return model
-        from chainrule import distributed as dist
-
         return dist.DistributedDataParallel(model)
 
     @contextlib.contextmanager
@@ -155,8 +170,6 @@ class World:
         except BaseException as error:
             if self.size == 1:
                 raise
-            from chainrule import distributed as dist
-
             with dist.abort_on_error():
                 if isinstance(error, plain):
                     message = " ".join(str(error).split()) or type(error).__name__
@@ -174,7 +187,7 @@ def find_mpiexec():
     found = shutil.which("mpiexec")
     if found is None:
         raise RuntimeError(f"--ranks needs mpiexec, found neither beside {sys.executable} nor "
-                           f"on PATH ({MPI_EXTRA_HINT})")
+                           f"on PATH ({dist.MPI_EXTRA_HINT})")
     return found
 
 
@@ -185,7 +198,7 @@ def launch(ranks, argv):
     waits for them to leave instead of leaving first.
     """
     if importlib.util.find_spec("mpi4py") is None:
-        raise RuntimeError(f"--ranks needs mpi4py, which this Python lacks ({MPI_EXTRA_HINT})")
+        raise RuntimeError(f"--ranks needs mpi4py, which this Python lacks ({dist.MPI_EXTRA_HINT})")
     command = [find_mpiexec(), "-n", str(ranks), sys.executable, "-m", "chainrule", "train",
                *argv]
     job = subprocess.Popen(command)
@@ -212,10 +225,8 @@ def without_ranks(argv):
 def describe_mpi():
     """``chainrule info``'s MPI line: mpi4py's version and the MPI library it runs on."""
     if importlib.util.find_spec("mpi4py") is None:
-        return f"not installed: {MPI_EXTRA_HINT}"
+        return f"not installed: {dist.MPI_EXTRA_HINT}"
     import mpi4py
-
-    from chainrule import distributed as dist
 
     mpi4py.rc.initialize = False  # the library's name is readable before MPI_Init: start nothing
     try:

@@ -55,7 +55,7 @@ class TrainConfig:
     hidden: list = dataclasses.field(default_factory=lambda: [256])
     channels: int = 16
     epochs: int = None  # None: the dataset's default in DEFAULTS
-    batch_size: int = None
+    batch_size: int = None  # the global batch: over N ranks, each takes batch_size / N
     lr: float = None
     optimizer: str = "adam"
     weight_decay: float = None
@@ -126,15 +126,16 @@ def check_device(device):
                           f"({backend.GPU_EXTRA_HINT})")
 
 
-def make_model(config, example_shape):
-    """The model ``config`` describes, for examples of ``example_shape``, on its device."""
+def make_model(config, example_shape, device=None):
+    """The model ``config`` describes, for examples of ``example_shape``, on ``device``
+    (default: the configuration's)."""
     n_classes = builders.CLASSES.get(config.dataset)
     if n_classes is None:
         raise ConfigError(f"unknown dataset {config.dataset!r}; choose one of "
                           f"{', '.join(builders.DATASETS)}")
     model = builders.build_model(config.model, example_shape, n_classes, config.hidden,
                                config.channels)
-    return model.to(config.device)
+    return model.to(device or config.device)
 
 
 class Trainer:
@@ -142,7 +143,8 @@ class Trainer:
 
     def __init__(self, config, out_dir=None, log=print, world=None):
         self.world = world = world or World()
-        check_device(config.device)
+        self.device = world.device(config.device)  # a GPU of its own for each rank of a node
+        check_device(self.device)
         if config.scheduler not in ("cosine", "none"):
             raise ConfigError(f"unknown scheduler {config.scheduler!r}; choose cosine or none")
         for name in ("epochs", "batch_size", "channels"):
@@ -155,7 +157,7 @@ class Trainer:
         np.random.seed(config.seed)  # weight initialisation draws from the global RNG
         self.train_set, self.test_set = builders.load_datasets(
             config.dataset, config.data_dir, config.download)
-        self.model = make_model(config, self.train_set[0][0].shape)
+        self.model = make_model(config, self.train_set[0][0].shape, self.device)
         self.optimizer = builders.build_optimizer(config.optimizer, self.model.parameters(),
                                                 config.lr, config.weight_decay)
         self.scheduler = None
@@ -244,7 +246,7 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.step()
         correct, total = world.sum(*correct_count(self.model, world.shard(self.test_set),
-                                                  config.device))
+                                                  self.device))
         test_acc = correct / total
         self.epoch = epoch
         row = (epoch, loss, train_acc, test_acc, lr, time.perf_counter() - started)
@@ -261,7 +263,7 @@ class Trainer:
 
     def steps(self, loader, desc):
         """The optimizer steps of one epoch: ``(mean loss, accuracy)`` on the batches seen."""
-        device, seen, total_loss, correct = self.config.device, 0, 0.0, 0
+        device, seen, total_loss, correct = self.device, 0, 0.0, 0
         bar = progress_bar(len(self.train_set), desc) if self.world.main else None
         try:
             for self.step, (xb, tb) in enumerate(loader, 1):

@@ -14,7 +14,8 @@ class _GradMode(threading.local):
     anomaly = False  # and without anomaly checks
     levels = ()  # the open forward-mode levels (core/forward.py), outermost first
     # Whether Function calls take the slow path (Function._dispatch), kept equal to
-    # ``anomaly or levels`` by ``refresh()``: the plain path tests this one flag alone.
+    # ``anomaly or levels or batch`` by ``refresh()``: the plain path tests this one flag alone.
+    batch = None  # the running vmap's Batch (chainrule/func/batching.py), or None
     dispatch = False
 
 
@@ -23,7 +24,16 @@ grad_mode = _GradMode()
 
 def refresh():
     """Recompute ``grad_mode.dispatch`` after a change to what the slow path serves."""
-    grad_mode.dispatch = bool(grad_mode.anomaly or grad_mode.levels)
+    grad_mode.dispatch = bool(grad_mode.anomaly or grad_mode.levels
+                              or grad_mode.batch is not None)
+
+
+def set_batch(batch):
+    """Make ``batch`` the running vmap's (None: none runs); returns the previous one."""
+    previous = grad_mode.batch
+    grad_mode.batch = batch
+    refresh()
+    return previous
 
 
 def is_grad_enabled():

@@ -14,6 +14,7 @@ import numpy as np
 
 from chainrule.backend import get_array_module
 from chainrule.core import Function, Variable, as_variable
+from chainrule.core.function import batchable
 from chainrule.functions.activation import softmax
 from chainrule.functions.math import exp, log
 from chainrule.functions.reduction import mean
@@ -172,6 +173,7 @@ def _class_loss(op, x, target, weight, ignore_index, reduction, smoothing, on_lo
     return reshape(y, ()) if unbatched and not reduce else y
 
 
+@batchable
 def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean",
                   label_smoothing=0.0):
     """Cross entropy of logits ``input`` (N, C, d1, ...) or (C,) against ``target``, as torch's.
@@ -189,6 +191,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
                        label_smoothing, on_logits=True)
 
 
+@batchable
 def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of log-probabilities ``input`` (N, C, d1, ...) at class indices
     ``target`` (N, d1, ...), with ``weight`` and ``ignore_index`` as in ``cross_entropy``:
@@ -197,6 +200,7 @@ def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean")
                        on_logits=False)
 
 
+@batchable
 def softmax_cross_entropy(x, t):
     """Mean cross entropy of softmax(x) against labels ``t`` over the batch (DeZero's name).
 

@@ -134,7 +134,7 @@ def cumsum(x, axis=None, *, dim=None):
     x = as_variable(x)
     axis = either("cumsum", axis=axis, dim=dim)
     if axis is None:
-        return Cumsum(0)(ops.reshape(x, (x.data.size,)))
+        return Cumsum(0)(ops.reshape(x, (int(x.size),)))
     if not isinstance(axis, int):
         raise TypeError(f"cumsum: axis must be an int, got {axis!r}")
     return Cumsum(check_axis(x, axis, "cumsum"))(x)

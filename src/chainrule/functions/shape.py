@@ -14,6 +14,7 @@ import math
 from chainrule.backend import get_array_module
 from chainrule.core import Function, Variable, as_variable, ops, shapes
 from chainrule.core.aliases import either
+from chainrule.core.function import batchable
 
 
 def reshape(x, shape):
@@ -143,6 +144,7 @@ def stack(xs, axis=0, *, dim=None):
     return Stack(axis)(*xs)
 
 
+@batchable
 def where(condition, x0, x1):
     """Pick x0 where ``condition`` is true, else x1 (all three broadcast together).
 
