@@ -204,7 +204,8 @@ class Trainer:
             write_json(os.path.join(self.out_dir, "config.json"),
                        {**dataclasses.asdict(config), "out": self.out_dir, "resume": self.resumed,
                         "ranks": self.world.size})
-        self.net = self.world.wrap(self.model)  # after restore: rank 0's weights go to all
+        if self.net is self.model:  # once: after restore, rank 0's weights go to all
+            self.net = self.world.wrap(self.model)
         self.good_state = self.state()
         try:
             with blas_threads(config.threads), ctrl_c_between_steps() as self.stop_requested:
