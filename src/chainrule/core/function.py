@@ -103,6 +103,8 @@ class Function:
             y.creator = self
             y.generation = generation
             y.requires_grad = True
+        if grad_mode.tracer is not None:  # chainrule.viz.trace is recording this thread
+            grad_mode.tracer.forward(self, outputs)
 
     def check_versions(self):
         """Refuse to differentiate with an input or kept output written in place since the call."""

@@ -11,6 +11,7 @@ import threading
 class _GradMode(threading.local):
     enabled = True  # every new thread starts recording
     anomaly = False  # and without anomaly checks
+    tracer = None  # or an object told of each recorded call and backward step (viz.trace)
 
 
 grad_mode = _GradMode()
