@@ -147,8 +147,11 @@ def test_stepping_through_the_apple_graph_shows_chainrules_numbers(browser, tmp_
                 local, product = rows[name]
                 assert number(product) == x.grad.data
                 assert number(local) == (other.data if f.name == "mul" else 1.0)
-        if k == 7 and os.environ.get("CHAINRULE_UPDATE_DOCS"):
+        if k == 7 and os.environ.get("CHAINRULE_UPDATE_DOCS"):  # the README's picture
+            size = browser.get_window_size()
+            browser.set_window_size(1280, 480)
             browser.save_screenshot(str(DOCS / "explorer-apple.png"))
+            browser.set_window_size(size["width"], size["height"])
     final = nodes(browser)
     assert final["apple"][1] == "grad 2.2"
     assert final["orange_num"][1] == "grad 165"

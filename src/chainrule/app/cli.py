@@ -264,7 +264,7 @@ def run_graph(args):
         for name, v in inputs.items():
             print(f"  d/d{name} = {viz.format_array(v.grad.data)}")
     if args.trace:
-        for line in trace.lines({id(y): "L"}):
+        for line in trace.lines():
             print(line)
     if args.html:
         viz.explore(y, path=args.html, trace=trace, title=f"chainrule explorer: "

@@ -113,8 +113,10 @@ class Steps:
         self.members, self.names = members, names
         self.texts, self.text_index = [""], {"": 0}
         self.arrays, self.array_index = [], {}
+        self.formatted = {}  # (how, array's key) -> text: NumPy's printing is slow, arrays repeat
         # (key, slot) -> text index shown: at the start, the leaves' values; then as built
-        self.initial = {(k, 0): self.text(format_array(v._data)) for k, v in objects.items()
+        self.initial = {(k, 0): self.text(self.format(format_array, v._data))
+                        for k, v in objects.items()
                         if k not in members and getattr(v, "creator", 1) is None}
         self.shown = dict(self.initial)
         self.final_grad = {}
@@ -171,7 +173,7 @@ class Steps:
     def add_forward(self, step, label):
         changes = []
         for y, value in zip(step.outputs, step.values):
-            self.change(changes, y, 0, format_array(value))
+            self.change(changes, y, 0, self.format(format_array, value))
         inputs = "".join(f'<tr><td>{self.name(x)}</td><td class="value">{self.value(x._data)}'
                          "</td></tr>" for x in step.function.inputs)
         outputs = "".join(f'<tr data-var="{self.attr(y)}"><td>{self.name(y)}</td>'
@@ -188,14 +190,14 @@ class Steps:
         z = text.symbol(text.output_name(step, self.names))
         for y, g in zip(step.outputs, step.upstream):
             if g is not None:
-                self.change(changes, y, 1, format_grad(g))
+                self.change(changes, y, 1, self.format(format_grad, g))
         upstream = step.upstream[0] if len(step.upstream) == 1 else None
         ups = "".join(f'<p class="upstream">upstream ∂L/∂{z} = {self.value(g)}</p>'
                       for g in step.upstream if g is not None)
         rows = []
         for e in step.edges:
             x = text.symbol(self.names.get(id(e.variable), "x"))
-            self.change(changes, e.variable, 1, format_grad(e.total))
+            self.change(changes, e.variable, 1, self.format(format_grad, e.total))
             rows.append(self.edge_row(e, x, z, upstream))
         meets = "".join(
             f'<p class="accumulation" data-var="{self.attr(a.variable)}">paths meet at '
@@ -232,10 +234,18 @@ class Steps:
     def value(self, a):
         """Small arrays in full; a larger one as its summary, the full array on click."""
         if a.size <= text.FULL:
-            return f'<span class="num">{html.escape(text.describe(a))}</span>'
+            return f'<span class="num">{html.escape(self.format(text.describe, a))}</span>'
         index = self.array(a)
         return (f'<details class="array" data-array="{index}"><summary>'
                 f"{html.escape(text.summary(a))}</summary><pre></pre></details>")
+
+    def format(self, how, a):
+        """``how(a)``, once per distinct array."""
+        key = (how, a.shape, a.dtype.str, a.tobytes())
+        done = self.formatted.get(key)
+        if done is None:
+            done = self.formatted[key] = how(a)
+        return done
 
     def array(self, a):
         """Index of ``a``'s full text in the arrays table (each distinct array once)."""

@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape
 
 from chainrule.viz.layout import FILL, LINE_H, layout
 
+FIT_NODES = 60  # graphs up to this many nodes are scaled to fit the window
 POLICY = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
 STYLE = """
@@ -19,12 +20,13 @@ body { font-family: Helvetica, Arial, sans-serif; margin: 0; color: #222; }
 header { position: sticky; top: 0; background: #fafafa; border-bottom: 1px solid #ccc;
          padding: 6px 12px; display: flex; gap: 8px; align-items: center; z-index: 1; }
 header h1 { font-size: 15px; margin: 0 12px 0 0; font-weight: 600; }
-button { font-size: 14px; min-width: 2.4em; }
-#counter { font-family: monospace; font-size: 14px; margin-left: 8px; }
+button { font-size: 14px; min-width: 2.4em; white-space: nowrap; }
+@media (max-width: 1300px) { #hint { display: none; } }
+#counter { font-family: monospace; font-size: 14px; margin-left: 8px; white-space: nowrap; }
 #hint { color: #777; font-size: 12px; margin-left: auto; }
 main { display: flex; align-items: flex-start; }
 #graph { flex: 1 1 auto; overflow: auto; padding: 8px; }
-#panel { flex: 0 0 360px; border-left: 1px solid #ccc; padding: 8px 12px; font-size: 13px;
+#panel { flex: 0 0 340px; border-left: 1px solid #ccc; padding: 8px 12px; font-size: 13px;
          max-height: calc(100vh - 50px); overflow: auto; position: sticky; top: 42px; }
 #panel table { border-collapse: collapse; }
 #panel td, #panel th { border-bottom: 1px solid #eee; padding: 2px 6px; text-align: left;
@@ -145,10 +147,15 @@ def render(title, nodes, edges, initial, data):
 
 
 def svg(nodes, edges, initial):
-    """The graph in the static drawing's layout; every text a page step sets has an id."""
+    """The graph in the static drawing's layout; every text a page step sets has an id.
+
+    A small graph shrinks to fit the window beside the panel; a big one keeps its size
+    and scrolls, so that its labels stay readable.
+    """
     place, size, curves, (width, height) = layout(nodes, edges)
+    fit = ' style="max-width:100%;height:auto"' if len(nodes) <= FIT_NODES else ""
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-           f'viewBox="0 0 {width:.1f} {height:.1f}" font-size="12">',
+           f'viewBox="0 0 {width:.1f} {height:.1f}" font-size="12"{fit}>',
            '<defs><marker id="arrow" markerWidth="10" markerHeight="8" refX="10" refY="4" '
            'orient="auto" markerUnits="userSpaceOnUse">'
            '<path d="M0,0 L10,4 L0,8 z" fill="#333"/></marker></defs>']

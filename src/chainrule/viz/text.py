@@ -114,6 +114,12 @@ def accumulation_text(acc, x):
 
 def backward_lines(trace, names=None):
     """One line per backward step of ``trace``, in the order the engine ran them."""
+    names = dict(names or {})
+    reached = {id(e.variable) for step in trace.backward_steps for e in step.edges}
+    roots = [y for step in trace.backward_steps for y in step.outputs
+             if y is not None and id(y) not in reached]
+    if len(roots) == 1 and not roots[0].name:
+        names.setdefault(id(roots[0]), "L")  # the one output backward started from
     names = variable_names(trace.steps(), names)
     steps = trace.backward_steps
     lines = []
