@@ -97,3 +97,18 @@ def test_results_of_relu_and_conv_survive_later_steps():
     for _ in range(3):  # later steps of the same shapes must not write into `first`
         F.relu(F.conv2d(x * 2.0, W, b, pad=1)).sum().backward()
     np.testing.assert_array_equal(first.data, kept)
+
+
+def test_large_linear_results_survive_later_calls():
+    import chainrule as cr
+    import chainrule.functions as F
+
+    rng = np.random.default_rng(2)
+    x = cr.Variable(rng.normal(size=(4, 256, 32)).astype(np.float32))  # result 512 KiB: pooled
+    W = cr.Variable(rng.normal(size=(32, 128)).astype(np.float32))
+    first = F.linear(x, W)
+    kept = first.data.copy()
+    for _ in range(3):
+        F.linear(x * 2.0, W).sum().backward()
+    np.testing.assert_array_equal(first.data, kept)
+    np.testing.assert_allclose(kept, x.data @ W.data, rtol=1e-5)

@@ -96,6 +96,31 @@ def test_a_plain_backward_equals_the_recorded_one(kind):
         np.testing.assert_allclose(g.data, r.data, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_reused_work_arrays_never_touch_what_a_caller_holds(kind):
+    """The loop's work arrays go back to the scratch pool after backward, and the outputs
+    and gradients reuse earlier ones once free: interleaved calls, a second backward through
+    one call and held results must all still see their own values."""
+    arrays = inputs(kind, 4, 3, 5, seed=3, time_axis=1)
+    others = inputs(kind, 4, 3, 5, seed=7, time_axis=1)
+    xs, ys = [cr.Variable(a) for a in arrays], [cr.Variable(a) for a in others]
+    first = FUNCTIONS[kind](*xs, time_axis=1)
+    held = [y.data.copy() for y in first]
+    second = FUNCTIONS[kind](*ys, time_axis=1)  # its work arrays while first's are taken
+    flat(second).sum().backward()
+    flat(first).sum().backward()  # gives first's work arrays back
+    once = [x.grad.data.copy() for x in xs]
+    third = [cr.Variable(a) for a in inputs(kind, 4, 3, 5, seed=11, time_axis=1)]
+    FUNCTIONS[kind](*third, time_axis=1)  # takes the arrays first gave back
+    for y, h in zip(first, held):
+        np.testing.assert_array_equal(y.data, h)
+    for x in xs:
+        x.grad = None
+    flat(first).sum().backward()  # a second backward through first: recomputed, same
+    for x, g in zip(xs, once):
+        np.testing.assert_allclose(x.grad.data, g, rtol=1e-12)
+
+
 def test_unused_outputs_and_constant_states_get_no_gradient():
     xw, W_h, b_h, h, c = (cr.Variable(a) for a in inputs("lstm", 3, 2, 2))
     hs, _, _ = F.lstm(xw, W_h, b_h)  # zero initial state: constants

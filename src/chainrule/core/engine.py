@@ -27,6 +27,7 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
     """
     found = None if inputs is None else {x: None for x in inputs}
     walk = _Walk(found, _add_recorded if create_graph else _add_arrays, retain_grad)
+    walk.outputs = outputs
     if found is not None:
         walk.useful = _reaching(outputs, found)
     for y, gy in zip(outputs, grad_outputs):
@@ -98,6 +99,8 @@ class _Walk:
         self.retained = {}  # intermediate Variable -> its gradient, added to its .grad at the end
         self.anomaly = grad_mode.anomaly
         self.tracer = grad_mode.tracer  # chainrule.viz.trace: told of each step, else None
+        self.outputs = ()  # where the pass starts: counted from only if a leaf has after-hooks
+        self.awaited = None  # leaf with after-hooks -> gradients still to come (see _arrived)
 
     def run(self):
         heap, pending, deposit, watched = self.heap, self.pending, self.deposit, self.watched
@@ -157,11 +160,14 @@ class _Walk:
             if f not in self.useful:  # grad() writes no .grad; nothing below needs gx
                 return
         if f is None:
-            if x._hooks is not None:  # its hooks see the gradient summed over this pass
+            hooks = x._hooks
+            if hooks is not None and hooks.fns:  # they see the gradient summed over this pass
                 sums = self.hooked_leaves
                 sums[x] = gx if x not in sums else add(sums[x], gx)
-            else:
-                x.grad = gx if x.grad is None else add(x.grad, gx)
+                return
+            x.grad = gx if x.grad is None else add(x.grad, gx)
+            if hooks is not None and hooks.after:
+                self._arrived(x)
             return
         pending = self.pending
         if f not in pending:
@@ -196,15 +202,37 @@ class _Walk:
                 self.retained[y] = gys[i]
         return gys
 
+    def _arrived(self, x):
+        """A gradient reached leaf ``x``, which has after-hooks: run them if it was the last.
+
+        How many are to come is counted on the first such arrival, by one walk of the graph
+        from the outputs, so a backward whose leaves have no after-hooks never walks it.
+        """
+        awaited = self.awaited
+        if awaited is None:
+            awaited = self.awaited = _edges_into_hooked_leaves(self.outputs)
+        left = awaited.get(x, 1) - 1
+        awaited[x] = left
+        if left == 0:
+            _run_after_hooks(x)
+
     def finish(self):
         """Leaves with hooks get their hooked gradient; retained intermediates add theirs
-        to ``.grad`` as leaves do. Every new ``.grad`` owns its buffer."""
+        to ``.grad`` as leaves do. Every new ``.grad`` owns its buffer. Then the after-hooks
+        of leaves that some gradient reached and that have not run theirs yet (a consumer
+        gave no gradient, or gradient hooks held it back until now)."""
         add, copy = self.add, self.copy
         for x, gx in self.hooked_leaves.items():
             gx = _run_hooks(x, gx, copy)
             x.grad = gx if x.grad is None else add(x.grad, gx)
         for x, gx in self.retained.items():
             x.grad = copy(gx) if x.grad is None else add(x.grad, gx)
+        for x in self.hooked_leaves:
+            if x._hooks is not None and x._hooks.after:
+                _run_after_hooks(x)
+        for x, left in (self.awaited or {}).items():
+            if left > 0 and x._hooks is not None:
+                _run_after_hooks(x)
 
     def _push(self, f):
         heapq.heappush(self.heap, (-f.generation, next(self.arrival), f))
@@ -217,6 +245,37 @@ def _run_hooks(x, gx, copy):
         if replacement is not None:  # the hook's array is the user's: copied, fitted to x
             gx = copy(_fit(replacement, x, None))
     return gx
+
+
+def _edges_into_hooked_leaves(outputs):
+    """Leaf with after-hooks -> how many gradients backward from ``outputs`` hands it: one
+    per (Function, input slot) that reads it, plus one per output that is the leaf itself."""
+    counts, seen = {}, set()
+    stack = [y.creator for y in outputs if y.creator is not None]
+    for y in outputs:
+        if y.creator is None and _counted(y):
+            counts[y] = counts.get(y, 0) + 1
+    while stack:
+        for x in stack.pop().inputs:
+            f = x.creator
+            if f is None:
+                if x.requires_grad and _counted(x):
+                    counts[x] = counts.get(x, 0) + 1
+            elif f not in seen and x.requires_grad:
+                seen.add(f)
+                stack.append(f)
+    return counts
+
+
+def _counted(x):
+    """Whether ``x``'s after-hooks run on arrival (with gradient hooks: at the end instead)."""
+    return x._hooks is not None and bool(x._hooks.after) and not x._hooks.fns
+
+
+def _run_after_hooks(x):
+    """``x``'s after-hooks, in order: its ``.grad`` is final for this backward pass."""
+    for hook in list(x._hooks.after.values()):
+        hook(x)
 
 
 def _shared(gx, gys, gxs):

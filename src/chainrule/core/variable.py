@@ -208,6 +208,21 @@ class Variable(TensorMethods):
         self._hook_table().fns[handle] = hook
         return handle
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` once per backward pass, when this leaf's ``.grad`` is final.
+
+        Final means every gradient the pass hands this leaf has been added in; the hook
+        runs while the rest of backward goes on, as ``torch.Tensor``'s hook of this name.
+        Data-parallel training starts averaging a parameter's gradient from here
+        (``chainrule.distributed``). Returns a handle whose ``remove()`` takes it away.
+        """
+        if self.creator is not None or not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: only a leaf that needs a "
+                               "gradient has one to accumulate")
+        handle = HookHandle(self)
+        self._hook_table().after[handle] = hook
+        return handle
+
     def _hook_table(self):
         if self._hooks is None:
             self._hooks = _Hooks()
@@ -370,12 +385,14 @@ class Variable(TensorMethods):
 
 
 class _Hooks:
-    """A Variable's gradient hooks in registration order, and whether it retains its grad."""
+    """A Variable's gradient hooks in registration order, its after-hooks (a leaf's
+    gradient is final), and whether it retains its grad."""
 
-    __slots__ = ("fns", "retain")
+    __slots__ = ("fns", "after", "retain")
 
     def __init__(self):
         self.fns = {}  # HookHandle -> hook
+        self.after = {}  # HookHandle -> hook(variable), see register_post_accumulate_grad_hook
         self.retain = False
 
 
@@ -391,7 +408,8 @@ class HookHandle:
         x = self._variable()
         if x is not None and x._hooks is not None:
             x._hooks.fns.pop(self, None)
-            if not x._hooks.fns and not x._hooks.retain:
+            x._hooks.after.pop(self, None)
+            if not x._hooks.fns and not x._hooks.after and not x._hooks.retain:
                 x._hooks = None
 
 

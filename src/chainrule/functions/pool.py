@@ -167,14 +167,24 @@ class MaxPool2dGrad(Function):
         n, c, h, w = pool.shape
         shape = (c, n, h, w) if pool.channels_major else (n, c, h, w)
         gx = scratch.result("max_pool2d grad", xp, shape, gy.dtype)
-        gx.fill(0)
         if pool.channels_major:  # stored as conv2d's output was
             gx = gx.transpose(1, 0, 2, 3)
         (sh, sw), (oh, ow) = pool.stride, gy.shape[2:]
+        tiles = (sh, sw) == tuple(pool.kernel) and (oh * sh, ow * sw) == (h, w)
+        if tiles and not any(pool.pad) and xp.isfinite(gy.sum()):
+            # The windows tile x exactly (the common 2×2 pool of an even size): every pixel
+            # is in one window, so gy times "this offset is the argmax" writes each pixel
+            # once, no fill. Only for finite gy: inf · 0 would be NaN where PyTorch has 0
+            # (the sum is a cheap, conservative check). bench's CNN, 1 thread: 0.45 against
+            # 1.8 ms on its first pool for the fill and masked copies below.
+            for t, (u, v) in enumerate(pool.offsets()):
+                xp.multiply(gy, pool.index == t, out=gx[:, :, u::sh, v::sw])
+            return gx
+        gx.fill(0)
         if not any(pool.pad) and sh >= pool.kernel[0] and sw >= pool.kernel[1]:
             # Windows neither overlap nor pad: each pixel takes gy from its own window or
-            # stays 0, so a masked copy per offset does it, no index arrays (the common 2×2
-            # pool: 564 page faults and ~1 ms less per step in bench's CNN than the scatter).
+            # stays 0, so a masked copy per offset does it, no index arrays (564 page faults
+            # and ~1 ms less per step in bench's CNN than the scatter).
             for t, (u, v) in enumerate(pool.offsets()):
                 target = gx[:, :, u:u + sh * (oh - 1) + 1:sh, v:v + sw * (ow - 1) + 1:sw]
                 xp.copyto(target, gy, where=pool.index == t)
