@@ -19,12 +19,14 @@ except ImportError:  # the torch comparison is skipped without it
 
 
 def check_op(fn, inputs, reference=None, torch_fn=None, order=2, atol=1e-5, rtol=1e-4):
-    """Forward against ``reference``, gradcheck up to ``order``, and PyTorch when available."""
+    """Forward against ``reference``, gradcheck and jvpcheck (forward mode) up to ``order``,
+    and PyTorch when available."""
     arrays = [np.asarray(a) for a in inputs]
     if reference is not None:
         out = fn(*[cr.Variable(a.copy()) for a in arrays])
         np.testing.assert_allclose(out.data, reference(*arrays), rtol=1e-7, atol=1e-10)
     cr.gradcheck(fn, arrays, order=order, atol=atol, rtol=rtol)
+    cr.jvpcheck(fn, arrays, order=order, atol=atol, rtol=rtol)
     if torch_fn is not None:
         compare_with_torch(fn, torch_fn, arrays)
 

@@ -19,6 +19,7 @@ LAYERS = {
     "optim": 4,
     "__init__": 5,  # the public face (chainrule/__init__.py) gathers the layers below it
     "distributed": 5,
+    "func": 4,  # function transforms: grad, jvp, vjp, jacobians, hessians (above nn)
     "app": 6,  # the program behind the command: cli, training, builders, runfiles
     "__main__": 7,  # python -m chainrule
 }

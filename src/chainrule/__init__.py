@@ -14,7 +14,7 @@ from chainrule.core import (
     set_detect_anomaly,
     set_grad_enabled,
 )
-from chainrule.gradcheck import GradcheckError, gradcheck, numerical_grad
+from chainrule.gradcheck import GradcheckError, gradcheck, jvpcheck, numerical_grad
 from chainrule.nn.parameter import Parameter
 from chainrule.serialization import load, save
 
@@ -33,6 +33,7 @@ __all__ = [
     "gradcheck",
     "is_anomaly_enabled",
     "is_grad_enabled",
+    "jvpcheck",
     "load",
     "no_grad",
     "numerical_grad",

@@ -12,6 +12,7 @@ abs'(0) = 0, clip passes the gradient at its bounds.
 
 from chainrule.backend import device_of, get_array_module, scratch, to_device
 from chainrule.core.function import Function
+from chainrule.core.ops import plus, times
 
 
 class Exp(Function):
@@ -25,6 +26,9 @@ class Exp(Function):
     def backward(self, gy):
         return gy * self.outputs[0]()
 
+    def jvp(self, t):
+        return t * self.outputs[0]()
+
 
 class Sqrt(Function):
     """y = √x;  dy/dx = 1 / (2y)"""
@@ -37,6 +41,10 @@ class Sqrt(Function):
     def backward(self, gy):
         y = self.outputs[0]()
         return gy / (y + y)
+
+    def jvp(self, t):
+        y = self.outputs[0]()
+        return t / (y + y)
 
 
 class Abs(Function):
@@ -52,6 +60,11 @@ class Abs(Function):
         xp = get_array_module(x._data)
         return gy * xp.nan_to_num(xp.sign(x._data))  # sign(NaN) is NaN; torch's sgn gives 0
 
+    def jvp(self, t):
+        x = self.inputs[0]._data
+        xp = get_array_module(x)
+        return t * xp.nan_to_num(xp.sign(x))
+
 
 class Tanh(Function):
     """y = tanh x;  dy/dx = 1 - y²  (backward is one fused TanhGrad call)"""
@@ -63,6 +76,9 @@ class Tanh(Function):
 
     def backward(self, gy):
         return TanhGrad()(gy, self.outputs[0]())
+
+    def jvp(self, t):
+        return TanhGrad()(t, self.outputs[0]())
 
 
 class TanhGrad(Function):
@@ -77,6 +93,10 @@ class TanhGrad(Function):
         gy, y = self.inputs
         return TanhGrad()(ggx, y), -2 * ggx * gy * y
 
+    def jvp(self, tgy, ty):
+        gy, y = self.inputs
+        return plus(None if tgy is None else TanhGrad()(tgy, y), times(ty, -2 * gy * y))
+
 
 class Sigmoid(Function):
     """y = 1 / (1 + e⁻ˣ);  dy/dx = y (1 - y)"""
@@ -90,6 +110,9 @@ class Sigmoid(Function):
     def backward(self, gy):
         return SigmoidGrad()(gy, self.outputs[0]())
 
+    def jvp(self, t):
+        return SigmoidGrad()(t, self.outputs[0]())
+
 
 class SigmoidGrad(Function):
     """gx = gy y (1 - y);  ∂gx/∂gy = y (1 - y), ∂gx/∂y = gy (1 - 2y)"""
@@ -102,6 +125,10 @@ class SigmoidGrad(Function):
     def backward(self, ggx):
         gy, y = self.inputs
         return SigmoidGrad()(ggx, y), ggx * gy * (1 - 2 * y)
+
+    def jvp(self, tgy, ty):
+        gy, y = self.inputs
+        return plus(None if tgy is None else SigmoidGrad()(tgy, y), times(ty, gy * (1 - 2 * y)))
 
 
 class ReLU(Function):
@@ -117,6 +144,9 @@ class ReLU(Function):
 
     def backward(self, gy):
         return ReluGrad()(gy, self.outputs[0]())
+
+    def jvp(self, t):
+        return ReluGrad()(t, self.outputs[0]())
 
 
 class ReluGrad(Function):
@@ -137,6 +167,9 @@ class ReluGrad(Function):
     def backward(self, ggx):
         return ReluGrad()(ggx, self.inputs[1]), None
 
+    def jvp(self, tgy, ty):
+        return None if tgy is None else ReluGrad()(tgy, self.inputs[1])
+
 
 class Clip(Function):
     """y = min(max(x, x_min), x_max);  dy/dx = 1 where x_min ≤ x ≤ x_max (bounds included, as
@@ -154,13 +187,20 @@ class Clip(Function):
         return get_array_module(x).clip(x, self.x_min, self.x_max)
 
     def backward(self, gy):
+        return gy * self.inside()
+
+    def jvp(self, t):
+        return t * self.inside()
+
+    def inside(self):
+        """1 where x_min ≤ x ≤ x_max, else 0, in x's dtype: the slope."""
         x = self.inputs[0]._data
         inside = get_array_module(x).ones(x.shape, dtype=bool)
         if self.x_min is not None:
             inside &= x >= self.x_min
         if self.x_max is not None:
             inside &= x <= self.x_max
-        return gy * inside.astype(x.dtype)
+        return inside.astype(x.dtype)
 
 
 # ---- a copy on another device (another dtype is ops.cast) ---------------------
@@ -178,3 +218,6 @@ class ToDevice(Function):
 
     def backward(self, gy):
         return ToDevice(self.source)(gy)
+
+    def jvp(self, t):
+        return ToDevice(self.device)(t)

@@ -26,7 +26,9 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
     of exactly those Variables are returned (``chainrule.grad``).
     """
     found = None if inputs is None else {x: None for x in inputs}
-    walk = _Walk(found, _add_recorded if create_graph else _add_arrays, retain_grad)
+    # open forward-mode levels: gradients are summed by operations, which carry tangents
+    recorded = create_graph or grad_mode.levels
+    walk = _Walk(found, _add_recorded if recorded else _add_arrays, retain_grad)
     walk.outputs = outputs
     if found is not None:
         walk.useful = _reaching(outputs, found)

@@ -22,7 +22,8 @@ class Function:
 
     Subclasses define ``forward(*arrays)`` returning an array (or a tuple of
     arrays) and ``backward(*grads)`` returning one gradient per input, written
-    with chainrule operations so it can be differentiated again::
+    with chainrule operations so it can be differentiated again; and, for forward
+    mode, ``jvp(*tangents)``, the tangent rule ẏ = J ẋ::
 
         class Square(Function):
             def forward(self, x):
@@ -30,6 +31,25 @@ class Function:
             def backward(self, gy):
                 (x,) = self.inputs
                 return 2 * x * gy
+            def jvp(self, tx):
+                (x,) = self.inputs
+                return 2 * x * tx
+
+    The tangent rule's protocol (core/forward.py calls it):
+
+    - one tangent per input, in order: a Variable of that input's shape, or None for an
+      input without one (a zero tangent; at least one is not None);
+    - the inputs are ``self.inputs`` (Variables, always there, even under ``no_grad``);
+      the outputs ``self.outputs[i]()``, as backward reads them (kept when
+      ``keeps_outputs`` is True, or when the call recorded nothing);
+    - returns one tangent per output (a tuple for several), None for a zero one; a
+      tangent at a broadcast input's shape (``tx0 + tx1``) is broadcast to the output's;
+    - written with chainrule operations, as backward is, so tangents differentiate in
+      reverse mode (hessian is forward over reverse). Compute J ẋ directly: not by
+      transposing backward.
+
+    A class without ``jvp`` gets the double-vjp construction from its backward, slower,
+    with a warning once per class.
     """
 
     # Slots for what every recorded call keeps; subclasses still get a __dict__
@@ -47,6 +67,8 @@ class Function:
     saves_inputs = True
 
     def __call__(self, *inputs):
+        if grad_mode.dispatch:  # anomaly, forward mode or a trace: the plain path's one test
+            return self._dispatch(inputs)
         for x in inputs:
             if not hasattr(x, "creator"):  # an array or a number among the inputs
                 inputs = self._lift(inputs)
@@ -68,14 +90,36 @@ class Function:
             outputs = (inputs[0]._derived(ys),)
         else:
             outputs = tuple([inputs[0]._derived(y) for y in ys])
-        if grad_mode.anomaly:
-            self._check_forward(xs, outputs)
         if grad_mode.enabled:
             for x in inputs:
                 if x.requires_grad:
                     self._link(inputs, outputs)
                     break
         return outputs[0] if len(outputs) == 1 else outputs
+
+    def _dispatch(self, inputs):
+        """The call with what ``grad_mode.dispatch`` asks for around it: anomaly checks of the
+        outputs, the outputs' tangents when a forward-mode level is open, and the call told to
+        the tracer of ``chainrule.viz.record()``."""
+        for x in inputs:
+            if not hasattr(x, "creator"):
+                inputs = self._lift(inputs)
+                break
+        grad_mode.dispatch = False  # the plain call inside, then the flag as it was
+        try:
+            result = self(*inputs)
+        finally:
+            grad_mode.dispatch = True
+        outputs = result if type(result) is tuple else (result,)
+        if grad_mode.anomaly:
+            self._check_forward([x._data for x in inputs], outputs)
+        if grad_mode.levels:
+            from chainrule.core import forward  # forward builds on ops, which build on this
+
+            forward.propagate(self, inputs, outputs)
+        if grad_mode.tracer is not None and outputs[0].creator is self:  # a recorded call
+            grad_mode.tracer.forward(self, outputs)
+        return result
 
     def _link(self, inputs, outputs):
         """Record the call: inputs kept, outputs weakly, each output's creator set."""
@@ -103,8 +147,6 @@ class Function:
             y.creator = self
             y.generation = generation
             y.requires_grad = True
-        if grad_mode.tracer is not None:  # chainrule.viz.trace is recording this thread
-            grad_mode.tracer.forward(self, outputs)
 
     def check_versions(self):
         """Refuse to differentiate with an input or kept output written in place since the call."""
@@ -152,6 +194,11 @@ class Function:
 
     def backward(self, *gys):
         raise NotImplementedError(f"{self.name} defines no backward")
+
+    def jvp(self, *tangents):
+        """ẏ = J ẋ (see the class docstring). This default, which forward mode replaces by
+        the double-vjp construction of core/forward.py, marks a class without a rule."""
+        raise NotImplementedError(f"{self.name} defines no jvp")
 
     @property
     def name(self):

@@ -1,4 +1,5 @@
-"""Grad mode and anomaly mode: whether Function calls record the graph, and check for NaN/inf.
+"""Grad mode, anomaly mode and forward mode: whether Function calls record the graph, check
+for NaN/inf, and carry tangents beside their values.
 
 Thread-local, so one thread's ``no_grad()`` never silences another's training.
 This is the only module-level state in chainrule.
@@ -11,10 +12,20 @@ import threading
 class _GradMode(threading.local):
     enabled = True  # every new thread starts recording
     anomaly = False  # and without anomaly checks
+    levels = ()  # the open forward-mode levels (core/forward.py), outermost first
     tracer = None  # or an object told of each recorded call and backward step (viz.trace)
+    # Whether Function calls take the slow path (Function._dispatch), kept equal to
+    # ``anomaly or levels or tracer`` by ``refresh()``: the plain path tests this flag alone.
+    dispatch = False
 
 
 grad_mode = _GradMode()
+
+
+def refresh():
+    """Recompute ``grad_mode.dispatch`` after a change to what the slow path serves."""
+    grad_mode.dispatch = bool(grad_mode.anomaly or grad_mode.levels
+                              or grad_mode.tracer is not None)
 
 
 def is_grad_enabled():
@@ -34,10 +45,12 @@ def _switched(name, value):
     """``grad_mode.<name>`` set to ``value`` inside the block, restored after (a decorator too)."""
     previous = getattr(grad_mode, name)
     setattr(grad_mode, name, bool(value))
+    refresh()
     try:
         yield
     finally:
         setattr(grad_mode, name, previous)
+        refresh()
 
 
 def no_grad():
@@ -63,6 +76,7 @@ def set_detect_anomaly(mode):
     """Switch anomaly checks on or off for this thread; returns the previous mode."""
     previous = grad_mode.anomaly
     grad_mode.anomaly = bool(mode)
+    refresh()
     return previous
 
 

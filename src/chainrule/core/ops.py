@@ -23,6 +23,9 @@ class Add(Function):
     def backward(self, gy):
         return gy, gy
 
+    def jvp(self, t0, t1):
+        return plus(t0, t1)
+
 
 class Sub(Function):
     """y = x0 - x1;  dy/dx0 = 1, dy/dx1 = -1"""
@@ -36,6 +39,9 @@ class Sub(Function):
     def backward(self, gy):
         return gy, -gy
 
+    def jvp(self, t0, t1):
+        return plus(t0, None if t1 is None else -t1)
+
 
 class Mul(Function):
     """y = x0 * x1;  dy/dx0 = x1, dy/dx1 = x0"""
@@ -48,6 +54,10 @@ class Mul(Function):
     def backward(self, gy):
         x0, x1 = self.inputs
         return gy * x1, gy * x0
+
+    def jvp(self, t0, t1):
+        x0, x1 = self.inputs
+        return plus(times(t0, x1), times(t1, x0))
 
 
 class Div(Function):
@@ -63,6 +73,10 @@ class Div(Function):
         gx0 = gy / x1
         return gx0, -gx0 * x0 / x1
 
+    def jvp(self, t0, t1):
+        x0, x1 = self.inputs
+        return plus(None if t0 is None else t0 / x1, None if t1 is None else -t1 * x0 / (x1 * x1))
+
 
 class Neg(Function):
     """y = -x;  dy/dx = -1"""
@@ -76,6 +90,9 @@ class Neg(Function):
     def backward(self, gy):
         return -gy
 
+    def jvp(self, t):
+        return -t
+
 
 class Pow(Function):
     """y = x0 ** x1;  dy/dx0 = x1 x0^(x1-1), dy/dx1 = y log x0 (only when x1 needs it)
@@ -88,19 +105,30 @@ class Pow(Function):
         return x0**x1
 
     def backward(self, gy):
-        x0, x1 = self.inputs
-        flat = x1._data == 0  # the base's slope is 0 there, even where x0^(x1-1) is inf
-        if flat.any():
-            gx0 = where(flat, 0.0, gy * x1 * where(flat, 1.0, x0) ** (x1 - 1))
-        else:
-            gx0 = gy * x1 * x0 ** (x1 - 1)
-        if not x1.requires_grad:
+        gx0 = gy * self.base_slope()
+        if not self.inputs[1].requires_grad:
             return gx0, None
+        return gx0, gy * self.exponent_slope()
+
+    def jvp(self, t0, t1):
+        return plus(times(t0, self.base_slope()), times(t1, self.exponent_slope()))
+
+    def base_slope(self):
+        """∂y/∂x0 = x1 x0^(x1-1), and 0 where x1 = 0 (even where x0^(x1-1) is inf)."""
+        x0, x1 = self.inputs
+        flat = x1._data == 0
+        if flat.any():
+            return where(flat, 0.0, x1 * where(flat, 1.0, x0) ** (x1 - 1))
+        return x1 * x0 ** (x1 - 1)
+
+    def exponent_slope(self):
+        """∂y/∂x1 = y log x0, and 0 where x0 = 0 and x1 >= 0 (y is 0 or 1 there)."""
+        x0, x1 = self.inputs
         y = self.outputs[0]()
-        floor = (x0._data == 0) & (x1._data >= 0)  # y = 0 or 1 there: no slope in x1
+        floor = (x0._data == 0) & (x1._data >= 0)
         if floor.any():
-            return gx0, where(floor, 0.0, gy * y * log(where(floor, 1.0, x0)))
-        return gx0, gy * y * log(x0)
+            return where(floor, 0.0, y * log(where(floor, 1.0, x0)))
+        return y * log(x0)
 
 
 class ScalarOp(Function):
@@ -142,6 +170,9 @@ class AddScalar(ScalarOp):
     def backward(self, gy):
         return gy
 
+    def jvp(self, t):
+        return t
+
 
 class SubScalar(ScalarOp):
     """y = x - c;  dy/dx = 1"""
@@ -153,6 +184,9 @@ class SubScalar(ScalarOp):
 
     def backward(self, gy):
         return gy
+
+    def jvp(self, t):
+        return t
 
 
 class RSubScalar(ScalarOp):
@@ -166,6 +200,9 @@ class RSubScalar(ScalarOp):
     def backward(self, gy):
         return -gy
 
+    def jvp(self, t):
+        return -t
+
 
 class MulScalar(ScalarOp):
     """y = c x;  dy/dx = c"""
@@ -178,6 +215,9 @@ class MulScalar(ScalarOp):
     def backward(self, gy):
         return MulScalar(self.c)(gy)
 
+    def jvp(self, t):
+        return MulScalar(self.c)(t)
+
 
 class DivScalar(ScalarOp):
     """y = x / c;  dy/dx = 1/c"""
@@ -189,6 +229,9 @@ class DivScalar(ScalarOp):
 
     def backward(self, gy):
         return DivScalar(self.c)(gy)
+
+    def jvp(self, t):
+        return DivScalar(self.c)(t)
 
 
 class PowScalar(ScalarOp):
@@ -206,6 +249,12 @@ class PowScalar(ScalarOp):
         (x,) = self.inputs
         return gy * MulScalar(self.c)(PowScalar(self.c - 1)(x))
 
+    def jvp(self, t):
+        if self.c == 0:
+            return None
+        (x,) = self.inputs
+        return t * MulScalar(self.c)(PowScalar(self.c - 1)(x))
+
 
 class Log(Function):
     """y = log x;  dy/dx = 1/x"""
@@ -218,6 +267,9 @@ class Log(Function):
     def backward(self, gy):
         (x,) = self.inputs
         return gy / x
+
+    def jvp(self, t):
+        return t / self.inputs[0]
 
 
 class Cast(Function):
@@ -235,6 +287,9 @@ class Cast(Function):
     def backward(self, gy):
         return cast(gy, self.inputs[0].dtype)
 
+    def jvp(self, t):
+        return cast(t, self.dtype)
+
 
 class Copy(Function):
     """y = a copy of x (its own buffer);  gx = gy"""
@@ -247,6 +302,29 @@ class Copy(Function):
 
     def backward(self, gy):
         return gy
+
+    def jvp(self, t):
+        return t
+
+
+class Alias(Function):
+    """y = x, a new node over the same buffer;  gx = gy, ẏ = ẋ
+
+    What a transform (``chainrule.func``) differentiates with respect to, and what
+    ``make_dual`` gives a tangent: the caller's Variable is left as it was.
+    """
+
+    keeps_outputs = False
+    saves_inputs = False
+
+    def forward(self, x):
+        return x.view()
+
+    def backward(self, gy):
+        return gy
+
+    def jvp(self, t):
+        return t
 
 
 class Where(Function):
@@ -266,6 +344,9 @@ class Where(Function):
 
     def backward(self, gy):
         return where(self.condition, gy, 0.0), where(self.condition, 0.0, gy)
+
+    def jvp(self, t0, t1):
+        return where(self.condition, 0.0 if t0 is None else t0, 0.0 if t1 is None else t1)
 
 
 class MatMul(Function):
@@ -292,6 +373,10 @@ class MatMul(Function):
             gx1 = gx1.reshape(gx1.shape[:-1])
         return gx0, gx1
 
+    def jvp(self, t0, t1):
+        x0, x1 = self.inputs
+        return plus(None if t0 is None else matmul(t0, x1), None if t1 is None else matmul(x0, t1))
+
 
 class GetItem(Function):
     """y = x[index];  gx scatters gy back, adding where an index repeats"""
@@ -307,9 +392,13 @@ class GetItem(Function):
 
     def backward(self, gy):
         (x,) = self.inputs
-        if not grad_mode.enabled:  # a plain backward: the slice alone, summed by the engine
+        if not (grad_mode.enabled or grad_mode.levels):  # a plain backward (no tangents
+            # to carry): the slice alone, summed by the engine
             return ScatteredGrad(gy, x.shape, [(self.index, gy._data)])
         return GetItemGrad(self.index, x.shape)(gy)
+
+    def jvp(self, t):
+        return get_item(t, self.index)
 
 
 class ScatteredGrad:
@@ -378,6 +467,9 @@ class GetItemGrad(Function):
     def backward(self, ggx):
         return get_item(ggx, self.index)
 
+    def jvp(self, t):
+        return GetItemGrad(self.index, self.shape)(t)
+
 
 class Reshape(Function):
     """y = x.reshape(shape);  gx = gy.reshape(x.shape)"""
@@ -393,6 +485,9 @@ class Reshape(Function):
 
     def backward(self, gy):
         return reshape(gy, self.inputs[0].shape)
+
+    def jvp(self, t):
+        return reshape(t, self.shape)
 
 
 class Transpose(Function):
@@ -413,6 +508,9 @@ class Transpose(Function):
         inverse = sorted(range(len(self.axes)), key=lambda i: self.axes[i] % len(self.axes))
         return transpose(gy, tuple(inverse))
 
+    def jvp(self, t):
+        return transpose(t, self.axes)
+
 
 class Sum(Function):
     """y = Σ x over axis;  gx = gy broadcast back to x's shape"""
@@ -431,6 +529,9 @@ class Sum(Function):
         shape = self.inputs[0].shape
         return broadcast_to(reshape(gy, kept_shape(shape, self.axis)), shape)
 
+    def jvp(self, t):
+        return sum(t, self.axis, self.keepdims)
+
 
 class SumTo(Function):
     """y = x summed down to ``shape`` (undoes broadcasting);  gx = gy broadcast back"""
@@ -447,6 +548,9 @@ class SumTo(Function):
     def backward(self, gy):
         return broadcast_to(gy, self.inputs[0].shape)
 
+    def jvp(self, t):
+        return sum_to(t, self.shape)
+
 
 class BroadcastTo(Function):
     """y = x broadcast to ``shape``;  gx = gy summed back to x's shape"""
@@ -462,6 +566,26 @@ class BroadcastTo(Function):
 
     def backward(self, gy):
         return sum_to(gy, self.inputs[0].shape)
+
+    def jvp(self, t):
+        return broadcast_to(t, self.shape)
+
+
+def plus(*tangents):
+    """The sum of the tangents that are not None; None when all are (a zero tangent).
+
+    The tangent rules' one helper: J ẋ adds a term per input that carries a tangent.
+    """
+    total = None
+    for t in tangents:
+        if t is not None:
+            total = t if total is None else total + t
+    return total
+
+
+def times(t, factor):
+    """``t * factor``, or None for a zero tangent ``t``."""
+    return None if t is None else t * factor
 
 
 def kept_shape(shape, axis):
@@ -527,6 +651,10 @@ def cast(x, dtype):
 
 def copy(x):
     return Copy()(x)
+
+
+def alias(x):
+    return Alias()(x)
 
 
 def where(condition, x0, x1):

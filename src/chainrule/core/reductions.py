@@ -60,12 +60,18 @@ class Extreme(Function):
         return getattr(x, self.reduce)(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy):
+        # the share is a constant: gx is linear in gy, flat in x between ties
+        return ops.reshape(gy, kept_shape(self.inputs[0].shape, self.axis)) * self.share()
+
+    def jvp(self, t):
+        return ops.sum(t * self.share(), self.axis, self.keepdims)
+
+    def share(self):
+        """1/k at each of the k tied extremes of a slice, else 0 (an array, x's shape)."""
         x = self.inputs[0]._data
         kept = kept_shape(x.shape, self.axis)
         hit = (x == self.outputs[0]()._data.reshape(kept)).astype(x.dtype)
-        share = hit / hit.sum(axis=self.axis, keepdims=True)
-        # the share is a constant: gx is linear in gy, flat in x between ties
-        return ops.reshape(gy, kept) * share
+        return hit / hit.sum(axis=self.axis, keepdims=True)
 
 
 def _row_max(x, axis):
@@ -91,6 +97,11 @@ class Softmax(Function):
         gx = gy * y
         return gx - y * gx.sum(axis=self.axis, keepdims=True)
 
+    def jvp(self, t):
+        y = self.outputs[0]()
+        ty = t * y  # ẏ = y ẋ - y Σ y ẋ
+        return ty - y * ty.sum(axis=self.axis, keepdims=True)
+
 
 class LogSoftmax(Function):
     """y = x - logsumexp(x) along ``axis``;  gx = gy - eʸ Σ gy"""
@@ -106,6 +117,10 @@ class LogSoftmax(Function):
     def backward(self, gy):
         y = self.outputs[0]()
         return gy - Exp()(y) * gy.sum(axis=self.axis, keepdims=True)
+
+    def jvp(self, t):
+        y = self.outputs[0]()  # ẏ = ẋ - Σ softmax(x) ẋ
+        return t - (Exp()(y) * t).sum(axis=self.axis, keepdims=True)
 
 
 class ValuesIndices(NamedTuple):

@@ -56,9 +56,10 @@ class Variable(TensorMethods):
     """
 
     # _data: the plain array every op reads; _view: the TrackedArray ``data`` hands out,
-    # made on first use; _version: writes counted so far; _hooks: None, or a _Hooks.
+    # made on first use; _version: writes counted so far; _hooks: None, or a _Hooks;
+    # _tangents: forward mode's {level: tangent} (core/forward.py), unset until one arrives.
     __slots__ = ("_data", "_view", "_version", "_hooks", "name", "grad", "creator",
-                 "generation", "requires_grad", "__weakref__")
+                 "generation", "requires_grad", "_tangents", "__weakref__")
     __array_ufunc__ = None  # `ndarray + Variable` defers to Variable.__radd__
     __array_priority__ = 200  # the same for CuPy arrays
     __hash__ = object.__hash__  # by identity, so a Variable stays a dict key beside __eq__

@@ -13,8 +13,9 @@ two paths meet, the accumulation: the sum so far, the new term, the new sum::
     for line in t.lines():
         print(line)      # backward 1 / 4: mul  ∂L/∂tax = 1 · 650 = 650; ...
 
-Outside ``record()`` the hooks cost one ``is not None`` test per call and per
-backward step (``grad_mode.tracer``, thread-local, like grad mode itself).
+Outside ``record()`` the hooks cost nothing per call (recording is one of the things
+``grad_mode.dispatch``, the one flag the plain call tests, sends to the slow path) and
+one ``is not None`` test of a local per backward step.
 """
 
 import contextlib
@@ -24,7 +25,7 @@ import numpy as np
 from chainrule.backend import get_array_module
 from chainrule.core.engine import _fit, grad
 from chainrule.core.function import Function
-from chainrule.core.mode import grad_mode
+from chainrule.core.mode import grad_mode, refresh
 from chainrule.core.ops import ScatteredGrad
 from chainrule.viz.drawing import walk
 
@@ -134,10 +135,12 @@ def record(trace=None):
     trace = Trace() if trace is None else trace
     previous = grad_mode.tracer
     grad_mode.tracer = trace
+    refresh()  # calls take the slow path, which tells the tracer
     try:
         yield trace
     finally:
         grad_mode.tracer = previous
+        refresh()
 
 
 def trace_of(outputs, trace=None):
