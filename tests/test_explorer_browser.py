@@ -61,8 +61,15 @@ def browser():
 def open_page(browser, path):
     browser.get_log("browser")  # drop what an earlier page logged
     browser.get_log("performance")
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
     browser.get(path.as_uri())
-    assert browser.execute_script("return document.body.dataset.ready") == "1"
+    try:  # the page's script marks the body when it has run (at once, but the machine is busy)
+        WebDriverWait(browser, 20, poll_frequency=0.05).until(
+            lambda b: b.execute_script("return document.body && document.body.dataset.ready"))
+    except TimeoutException:
+        pytest.fail(f"the page never got ready: {browser.get_log('browser')}")
 
 
 def assert_quiet(browser, page_url):
