@@ -1,6 +1,7 @@
 """The explorer page, read as text: one self-contained file, its steps, its numbers."""
 
 import json
+import pathlib
 import re
 
 import numpy as np
@@ -16,12 +17,12 @@ APPLE = "(apple*apple_num + orange*orange_num)*tax"
 SETTINGS = ["apple=100", "apple_num=2", "orange=150", "orange_num=3", "tax=1.1"]
 
 
-def apple_page():
+def apple_page(title=None):
     with viz.record() as t:
         y, inputs = expr.evaluate(APPLE, {"apple": 100, "apple_num": 2, "orange": 150,
                                           "orange_num": 3, "tax": 1.1})
         y.backward()
-    return viz.explore(y, trace=t), y, inputs
+    return viz.explore(y, trace=t, title=title), y, inputs
 
 
 def steps_of(page):
@@ -117,3 +118,24 @@ def test_graph_command_prints_the_trace_and_writes_the_explorer(tmp_path, capsys
 def test_graph_command_refuses_to_trace_without_gradients(capsys):
     assert cli.main(["graph", "x*2", "--set", "x=1", "--no-grads", "--trace"]) == 2
     assert "--no-grads leaves nothing to trace" in capsys.readouterr().err
+
+
+def test_the_tutorials_explorer_page_is_the_one_chainrule_writes_today():
+    page, _, _ = apple_page(title=f"chainrule explorer: {APPLE}")
+    written = pathlib.Path(__file__).resolve().parent.parent / "docs" / "explorer-apple.html"
+    assert written.read_text(encoding="utf-8") == page.html, (
+        "docs/explorer-apple.html is out of date: CHAINRULE_UPDATE_DOCS=1 python -m pytest "
+        "tests/test_explorer_browser.py rewrites it (and the README's screenshot)")
+
+
+def test_a_graph_beyond_the_fold_limit_folds_per_module_by_itself(monkeypatch):
+    from chainrule.viz import explorer
+
+    np.random.seed(0)
+    model = nn.Sequential(nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 3))
+    x = cr.Variable(np.random.rand(4, 8).astype(np.float32), requires_grad=False, name="x")
+    loss = F.softmax_cross_entropy(model(x), np.array([0, 1, 2, 1]))
+    assert 'class="node module"' not in viz.explore(loss, model=model).html
+    monkeypatch.setattr(explorer, "FOLD_AT", 10)
+    assert viz.explore(loss, model=model).html.count('class="node module"') == 2
+    assert 'class="node module"' not in viz.explore(loss, model=model, collapse=False).html

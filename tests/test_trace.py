@@ -151,3 +151,14 @@ def test_big_arrays_are_described_by_shape_mean_and_max():
 
     assert describe(np.arange(16.0)).count(",") == 15
     assert describe(np.ones((4, 5), np.float32)) == "(4, 5) float32 mean 1 max 1"
+
+
+def test_outputs_of_a_split_are_named_apart_and_both_feed_its_step():
+    x = cr.Variable(np.arange(6.0), name="x")
+    with trace.record() as t:
+        a, b = F.chunk(x, 2)
+        (a * b).sum().backward()
+    split = t.backward_steps[-1]
+    assert [list(u) for u in split.upstream] == [[3, 4, 5], [0, 1, 2]]
+    assert "∂L/∂x = (∂(z1[0], z1[1])/∂x)ᵀ ∂L/∂(z1[0], z1[1]) = [3., 4., 5., 0., 1., 2.]" \
+        in t.lines()[-1]

@@ -69,7 +69,8 @@ def variable_names(steps, given=None):
 
 
 def _derived_name(v, f, names, order):
-    """``apple·apple_num`` for a short binary expression, else ``z<k>`` (k: f's call number)."""
+    """``apple·apple_num`` for a short binary expression, else ``z<k>`` (k: f's call number),
+    ``z<k>[i]`` for output i of several."""
     symbol = _INFIX.get(f.name)
     if symbol is not None and len(f.inputs) == 2:
         parts = [names.get(id(x)) for x in f.inputs]
@@ -78,20 +79,30 @@ def _derived_name(v, f, names, order):
             text = symbol.join(parts)
             if len(text) <= SHORT_NAME:
                 return text
-    return f"z{order.get(id(f), '')}"
+    name = f"z{order.get(id(f), '')}"
+    if len(f.outputs) > 1:  # several outputs (split): kept as weak references, numbered
+        index = next((i for i, ref in enumerate(f.outputs) if ref() is v), None)
+        if index is not None:
+            name += f"[{index}]"
+    return name
 
 
 def output_name(step, names):
-    """The name of the output whose upstream gradient ``step`` (a BackwardStep) received."""
-    for y in step.outputs:
-        if y is not None and id(y) in names:
-            return names[id(y)]
-    return "z"
+    """The name of the output whose upstream gradient ``step`` (a BackwardStep) received;
+    ``(z1[0], z1[1])`` for several."""
+    known = [names[id(y)] for y in step.outputs if y is not None and id(y) in names]
+    if len(known) > 1:
+        return "(" + ", ".join(known) + ")"
+    return known[0] if known else "z"
 
 
 def symbol(name):
     """``x``, or ``(apple·apple_num)`` where a derived name needs brackets after ∂."""
-    return name if name.isascii() and name.isidentifier() else f"({name})"
+    if name.isascii() and name.isidentifier():
+        return name
+    if name.startswith("(") and name.endswith(")") and "(" not in name[1:]:  # outputs' tuple
+        return name
+    return f"({name})"
 
 
 def edge_text(edge, z, x, upstream):

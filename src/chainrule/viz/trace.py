@@ -93,7 +93,8 @@ class Trace:
         self.made[id(function)] = tuple(outputs)
 
     def backward(self, function, gys, gxs):
-        upstream = [None if gy is None else _host(gy._data) for gy in gys]
+        # copies: a .grad may share these buffers, and an optimizer may zero it in place later
+        upstream = [None if gy is None else _host(gy._data).copy() for gy in gys]
         taken = [(i, x, gx) for i, (x, gx) in enumerate(zip(function.inputs, gxs))
                  if gx is not None and x.requires_grad]
         locals_, kinds = _local_derivatives(function, gys, [i for i, _, _ in taken])
@@ -101,7 +102,7 @@ class Trace:
         for i, x, gx in taken:
             if type(gx) is ScatteredGrad:
                 gx = gx.variable()
-            product = _host(_fit(gx, x, function)._data)
+            product = _host(_fit(gx, x, function)._data).copy()
             edge = Edge(i, x, locals_.get(i), product, kinds.get(i, "vjp"))
             edges.append(edge)
             seen = self.sums.get(id(x))
