@@ -14,6 +14,7 @@ from chainrule.core import (
     set_detect_anomaly,
     set_grad_enabled,
 )
+from chainrule.func.checkpoint import checkpoint
 from chainrule.gradcheck import GradcheckError, gradcheck, jvpcheck, numerical_grad
 from chainrule.nn.parameter import Parameter
 from chainrule.serialization import load, save
@@ -27,6 +28,7 @@ __all__ = [
     "Variable",
     "as_array",
     "as_variable",
+    "checkpoint",
     "detect_anomaly",
     "enable_grad",
     "grad",

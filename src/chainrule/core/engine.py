@@ -15,7 +15,7 @@ import numpy as np
 from chainrule.backend import get_array_module
 from chainrule.core import ops
 from chainrule.core.function import all_finite, nonfinite_kind
-from chainrule.core.mode import grad_mode
+from chainrule.core.mode import grad_mode, set_batch
 
 
 def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, inputs=None):
@@ -25,6 +25,16 @@ def backward(outputs, grad_outputs, retain_grad=False, create_graph=False, input
     (``Variable.backward``); with them, no ``.grad`` is written and the gradients
     of exactly those Variables are returned (``chainrule.grad``).
     """
+    if grad_mode.batch is not None:  # vmap's graph is batched already: its backward is plain
+        batch = set_batch(None)
+        try:
+            return _backward(outputs, grad_outputs, retain_grad, create_graph, inputs)
+        finally:
+            set_batch(batch)
+    return _backward(outputs, grad_outputs, retain_grad, create_graph, inputs)
+
+
+def _backward(outputs, grad_outputs, retain_grad, create_graph, inputs):
     found = None if inputs is None else {x: None for x in inputs}
     # open forward-mode levels: gradients are summed by operations, which carry tangents
     recorded = create_graph or grad_mode.levels

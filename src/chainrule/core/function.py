@@ -6,6 +6,7 @@ and each output remembers the Function as its ``creator``. Outputs are held
 weakly so a graph is freed by reference counting alone, without cycles.
 """
 
+import functools
 import os
 import sys
 import weakref
@@ -67,7 +68,7 @@ class Function:
     saves_inputs = True
 
     def __call__(self, *inputs):
-        if grad_mode.dispatch:  # anomaly, forward mode or a trace: the plain path's one test
+        if grad_mode.dispatch:  # anomaly, forward mode, vmap, a trace: the plain path's one test
             return self._dispatch(inputs)
         for x in inputs:
             if not hasattr(x, "creator"):  # an array or a number among the inputs
@@ -100,7 +101,10 @@ class Function:
     def _dispatch(self, inputs):
         """The call with what ``grad_mode.dispatch`` asks for around it: anomaly checks of the
         outputs, the outputs' tangents when a forward-mode level is open, and the call told to
-        the tracer of ``chainrule.viz.record()``."""
+        the tracer of ``chainrule.viz.record()``; inside vmap, the batching rule of the call
+        (chainrule/func/batching.py), which comes back here plainly."""
+        if grad_mode.batch is not None:
+            return grad_mode.batch.call(self, inputs)
         for x in inputs:
             if not hasattr(x, "creator"):
                 inputs = self._lift(inputs)
@@ -213,6 +217,18 @@ class Function:
 
     def __repr__(self):
         return f"<{type(self).__name__} generation={getattr(self, 'generation', 0)}>"
+
+
+def batchable(wrapper):
+    """Decorate an op's wrapper that turns an argument's values into a setting (class-index
+    targets, ids, a condition): inside vmap, where that argument may hold a whole batch,
+    the wrapper's batching rule runs instead (chainrule/func/batch_rules_nn.py)."""
+    @functools.wraps(wrapper)
+    def call(*args, **kwargs):
+        if grad_mode.batch is not None:
+            return grad_mode.batch.call_wrapper(wrapper, args, kwargs)
+        return wrapper(*args, **kwargs)
+    return call
 
 
 def user_line():

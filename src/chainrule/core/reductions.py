@@ -18,7 +18,7 @@ from chainrule.backend import get_array_module
 from chainrule.core import ops
 from chainrule.core.aliases import either
 from chainrule.core.elementwise import Exp
-from chainrule.core.function import Function
+from chainrule.core.function import Function, batchable
 from chainrule.core.ops import kept_shape
 
 
@@ -166,6 +166,7 @@ def extreme(op, x, axis=None, keepdims=False, dim=None, keepdim=None):
     return ValuesIndices(values, x._derived(indices))
 
 
+@batchable
 def arg(op, x, axis=None, keepdims=False, dim=None, keepdim=None):
     """Index of the ``op`` ("max" or "min") over ``axis`` (None: of the flattened array).
 

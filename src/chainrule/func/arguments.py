@@ -8,6 +8,7 @@ and an outer transform still reaches the argument through the stand-in's edge.
 
 from chainrule.backend import get_array_module
 from chainrule.core import Variable, ops
+from chainrule.func import batching
 from chainrule.func.pytree import flatten
 
 
@@ -41,7 +42,13 @@ def as_input(op, x, where):
 
 
 def stand_in(x):
-    """The node a transform differentiates with respect to, in place of argument leaf ``x``."""
+    """The node a transform differentiates with respect to, in place of argument leaf ``x``.
+
+    Inside vmap an unbatched x is first repeated for every sample, so that each sample's
+    gradient lands in its own row instead of being summed over the batch: that is what
+    makes ``vmap(grad(f))`` per-sample (func/batching.py).
+    """
+    x = batching.repeated(x)
     w = ops.alias(x)
     if w.creator is None:  # x is outside any graph: w is a leaf of this transform's own
         w.requires_grad = True
@@ -93,7 +100,7 @@ def outputs_of(op, out):
 
 def zeros_like(x):
     """A zero gradient or tangent for ``x``, a constant: None never leaves a transform."""
-    return x._derived(get_array_module(x._data).zeros_like(x._data))
+    return batching.like(x._derived(get_array_module(x._data).zeros_like(x._data)), x)
 
 
 def _kind(value):

@@ -8,6 +8,7 @@ inside a forward-mode level they carry tangents (forward over reverse).
 
 import chainrule.functions as F
 from chainrule.core import Variable, enable_grad, engine, ops
+from chainrule.func import batching
 from chainrule.func.arguments import outputs_of, regroup, split_aux, watch, zeros_like
 from chainrule.func.pytree import flatten
 
@@ -65,7 +66,7 @@ def _backward(outputs, watched, seeds):
     nested = any(w.creator is not None for w in watched)
     found = engine.grad(outputs, watched, grad_outputs=seeds, create_graph=nested,
                         allow_unused=True)
-    return [zeros_like(w) if g is None else g for g, w in zip(found, watched)]
+    return [zeros_like(w) if g is None else batching.like(g, w) for g, w in zip(found, watched)]
 
 
 def vjp(f, *primals, has_aux=False):

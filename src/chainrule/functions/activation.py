@@ -34,6 +34,9 @@ class LeakyReLU(Function):
     def backward(self, gy):
         return LeakyReluGrad(self.slope)(gy, self.inputs[0])
 
+    def jvp(self, tx):
+        return LeakyReluGrad(self.slope)(tx, self.inputs[0])
+
 
 class LeakyReluGrad(Function):
     """gx = gy where x > 0, else slope · gy;  linear in gy, piecewise constant in x"""
@@ -48,6 +51,10 @@ class LeakyReluGrad(Function):
 
     def backward(self, ggx):
         return LeakyReluGrad(self.slope)(ggx, self.inputs[1]), None
+
+    def jvp(self, tgy, tx):
+        # piecewise constant in x: only gy's tangent moves gx
+        return None if tgy is None else LeakyReluGrad(self.slope)(tgy, self.inputs[1])
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)
@@ -65,12 +72,19 @@ class GELU(Function):
         return x * (get_array_module(x).tanh(u) + 1) * 0.5
 
     def backward(self, gy):
+        return gy * self.slope()
+
+    def jvp(self, tx):
+        return tx * self.slope()
+
+    def slope(self):
+        """dy/dx, as chainrule operations on the input."""
         (x,) = self.inputs
         x2 = x * x
         t = tanh((x + _GELU_A * x2 * x) * _GELU_C)
         du = (1 + (3 * _GELU_A) * x2) * _GELU_C
         # d tanh = (1 - t²) du: TanhGrad forms it in one call and differentiates again
-        return gy * ((1 + t) * 0.5 + TanhGrad()(x * du, t) * 0.5)
+        return (1 + t) * 0.5 + TanhGrad()(x * du, t) * 0.5
 
 
 class SiLU(Function):
@@ -82,9 +96,15 @@ class SiLU(Function):
         return x * (get_array_module(x).tanh(x * 0.5) * 0.5 + 0.5)
 
     def backward(self, gy):
+        return gy * self.slope()
+
+    def jvp(self, tx):
+        return tx * self.slope()
+
+    def slope(self):
         (x,) = self.inputs
         s = sigmoid(x)
-        return gy * s * (1 + x * (1 - s))
+        return s * (1 + x * (1 - s))
 
 
 class ELU(Function):
@@ -100,11 +120,17 @@ class ELU(Function):
         return xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0)))
 
     def backward(self, gy):
+        return gy * self.slope()
+
+    def jvp(self, tx):
+        return tx * self.slope()
+
+    def slope(self):
         (x,) = self.inputs
         positive = ~(x.data <= 0)  # NaN takes the identity branch's 1, as torch's elu_backward
         # eˣ of the negative part only: a large positive x must not overflow into the graph
         negative_part = where(positive, 0.0, x)
-        return gy * where(positive, 1.0, _exp(negative_part) * self.alpha)
+        return where(positive, 1.0, _exp(negative_part) * self.alpha)
 
 
 class Softplus(Function):
@@ -124,9 +150,15 @@ class Softplus(Function):
         return xp.where(z > self.threshold, x, soft).astype(x.dtype, copy=False)
 
     def backward(self, gy):
+        return gy * self.slope()
+
+    def jvp(self, tx):
+        return tx * self.slope()
+
+    def slope(self):
         (x,) = self.inputs
         tail = x.data * self.beta > self.threshold
-        return gy * where(tail, 1.0, sigmoid(x * self.beta))
+        return where(tail, 1.0, sigmoid(x * self.beta))
 
 
 class Hardtanh(Function):
@@ -143,8 +175,14 @@ class Hardtanh(Function):
         return get_array_module(x).clip(x, self.min_val, self.max_val)
 
     def backward(self, gy):
+        return gy * self.slope()
+
+    def jvp(self, tx):
+        return tx * self.slope()
+
+    def slope(self):
         x = self.inputs[0].data
-        return gy * ((x > self.min_val) & (x < self.max_val)).astype(x.dtype)
+        return ((x > self.min_val) & (x < self.max_val)).astype(x.dtype)
 
 
 def sigmoid(x):

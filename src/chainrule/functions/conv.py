@@ -17,8 +17,9 @@ again, so gradients of every order are convolutions.
 import operator
 
 from chainrule.backend import get_array_module, scratch
-from chainrule.core import Function, as_variable
+from chainrule.core import Function, as_variable, ops
 from chainrule.core.aliases import either
+from chainrule.functions.tangent import total
 
 
 def as_pair(value, what):
@@ -279,6 +280,15 @@ class Conv2d(Function):
             return gx, gW
         return gx, gW, gy.sum(axis=(0, 2, 3))
 
+    def jvp(self, tx, tW, tb=None):
+        """dy = conv2d(dx, W) + conv2d(x, dW) + db"""
+        x, W = self.inputs[:2]
+        size = conv_geometry(x.shape, W.shape[2:], self.stride, self.pad)
+        return total(None if tx is None else Conv2d(self.stride, self.pad)(tx, W),
+                     None if tW is None else Conv2d(self.stride, self.pad)(x, tW),
+                     None if tb is None else ops.reshape(tb, (-1, 1, 1)),
+                     shape=(x.shape[0], W.shape[0]) + size)
+
 
 class Conv2dGradW(Function):
     """gW[o, c, u, v] = Σ_{n,i,j} gy[n, o, i, j] xpad[n, c, i·sh + u, j·sw + v]
@@ -325,6 +335,13 @@ class Conv2dGradW(Function):
             ggy = Conv2d(self.stride, self.pad)(x, ggW)
         return gx, ggy
 
+    def jvp(self, tx, tgy):
+        """bilinear: dgW = Conv2dGradW(dx, gy) + Conv2dGradW(x, dgy)"""
+        x, gy = self.inputs
+        return total(
+            None if tx is None else Conv2dGradW(self.kernel, self.stride, self.pad)(tx, gy),
+            None if tgy is None else Conv2dGradW(self.kernel, self.stride, self.pad)(x, tgy))
+
 
 class ConvTranspose2d(Function):
     """y[n, o, i·sh + u - ph, j·sw + v - pw] += Σ_c x[n, c, i, j] W[c, o, u, v];  y += b[o]
@@ -343,15 +360,18 @@ class ConvTranspose2d(Function):
         self.pad = pad
         self.outsize = None if outsize is None else tuple(outsize)
 
+    def size(self, x_shape, W_shape):
+        """(OH, OW): ``outsize``, or (H - 1)·sh - 2·ph + kh by default."""
+        return self.outsize or tuple((s - 1) * st - 2 * p + k for s, st, p, k in
+                                     zip(x_shape[2:], self.stride, self.pad, W_shape[2:]))
+
     def forward(self, x, W, b=None):
         if x.ndim != 4:
             raise ValueError(f"input must be (N, C, H, W), got shape {x.shape}")
         _check_channels(x, W, 0)
         c, o, kh, kw = W.shape
         n, _, h, w = x.shape
-        size = self.outsize or tuple(
-            (s - 1) * st - 2 * p + k for s, st, p, k in zip((h, w), self.stride, self.pad, (kh, kw))
-        )
+        size = self.size(x.shape, W.shape)
         if min(size) < 1:
             raise ValueError(f"output size {size} is empty (kernel too small for the pad)")
         if conv_geometry((n, o) + size, (kh, kw), self.stride, self.pad) != (h, w):
@@ -384,6 +404,15 @@ class ConvTranspose2d(Function):
         if len(self.inputs) == 2:
             return gx, gW
         return gx, gW, gy.sum(axis=(0, 2, 3))
+
+    def jvp(self, tx, tW, tb=None):
+        """dy = conv_transpose2d(dx, W) + conv_transpose2d(x, dW) + db"""
+        x, W = self.inputs[:2]
+        transposed = (self.stride, self.pad, self.outsize)
+        return total(None if tx is None else ConvTranspose2d(*transposed)(tx, W),
+                     None if tW is None else ConvTranspose2d(*transposed)(x, tW),
+                     None if tb is None else ops.reshape(tb, (-1, 1, 1)),
+                     shape=(x.shape[0], W.shape[1]) + self.size(x.shape, W.shape))
 
 
 def conv2d(x, W, b=None, stride=1, pad=0, *, padding=None):

@@ -2,6 +2,7 @@
 
 from chainrule.backend import get_array_module
 from chainrule.core import Function, Variable, as_variable
+from chainrule.core.function import batchable
 from chainrule.core.ops import GetItemGrad
 
 
@@ -23,7 +24,11 @@ class Embedding(Function):
         # gW = zeros(num, dim) with gy[i] added to row ids[i]: indexing's own scatter-add.
         return GetItemGrad(self.ids, self.inputs[0].shape)(gy)
 
+    def jvp(self, tW):
+        return Embedding(self.ids)(tW)
 
+
+@batchable
 def embedding(ids, W):
     """The rows of W (num, dim) at integer ``ids`` (any shape): W[ids] of shape ids.shape + (dim,).
 
@@ -47,6 +52,7 @@ def embedding(ids, W):
     return Embedding(ids)(W)
 
 
+@batchable
 def one_hot(t, num_classes=-1):
     """Integer class indices ``t`` (any shape) as one-hot rows: t.shape + (num_classes,), int64,
     as torch's; -1 takes max(t) + 1 classes. A lookup table, not a differentiable op: the

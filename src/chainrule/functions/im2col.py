@@ -37,6 +37,9 @@ class Im2col(Function):
         shape = self.inputs[0].shape
         return Col2im(shape, self.kernel, self.stride, self.pad, self.to_matrix)(gcol)
 
+    def jvp(self, tx):
+        return Im2col(self.kernel, self.stride, self.pad, self.to_matrix)(tx)
+
 
 class Col2im(Function):
     """x[n, c, i·sh + u - ph, j·sw + v - pw] += col[n, c, u, v, i, j];  gcol = im2col(gx)"""
@@ -67,6 +70,9 @@ class Col2im(Function):
 
     def backward(self, gx):
         return Im2col(self.kernel, self.stride, self.pad, self.to_matrix)(gx)
+
+    def jvp(self, tcol):
+        return Col2im(self.shape, self.kernel, self.stride, self.pad, self.to_matrix)(tcol)
 
 
 def _geometry(op, kernel_size, stride, pad, padding):

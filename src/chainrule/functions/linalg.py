@@ -12,6 +12,7 @@ from chainrule.functions.math import abs as absolute
 from chainrule.functions.math import clip
 from chainrule.functions.reduction import max as max_
 from chainrule.functions.shape import where
+from chainrule.functions.tangent import total
 
 
 def _check_matmul(op, a, b):
@@ -72,6 +73,12 @@ class Linear(Function):
             gb = gy2.sum(axis=0)
         return (gx, gW, gb)[: len(self.inputs)]
 
+    def jvp(self, tx, tW, tb=None):
+        x, W = self.inputs[:2]
+        return total(None if tx is None else Linear()(tx, W),
+                     None if tW is None else Linear()(x, tW), tb,
+                     shape=x.shape[:-1] + W.shape[1:])
+
 
 def linear(x, W, b=None):
     """y = x @ W + b, the affine map of a fully connected layer.
@@ -126,6 +133,12 @@ class Einsum(Function):
     def backward(self, gy):
         return tuple(self._grad(i, gy) if x.requires_grad else None
                      for i, x in enumerate(self.inputs))
+
+    def jvp(self, *txs):
+        """dy = Σᵢ einsum(x₀, …, dxᵢ, …): multilinear, one term per operand with a tangent"""
+        xs = self.inputs
+        return total(*[Einsum(self.subscripts, self.output)(*xs[:i], t, *xs[i + 1:])
+                       for i, t in enumerate(txs) if t is not None])
 
     def _grad(self, i, gy):
         x, own = self.inputs[i], self.subscripts[i]
@@ -240,16 +253,22 @@ class PNorm(Function):
         return powered ** (1.0 / self.p)
 
     def backward(self, gy):
+        return ops.reshape(gy, ops.kept_shape(self.inputs[0].shape, self.axis)) * self.slope()
+
+    def jvp(self, tx):
+        return ops.sum(tx * self.slope(), self.axis, self.keepdims)
+
+    def slope(self):
+        """∂y/∂x, x's shape: sign(x) (|x| / y)^(p-1), and 0 where y = 0 (as torch's)."""
         (x,) = self.inputs
-        kept = ops.kept_shape(x.shape, self.axis)
-        y = ops.reshape(self.outputs[0](), kept)
+        y = ops.reshape(self.outputs[0](), ops.kept_shape(x.shape, self.axis))
         y = where(y.data == 0, 1.0, y)  # x = 0 there: the gradient is 0, as torch's
-        gy = ops.reshape(gy, kept)
         if self.p == 2:
-            return gy * x / y
+            return x / y
+        sign = get_array_module(x.data).sign(x.data)
         if self.p == 1:
-            return gy * get_array_module(x.data).sign(x.data)
-        return gy * get_array_module(x.data).sign(x.data) * (absolute(x) / y) ** (self.p - 1)
+            return x.constant(sign)
+        return sign * (absolute(x) / y) ** (self.p - 1)
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, *, axis=None):

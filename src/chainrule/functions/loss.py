@@ -14,6 +14,7 @@ import numpy as np
 
 from chainrule.backend import get_array_module
 from chainrule.core import Function, Variable, as_variable
+from chainrule.core.function import batchable
 from chainrule.functions.activation import softmax
 from chainrule.functions.math import exp, log
 from chainrule.functions.reduction import mean
@@ -72,18 +73,29 @@ class ClassLoss(Function):
             return get_array_module(x).asarray(losses.sum() / self.divisor, dtype=x.dtype)
 
     def backward(self, gy):
-        (x,) = self.inputs
-        # a divisor of 0 means nothing was counted (every target ignored): the loss is nan,
-        # as torch's, and so are no gradients: a is 0 there, and so is this one, as torch's
-        g = gy * (1.0 / float(self.divisor) if self.divisor else 0.0)
+        g = gy * self.scale()
         if not self.reduce:
             g = expand_dims(g, 1)
+        return self.slope() * g
+
+    def jvp(self, tx):
+        """d loss = Σ (∂loss/∂x ⊙ dx) over the classes, and over every position when reduced"""
+        t = (tx * self.slope()).sum(axis=1)
+        return (t.sum() if self.reduce else t) * self.scale()
+
+    def scale(self):
+        # a divisor of 0 means nothing was counted (every target ignored): the loss is nan,
+        # as torch's, and so are no gradients: a is 0 there, and so is this one, as torch's
+        return 1.0 / float(self.divisor) if self.divisor else 0.0
+
+    def slope(self):
+        """d · ∂loss/∂x: softmax(x) Σ꜀ a - a on logits, -a on log-probabilities."""
         if not self.on_logits:
-            return -self.coeff * g
-        p = softmax(x, axis=1)
+            return -self.coeff
+        p = softmax(self.inputs[0], axis=1)
         if not self.unit_rows:
             p = p * self.coeff.sum(axis=1, keepdims=True)
-        return (p - self.coeff) * g
+        return p - self.coeff
 
 
 def _index_coefficients(op, x, target, weight, ignore_index, smoothing):
@@ -161,6 +173,7 @@ def _class_loss(op, x, target, weight, ignore_index, reduction, smoothing, on_lo
     return reshape(y, ()) if unbatched and not reduce else y
 
 
+@batchable
 def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean",
                   label_smoothing=0.0):
     """Cross entropy of logits ``input`` (N, C, d1, ...) or (C,) against ``target``, as torch's.
@@ -178,6 +191,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
                        label_smoothing, on_logits=True)
 
 
+@batchable
 def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of log-probabilities ``input`` (N, C, d1, ...) at class indices
     ``target`` (N, d1, ...), with ``weight`` and ``ignore_index`` as in ``cross_entropy``:
@@ -186,6 +200,7 @@ def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean")
                        on_logits=False)
 
 
+@batchable
 def softmax_cross_entropy(x, t):
     """Mean cross entropy of softmax(x) against labels ``t`` over the batch (DeZero's name).
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from chainrule.backend import get_array_module
 from chainrule.core import Function, as_variable
+from chainrule.core.function import batchable
 from chainrule.functions.activation import sigmoid
 from chainrule.functions.loss import check_reduction, reduced, target_array
 from chainrule.functions.math import clip
@@ -32,8 +33,14 @@ class BinaryCrossEntropy(Function):
         return -(self.t * log_x + (1 - self.t) * log_rest)
 
     def backward(self, gy):
+        return gy * self.slope()
+
+    def jvp(self, tx):
+        return tx * self.slope()
+
+    def slope(self):
         (x,) = self.inputs
-        return gy * (x - self.t) / clip(x * (1 - x), 1e-12, None)
+        return (x - self.t) / clip(x * (1 - x), 1e-12, None)
 
 
 class SigmoidCrossEntropy(Function):
@@ -56,11 +63,17 @@ class SigmoidCrossEntropy(Function):
         return (1 - self.t) * x + (1 + (self.pos_weight - 1) * self.t) * softplus_neg
 
     def backward(self, gy):
+        return gy * self.slope()
+
+    def jvp(self, tx):
+        return tx * self.slope()
+
+    def slope(self):
         (x,) = self.inputs
         if self.pos_weight is None:
-            return gy * (sigmoid(x) - self.t)
+            return sigmoid(x) - self.t
         p, t = self.pos_weight, self.t
-        return gy * (sigmoid(x) * (1 + (p - 1) * t) - p * t)
+        return sigmoid(x) * (1 + (p - 1) * t) - p * t
 
 
 def _targets(op, x, target):
@@ -75,6 +88,7 @@ def _weighted(loss, weight):
     return loss if weight is None else loss * weight
 
 
+@batchable
 def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
     """Binary cross entropy of probabilities ``input`` in [0, 1] against ``target`` (same
     shape), as torch's: each log is clamped at -100, so x = 0 or 1 gives 100, not inf.
@@ -90,6 +104,7 @@ def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
                    reduction)
 
 
+@batchable
 def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="mean",
                                      pos_weight=None):
     """Binary cross entropy of sigmoid(input) against ``target``, as torch's, stable for any
@@ -104,6 +119,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="m
     return reduced(_weighted(SigmoidCrossEntropy(t, pos_weight)(x), weight), reduction)
 
 
+@batchable
 def sigmoid_cross_entropy(x, t):
     """Mean binary cross entropy of sigmoid(x) against targets ``t`` (x's shape, in [0, 1]).
 

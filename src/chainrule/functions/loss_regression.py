@@ -9,6 +9,7 @@ from chainrule.core import Function, Variable, as_variable
 from chainrule.functions.loss import check_reduction, reduced
 from chainrule.functions.math import abs as absolute
 from chainrule.functions.math import clip, square
+from chainrule.functions.tangent import total
 
 
 class SquaredError(Function):
@@ -34,6 +35,13 @@ class SquaredError(Function):
         diff = x0 - x1
         gx0 = diff * (gy * (2.0 / (max(diff.data.size, 1) if self.mean else 1)))
         return gx0, (-gx0 if x1.requires_grad else None)
+
+    def jvp(self, t0, t1):
+        """d loss = Σ 2 (x0 - x1)(dx0 - dx1) / n"""
+        x0, x1 = self.inputs
+        diff = x0 - x1
+        dd = total(t0, None if t1 is None else -t1)
+        return (diff * dd).sum() * (2.0 / (max(diff.data.size, 1) if self.mean else 1))
 
 
 class Huber(Function):
@@ -61,6 +69,12 @@ class Huber(Function):
         if self.scale != 1:
             gx0 = gx0 * self.scale
         return gx0, -gx0
+
+    def jvp(self, t0, t1):
+        x0, x1 = self.inputs
+        dd = total(t0, None if t1 is None else -t1)
+        ty = clip(x0 - x1, -self.delta, self.delta) * dd
+        return ty * self.scale if self.scale != 1 else ty
 
 
 def _pair(x0, x1):

@@ -71,6 +71,10 @@ class Square(Function):
         (x,) = self.inputs
         return gy * (x + x)
 
+    def jvp(self, tx):
+        (x,) = self.inputs
+        return tx * (x + x)
+
 
 class Sin(Function):
     """y = sin x;  dy/dx = cos x"""
@@ -83,6 +87,10 @@ class Sin(Function):
     def backward(self, gy):
         (x,) = self.inputs
         return gy * cos(x)
+
+    def jvp(self, tx):
+        (x,) = self.inputs
+        return tx * cos(x)
 
 
 class Cos(Function):
@@ -97,6 +105,10 @@ class Cos(Function):
         (x,) = self.inputs
         return -gy * sin(x)
 
+    def jvp(self, tx):
+        (x,) = self.inputs
+        return -tx * sin(x)
+
 
 class Tan(Function):
     """y = tan x;  dy/dx = 1 + y²"""
@@ -107,6 +119,10 @@ class Tan(Function):
     def backward(self, gy):
         y = self.outputs[0]()
         return gy * (1 + y * y)
+
+    def jvp(self, tx):
+        y = self.outputs[0]()
+        return tx * (1 + y * y)
 
 
 def square(x):

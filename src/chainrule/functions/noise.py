@@ -30,6 +30,9 @@ class Dropout(Function):
     def backward(self, gy):
         return gy * self.mask
 
+    def jvp(self, tx):
+        return tx * self.mask  # the mask this call drew: the tangent sees the same noise
+
 
 def dropout(x, p=0.5, training=True):
     """Zero each element with probability ``p`` and scale the rest by 1/(1 - p) in training;

@@ -7,6 +7,7 @@ gradient is itself differentiable.
 """
 
 from chainrule.core import Function, Variable, as_variable, is_grad_enabled
+from chainrule.functions.tangent import total
 
 
 class Normalize(Function):
@@ -35,10 +36,7 @@ class Normalize(Function):
 
     def backward(self, gy):
         x, gamma, beta = self.inputs
-        if is_grad_enabled():  # recording: x̂ and 1/σ̂ must depend on x in the graph
-            xhat, inv_std = standardize(x, self.axes, self.eps)
-        else:
-            xhat, inv_std = x.constant(self.xhat), x.constant(self.inv_std)
+        xhat, inv_std = self.standardized()
         n = _count(x.shape, self.axes)
         g = gy * gamma.reshape(self.param_shape)
         g_mean = g.sum(axis=self.axes, keepdims=True) / n
@@ -47,6 +45,27 @@ class Normalize(Function):
         ggamma = (gy * xhat).sum(axis=self.param_axes).reshape(gamma.shape)
         gbeta = gy.sum(axis=self.param_axes).reshape(beta.shape)
         return gx, ggamma, gbeta
+
+    def jvp(self, tx, tgamma, tbeta):
+        """dy = γ dx̂ + dγ x̂ + dβ,  dx̂ = (dx - mean(dx) - x̂ mean(x̂ dx)) / √(σ² + ε)"""
+        x, gamma = self.inputs[:2]
+        xhat, inv_std = self.standardized()
+        dxhat = None
+        if tx is not None:
+            n = _count(x.shape, self.axes)
+            tx_mean = tx.sum(axis=self.axes, keepdims=True) / n
+            along = (xhat * tx).sum(axis=self.axes, keepdims=True) / n
+            dxhat = (tx - tx_mean - xhat * along) * inv_std * gamma.reshape(self.param_shape)
+        return total(dxhat, None if tgamma is None else tgamma.reshape(self.param_shape) * xhat,
+                     None if tbeta is None else tbeta.reshape(self.param_shape), shape=x.shape)
+
+    def standardized(self):
+        """x̂ and 1/σ̂: the forward's arrays, or, while recording, rebuilt from x (so what is
+        made of them differentiates with respect to x)."""
+        x = self.inputs[0]
+        if is_grad_enabled() and x.requires_grad:
+            return standardize(x, self.axes, self.eps)
+        return x.constant(self.xhat), x.constant(self.inv_std)
 
 
 def _count(shape, axes):

@@ -110,6 +110,9 @@ class MaxPool2d(_Pool):
     def backward(self, gy):
         return MaxPool2dGrad(self)(gy)
 
+    def jvp(self, tx):
+        return MaxPool2dGather(self)(tx)  # each window's tangent at its argmax
+
 
 PLANES = "pool planes"  # the scratch tag of window_planes (see backend.Scratch)
 
@@ -200,6 +203,9 @@ class MaxPool2dGrad(Function):
     def backward(self, ggx):
         return MaxPool2dGather(self.pool)(ggx)
 
+    def jvp(self, tgy):
+        return MaxPool2dGrad(self.pool)(tgy)
+
 
 class MaxPool2dGather(Function):
     """y[n, c, i, j] = x[n, c, i·sh + u - ph, j·sw + v - pw] at the argmax (u, v) of a max-pool
@@ -220,6 +226,9 @@ class MaxPool2dGather(Function):
 
     def backward(self, gy):
         return MaxPool2dGrad(self.pool)(gy)
+
+    def jvp(self, tx):
+        return MaxPool2dGather(self.pool)(tx)
 
 
 class AvgPool2d(_Pool):
@@ -246,6 +255,9 @@ class AvgPool2d(_Pool):
         x = self.inputs[0]
         return AvgPool2dGrad(self, x.shape[2:], is_channels_major(x.data))(gy)
 
+    def jvp(self, tx):
+        return AvgPool2d(self.kernel, self.stride, self.pad)(tx)
+
 
 class AvgPool2dGrad(Function):
     """gx[n, c, i·sh + u - ph, j·sw + v - pw] += gy[n, c, i, j] / (kh·kw) for every (u, v)
@@ -271,6 +283,9 @@ class AvgPool2dGrad(Function):
     def backward(self, ggx):
         pool = self.pool
         return AvgPool2d(pool.kernel, pool.stride, pool.pad)(ggx)
+
+    def jvp(self, tgy):
+        return AvgPool2dGrad(self.pool, self.size, self.channels_major)(tgy)
 
 
 def _geometry(op, kernel_size, stride, pad):

@@ -42,6 +42,12 @@ class LogSumExp(Function):
         y = ops.reshape(self.outputs[0](), kept)
         return ops.reshape(gy, kept) * Exp()(x - y)
 
+    def jvp(self, tx):
+        """dy = Σ softmax(x) dx over ``axis``"""
+        x = self.inputs[0]
+        y = ops.reshape(self.outputs[0](), kept_shape(x.shape, self.axis))
+        return ops.sum(tx * Exp()(x - y), self.axis, self.keepdims)
+
 
 def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """y = Σ x over ``axis`` (None: every axis)."""
@@ -101,6 +107,9 @@ class Cumsum(Function):
     def backward(self, gy):
         return ops.sum(gy, self.axis, True) - Cumsum(self.axis)(gy) + gy
 
+    def jvp(self, tx):
+        return Cumsum(self.axis)(tx)
+
 
 class RootOfSquares(Function):
     """y = √v, for v a sum of squares;  gv = gy / (2y), and 0 where y = 0 (torch's std and
@@ -114,13 +123,18 @@ class RootOfSquares(Function):
         zero = y.data == 0
         return where(zero, 0.0, gy / (where(zero, 1.0, y) * 2))
 
+    def jvp(self, tv):
+        y = self.outputs[0]()
+        zero = y.data == 0
+        return where(zero, 0.0, tv / (where(zero, 1.0, y) * 2))
+
 
 def cumsum(x, axis=None, *, dim=None):
     """Running sums along ``axis`` (``dim``); None sums over the flattened array, as NumPy."""
     x = as_variable(x)
     axis = either("cumsum", axis=axis, dim=dim)
     if axis is None:
-        return Cumsum(0)(ops.reshape(x, (x.data.size,)))
+        return Cumsum(0)(ops.reshape(x, (int(x.size),)))
     if not isinstance(axis, int):
         raise TypeError(f"cumsum: axis must be an int, got {axis!r}")
     return Cumsum(check_axis(x, axis, "cumsum"))(x)

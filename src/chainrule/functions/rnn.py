@@ -15,6 +15,7 @@ dozen recorded operations with their backward (bench/lstm_step.py's training ste
 backpropagation through time on arrays as well, and gets W_h's gradient in one matmul over
 all steps. Under ``create_graph`` the backward instead recomputes the sequence with
 chainrule operations and differentiates that, so gradients of gradients stay exact.
+Forward mode runs a tangent recurrence beside the states (``rnn_tangent.py``).
 
 Shapes: xw (T, N, G·H), or (N, T, G·H) with ``time_axis=1``, or (N, G·H) for one step;
 W_h (H, G·H); b_h (G·H,); h, c (N, H); G = 1, 4, 3 for rnn, lstm, gru. A sequence gives
@@ -26,17 +27,23 @@ from chainrule.backend import get_array_module, scratch
 from chainrule.core import Function, Variable, as_variable, grad, is_grad_enabled
 from chainrule.functions.activation import relu, sigmoid
 from chainrule.functions.math import tanh
+from chainrule.functions.rnn_tangent import (
+    GRUTangent,
+    LSTMTangent,
+    RNNTangent,
+    TangentRecurrence,
+)
 from chainrule.functions.shape import stack
 
 
-class Recurrence(Function):
+class Recurrence(TangentRecurrence, Function):
     """The loop shared by the three kinds. Inputs (xw, W_h, b_h, h, [c]).
 
     The states live in (T+1, N, H) buffers, time-major: step t reads its h_{t-1} from
     row ``t + reverse`` and writes h_t into row ``t + 1 - reverse``, so no step copies a
     state and backward finds every h_{t-1} in one contiguous block. A subclass gives one
-    step forward (``step``), one step back (``step_back``) and the same step in chainrule
-    operations (``recorded_step``).
+    step forward (``step``), one step back (``step_back``), the same step in chainrule
+    operations (``recorded_parts``) and its tangent step (``rnn_tangent.py``).
 
     Every work array (states, activated gates, the gradient being built) is time-major
     and contiguous whatever xw's layout, so each step reads and writes whole rows, and is
@@ -166,8 +173,12 @@ class Recurrence(Function):
         """The rows of step t's previous and new state in the state buffers."""
         return t + self.reverse, t + 1 - self.reverse
 
+    def recorded_step(self, xw, W_h, b_h, carry):
+        """One step in chainrule operations: the new carry."""
+        return self.recorded_parts(xw, W_h, b_h, carry)[0]
 
-class RNN(Recurrence):
+
+class RNN(RNNTangent, Recurrence):
     """h' = act(a), a = xw_t + h W_h + b_h;  da = dh' act'(a), dh = da W_hᵀ"""
 
     def __init__(self, time_axis=0, reverse=False, nonlinearity="tanh"):
@@ -198,12 +209,15 @@ class RNN(Recurrence):
             slope = h > 0
         xp.multiply(carry[0], slope, out=da)
 
-    def recorded_step(self, xw, W_h, b_h, carry):
+    def recorded_parts(self, xw, W_h, b_h, carry):
+        """The new carry and what the tangent step reads: (h, h'), recorded."""
         a = xw + carry[0] @ W_h + b_h
-        return (tanh(a) if self.nonlinearity == "tanh" else relu(a),)
+        h = tanh(a) if self.nonlinearity == "tanh" else relu(a)
+        return (h,), (carry[0], h)
 
 
-class LSTM(Recurrence):
+
+class LSTM(LSTMTangent, Recurrence):
     """c' = σ(f) c + σ(i) g̃, g̃ = tanh(g), h' = σ(o) tanh(c');  back, with a = [i f g o]:
     dc = dc' + dh' σ(o) (1 - tanh²c'),  da = [dc g̃, dc c, dc σ(i), dh' tanh c'] · act'(a)"""
 
@@ -259,17 +273,20 @@ class LSTM(Recurrence):
         da *= slope
         dc *= y[:, H:2 * H]
 
-    def recorded_step(self, xw, W_h, b_h, carry):
+    def recorded_parts(self, xw, W_h, b_h, carry):
+        """The new carry and (h, c, σ(i), σ(f), tanh(g), σ(o), tanh(c')), recorded."""
         h, c = carry
         H = h.shape[-1]
         a = xw + h @ W_h + b_h
         i, f = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])
         g, o = tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
-        c = f * c + i * g
-        return o * tanh(c), c
+        c_new = f * c + i * g
+        tanh_c = tanh(c_new)
+        return (o * tanh_c, c_new), (h, c, i, f, g, o, tanh_c)
 
 
-class GRU(Recurrence):
+
+class GRU(GRUTangent, Recurrence):
     """u = h W_h + b_h; r, z = σ(xw[r z] + u[r z]); n = tanh(xw[n] + r u[n]); h' = n + z (h - n).
     back: dn = dh' (1 - z), dz = dh' (h - n), dh = dh' z + du W_hᵀ, where da[n] = dn (1 - n²),
     du[n] = da[n] r, da[r] = du[r] = da[n] u[n] σ'(r), da[z] = du[z] = dz σ'(z)"""
@@ -318,14 +335,16 @@ class GRU(Recurrence):
         du[:, :2 * H] = da[:, :2 * H]
         return dh * z
 
-    def recorded_step(self, xw, W_h, b_h, carry):
+    def recorded_parts(self, xw, W_h, b_h, carry):
+        """The new carry and (h, u, r, z, n), recorded."""
         (h,) = carry
         H = h.shape[-1]
         u = h @ W_h + b_h
         r = sigmoid(xw[:, :H] + u[:, :H])
         z = sigmoid(xw[:, H:2 * H] + u[:, H:2 * H])
         n = tanh(xw[:, 2 * H:] + r * u[:, 2 * H:])
-        return (n + z * (h - n),)
+        return (n + z * (h - n),), (h, u, r, z, n)
+
 
 
 def _recurrence(kind, function, xw, W_h, b_h, states, time_axis):

@@ -14,6 +14,7 @@ import math
 from chainrule.backend import get_array_module
 from chainrule.core import Function, Variable, as_variable, ops, shapes
 from chainrule.core.aliases import either
+from chainrule.core.function import batchable
 
 
 def reshape(x, shape):
@@ -72,6 +73,9 @@ class Concat(Function):
             start = stop
         return tuple(gxs)
 
+    def jvp(self, *txs):
+        return Concat(self.axis)(*filled(self.inputs, txs))
+
 
 class Stack(Function):
     """y = stack(xs, axis), a new axis;  gxᵢ = gy[..., i, ...] along ``axis``"""
@@ -89,6 +93,9 @@ class Stack(Function):
         return tuple(gy[lead + (i,)] if x.requires_grad else None
                      for i, x in enumerate(self.inputs))
 
+    def jvp(self, *txs):
+        return Stack(self.axis)(*filled(self.inputs, txs))
+
 
 def _variables(xs, op):
     if isinstance(xs, Variable) or not isinstance(xs, (list, tuple)):
@@ -96,6 +103,12 @@ def _variables(xs, op):
     if not xs:
         raise ValueError(f"{op}: needs at least one array")
     return [as_variable(x) for x in xs]
+
+
+def filled(xs, txs):
+    """The tangents ``txs`` of ``xs``, zeros standing in for an absent (None) one."""
+    return [x.constant(get_array_module(x.data).zeros(x.shape, x.dtype)) if t is None else t
+            for x, t in zip(xs, txs)]
 
 
 def concat(xs, axis=0, *, dim=None):
@@ -131,6 +144,7 @@ def stack(xs, axis=0, *, dim=None):
     return Stack(axis)(*xs)
 
 
+@batchable
 def where(condition, x0, x1):
     """Pick x0 where ``condition`` is true, else x1 (all three broadcast together).
 
@@ -198,6 +212,9 @@ class Split(Function):
                    if gy is None else gy for gy, start, stop in zip(gys, bounds, bounds[1:])]
         return Concat(self.axis)(*gys)
 
+    def jvp(self, tx):
+        return Split(self.indices, self.axis)(tx)  # one tangent per piece, as forward's
+
 
 def _dim(op, x, dim, axis):
     dim = either(op, dim=dim, axis=axis, default=0)
@@ -263,6 +280,9 @@ class ConstantPad(Function):
 
     def backward(self, gy):
         return gy[self.span(self.inputs[0].shape)]
+
+    def jvp(self, tx):
+        return ConstantPad(self.widths, 0)(tx)  # the border is constant: its tangent is 0
 
 
 _GATHER_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}

@@ -1,0 +1,169 @@
+"""vmap itself: in_dims and out_dims, nesting, what a function sees inside, errors, and
+per-sample gradients (against a loop, and against torch.func where torch is installed)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.functions as F
+from chainrule import Function
+from chainrule.func import grad, vmap
+
+
+def mlp_loss(params, x, t):
+    h = x[None]
+    for i in range(0, len(params) - 2, 2):
+        h = F.relu(F.linear(h, params[i], params[i + 1]))
+    return F.softmax_cross_entropy(F.linear(h, params[-2], params[-1]), t[None])
+
+
+def mlp(rng, sizes=(6, 5, 4, 3)):
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        params += [cr.Variable(rng.standard_normal((n_in, n_out))),
+                   cr.Variable(rng.standard_normal(n_out))]
+    return params
+
+
+def test_per_sample_gradients_equal_a_loop_of_single_sample_gradients():
+    rng = np.random.default_rng(0)
+    params = mlp(rng)
+    x, t = rng.standard_normal((7, 6)), rng.integers(0, 3, 7)
+    batched = vmap(grad(mlp_loss), in_dims=(None, 0, 0))(params, x, t)
+    for i in range(7):
+        one = grad(mlp_loss)(params, cr.Variable(x[i]), t[i])
+        for g, h in zip(batched, one):
+            np.testing.assert_allclose(g.data[i], h.data, rtol=1e-10, atol=1e-12)
+    assert [g.shape for g in batched] == [(7,) + p.shape for p in params]
+
+
+def test_per_sample_gradients_match_torch_func():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    params = mlp(rng)
+    x, t = rng.standard_normal((5, 6)), rng.integers(0, 3, 5)
+    ours = vmap(grad(mlp_loss), in_dims=(None, 0, 0))(params, x, t)
+
+    def torch_loss(ps, x, t):
+        h = x[None]
+        for i in range(0, len(ps) - 2, 2):
+            h = torch.relu(h @ ps[i] + ps[i + 1])
+        return torch.nn.functional.cross_entropy(h @ ps[-2] + ps[-1], t[None])
+
+    theirs = torch.func.vmap(torch.func.grad(torch_loss), in_dims=(None, 0, 0))(
+        [torch.tensor(p.data) for p in params], torch.tensor(x), torch.tensor(t))
+    for g, h in zip(ours, theirs):
+        np.testing.assert_allclose(g.data, h.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_in_dims_choose_the_batch_axis_and_out_dims_place_it():
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    out = vmap(lambda u, v: u * v.sum(), in_dims=(1, 0), out_dims=1)(cr.Variable(a),
+                                                                       cr.Variable(b))
+    expected = np.stack([a[:, i] * b[i].sum() for i in range(4)], axis=1)
+    np.testing.assert_allclose(out.data, expected)
+    assert type(out) is cr.Variable
+
+
+def test_nested_in_dims_outputs_and_unbatched_outputs():
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((3, 2)), rng.standard_normal(2)
+
+    def f(pair, scale):
+        u, v = pair["u"], pair["v"]
+        return {"sum": u + v * scale}, v * 2
+
+    out, twice = vmap(f, in_dims=({"u": 0, "v": None}, None), out_dims=({"sum": 0}, None))(
+        {"u": cr.Variable(x), "v": cr.Variable(y)}, 3.0)
+    np.testing.assert_allclose(out["sum"].data, x + y * 3.0)
+    np.testing.assert_allclose(twice.data, y * 2)
+    expanded = vmap(lambda u, v: v * 2, in_dims=(0, None))(cr.Variable(x), cr.Variable(y))
+    np.testing.assert_allclose(expanded.data, np.broadcast_to(y * 2, (3, 2)))
+
+
+def test_a_function_sees_one_sample():
+    seen = []
+
+    def f(x):
+        seen.append((x.shape, x.ndim, len(x), int(x.size)))
+        return x.reshape(x.shape[0] * x.shape[1]) / x.size
+
+    out = vmap(f)(cr.Variable(np.ones((5, 2, 3))))
+    assert seen == [((2, 3), 2, 2, 6)]
+    assert out.shape == (5, 6)
+    np.testing.assert_allclose(out.data, 1 / 6)
+
+
+def test_nested_vmap_maps_both_axes():
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((5, 4))
+    dot = vmap(vmap(lambda u, v: (u * v).sum(), in_dims=(None, 0)), in_dims=(0, None))
+    np.testing.assert_allclose(dot(cr.Variable(a), cr.Variable(b)).data, a @ b.T)
+    outer = vmap(lambda u: vmap(lambda v: u * v)(cr.Variable(b[:, 0])))  # u captured inside
+    np.testing.assert_allclose(outer(cr.Variable(a[:, 0])).data, np.outer(a[:, 0], b[:, 0]))
+
+
+def test_gradients_flow_through_vmap_to_the_inputs():
+    rng = np.random.default_rng(5)
+    x, w = cr.Variable(rng.standard_normal((4, 3))), cr.Variable(rng.standard_normal(3))
+    vmap(lambda r, w: F.tanh(r @ w), in_dims=(0, None))(x, w).sum().backward()
+    np.testing.assert_allclose(w.grad.data, ((1 - np.tanh(x.data @ w.data) ** 2)[:, None]
+                                             * x.data).sum(0))
+
+
+def test_a_user_function_without_a_rule_loops_with_a_note():
+    class Cube(Function):
+        def forward(self, x):
+            return x ** 3
+
+        def backward(self, gy):
+            (x,) = self.inputs
+            return 3 * x * x * gy
+
+    x = cr.Variable(np.arange(6.0).reshape(3, 2))
+    with pytest.warns(UserWarning, match="cube has no batching rule, so it runs once per"):
+        out = vmap(lambda r: Cube()(r) + 1)(x)
+    np.testing.assert_allclose(out.data, x.data ** 3 + 1)
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 3 * x.data ** 2)
+
+
+def test_python_cannot_branch_on_a_batched_value():
+    with pytest.raises(RuntimeError, match="vmap: bool\\(\\) of a batched Variable"):
+        vmap(lambda x: x if x.sum() > 0 else -x)(cr.Variable(np.ones((2, 3))))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda x, y: vmap(lambda a, b: a + b)(x, y[:2]),
+     r"vmap: in_dims give different batch sizes 3 \(argument 0\) and 2 \(argument 1\)"),
+    (lambda x, y: vmap(lambda a, b: a + b, in_dims=(0,))(x, y),
+     "vmap: in_dims has 1 entries but <lambda> got 2 arguments"),
+    (lambda x, y: vmap(lambda a: a, in_dims=2)(x),
+     r"vmap: in_dim 2 is out of range for argument 0 of shape \(3, 4\)"),
+    (lambda x, y: vmap(lambda a: a, in_dims=None)(x),
+     "vmap: no argument is batched"),
+    (lambda x, y: vmap(lambda a: 3.0)(x),
+     "vmap: the function must return Variables .* but output is a float"),
+    (lambda x, y: vmap(lambda a: (a, [a, "x"]))(x),
+     "vmap: the function must return Variables .* but output 1 1 is a str"),
+    (lambda x, y: vmap(lambda a: a, out_dims=None)(x),
+     "vmap: out_dims is None for output, but it differs per sample"),
+    (lambda x, y: vmap(lambda a: a, in_dims=(0.5,))(x),
+     "vmap: in_dims entries are ints or None, got 0.5 for argument 0"),
+])
+def test_errors_are_one_sentence(call, message):
+    x, y = cr.Variable(np.ones((3, 4))), cr.Variable(np.ones((3, 4)))
+    with pytest.raises((ValueError, TypeError), match=message):
+        call(x, y)
+
+
+def test_no_note_for_ops_with_rules_and_the_plain_path_after():
+    x = cr.Variable(np.ones((2, 3)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vmap(lambda r: F.softmax(r * 2) @ np.ones(3))(x)
+    y = x * 2  # outside vmap again: a plain Variable, a plain call
+    assert type(y) is cr.Variable and y.shape == (2, 3)
