@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.app import builders, runfiles, training
+from chainrule.app import builders, evaluation, runfiles, runtime, training
 from chainrule.serialization import save
 
 pytest.importorskip("safetensors")  # checkpoints are safetensors files
@@ -92,7 +92,7 @@ def test_evaluate_checkpoint_counts_every_test_example(tmp_path):
 
 
 def test_confusion_matrix_counts_true_rows_and_predicted_columns():
-    matrix = training.confusion_matrix([0, 0, 1, 2], [0, 1, 1, 0], 3)
+    matrix = evaluation.confusion_matrix([0, 0, 1, 2], [0, 1, 1, 0], 3)
     np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 0]])
     assert runfiles.format_confusion(matrix).splitlines()[0] == "true\\pred   0   1   2"
 
@@ -119,7 +119,7 @@ def test_bad_settings_are_refused_before_training(tmp_path):
     with pytest.raises(builders.ConfigError, match="unknown settings colour"):
         training.TrainConfig.from_dict({"colour": "red"})
     with pytest.raises(builders.ConfigError, match="--threads"):
-        training.blas_threads(-1)
+        runtime.blas_threads(-1)
 
 
 def test_mlp_and_cnn_give_class_scores_for_a_batch():
@@ -142,7 +142,7 @@ def test_every_optimizer_name_builds_an_optimizer(name):
 
 
 def test_progress_bar_is_off_when_stderr_is_not_a_terminal(capsys):
-    assert training.progress_bar(100, "epoch 1/1") is None
+    assert runtime.progress_bar(100, "epoch 1/1") is None
 
 
 def test_a_diverging_run_stops_at_the_first_nan_loss_and_keeps_the_last_good_weights(tmp_path):

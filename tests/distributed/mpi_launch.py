@@ -14,7 +14,8 @@ import sys
 import pytest
 
 WORKER = pathlib.Path(__file__).with_name("worker.py")
-SOURCE = pathlib.Path(__file__).resolve().parents[2] / "src"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SOURCE = ROOT / "src"
 TIMEOUT = 120  # a hang fails the test instead of blocking CI
 
 
@@ -28,14 +29,19 @@ def mpiexec():
     return found
 
 
-def launch(n, checks, tmp_path, timeout=TIMEOUT):
-    """Run worker.py's ``checks`` on ``n`` ranks; (completed process, results by rank)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+def rank_env():
+    """This checkout's chainrule first on the path, one BLAS thread per rank."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(SOURCE)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
         OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+
+
+def launch(n, checks, tmp_path, timeout=TIMEOUT):
+    """Run worker.py's ``checks`` on ``n`` ranks; (completed process, results by rank)."""
     command = [mpiexec(), "-n", str(n), sys.executable, str(WORKER), str(tmp_path), *checks]
     try:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, env=rank_env(), capture_output=True, text=True,
+                              timeout=timeout)
     except subprocess.TimeoutExpired as hung:
         pytest.fail(f"mpiexec -n {n} {' '.join(checks)} hung for {timeout} s:\n"
                     f"{hung.stdout}\n{hung.stderr}")

@@ -4,9 +4,14 @@ All checks of one rank count run in one ``mpiexec`` launch (worker.py); each tes
 part of the results.
 """
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
-from mpi_launch import launch
+from mpi_launch import ROOT, TIMEOUT, launch, mpiexec, rank_env
+
+from chainrule.backend import gpu_available
 
 CHECKS = ["collectives", "sgd_float64", "adam_float64", "sgd_float32", "adam_float32",
           "no_sync", "unused", "start_state", "sampler", "mismatch"]
@@ -102,3 +107,26 @@ def test_a_failing_rank_ends_every_rank_with_its_message(n, tmp_path):
     done, _ = launch(n, ["fault"], tmp_path, timeout=30)
     assert done.returncode != 0
     assert "rank 1 failed: ValueError: an injected failure" in done.stderr + done.stdout
+
+
+def test_cupy_gradients_average_on_the_gpus_as_one_cpu_process(tmp_path):
+    cp = pytest.importorskip("cupy", reason="CuPy is not installed (the [gpu] extra)")
+    if not gpu_available() or cp.cuda.runtime.getDeviceCount() < 2:
+        pytest.skip("needs two CUDA GPUs (one per rank)")
+    done, results = launch(2, ["cupy"], tmp_path)
+    assert done.returncode == 0 and len(results) == 2, done.stdout + done.stderr
+    for result in results:
+        out = result["cupy"]
+        assert out["difference"] <= 1e-12 and out["counts"] == [3, 3, 3] and out["counts_on_gpu"]
+    assert results[0]["cupy"]["digest"] == results[1]["cupy"]["digest"]
+
+
+def test_the_docs_example_trains_on_two_ranks_and_only_rank0_prints(tmp_path):
+    text = (ROOT / "docs" / "distributed.md").read_text(encoding="utf-8")
+    script = tmp_path / "train.py"
+    script.write_text(text.split("```python\n")[1].split("```")[0])
+    done = subprocess.run([mpiexec(), "-n", "2", sys.executable, str(script)], env=rank_env(),
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    assert [line.split(":")[0] for line in done.stdout.splitlines()] == [
+        "epoch 0", "epoch 1", "epoch 2"]

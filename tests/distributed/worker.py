@@ -183,7 +183,31 @@ def check_fault():
         dist.barrier()
 
 
+def check_cupy():
+    """On GPU rank r uses device r: float64 gradients average over NCCL (or host memory
+    without it) and match one CPU process; a uint8 array takes the host path."""
+    import cupy as cp
+
+    cp.cuda.Device(dist.rank()).use()
+    reference = mlp(np.float64)
+    train(reference, make_optimizer("adam", reference.parameters()), np.float64, False)
+    model = dist.DistributedDataParallel(mlp(np.float64).to(f"cuda:{dist.rank()}"),
+                                         bucket_mb=1e-4)
+    opt = make_optimizer("adam", model.parameters())
+    for step in range(STEPS):
+        x, t = global_batch(np.float64, step)
+        opt.zero_grad()
+        F.softmax_cross_entropy(model(cp.asarray(shard(x))), cp.asarray(shard(t))).backward()
+        opt.step()
+    model.module.to("cpu")
+    counts = dist.all_reduce(cp.full(3, dist.rank() + 1, dtype=cp.uint8))
+    return {"difference": max_difference(model.module, reference), "digest": digest(model),
+            "dtype": "float64", "counts": cp.asnumpy(counts).tolist(),
+            "counts_on_gpu": type(counts).__module__.startswith("cupy")}
+
+
 CHECKS = {
+    "cupy": check_cupy,
     "collectives": check_collectives,
     "sgd_float64": lambda: check_equivalence("sgd", np.float64, bucket_mb=1e-4),
     "adam_float64": lambda: check_equivalence("adam", np.float64, bucket_mb=25),

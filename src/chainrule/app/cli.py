@@ -6,19 +6,25 @@ Each subcommand parses its options and calls code that lives elsewhere
 a non-zero exit status, never a traceback::
 
     chainrule train --epochs 5 --out runs/try
+    chainrule train --ranks 4 --batch-size 128     # or: mpiexec -n 4 chainrule train ...
     chainrule eval runs/try/best.safetensors
     chainrule graph "(apple*apple_num + orange*orange_num)*tax" --out apple.svg \\
         --set apple=100 apple_num=2 orange=150 orange_num=3 tax=1.1
 """
 
 import argparse
+import functools
 import os
 import sys
 import warnings
 
 from chainrule import __version__
+from chainrule.app.parallel import environment_rank
 
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
+# bad input described in one sentence: files, names, values, missing extras;
+# anything else is a bug in chainrule, and its traceback is what a report needs
+USER_ERRORS = (ValueError, OSError, ImportError, RuntimeError)
 
 
 class UsageError(Exception):
@@ -35,8 +41,10 @@ class Parser(argparse.ArgumentParser):
 def main(argv=None):
     """Run the command line ``argv`` (default: sys.argv[1:]); returns the exit status."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = parser.parse_args(argv)
+        args.argv = argv
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             status = args.run(args) or 0
@@ -44,14 +52,14 @@ def main(argv=None):
             print(f"note: {warning.message}", file=sys.stderr)
         return status
     except UsageError as error:
-        print(f"chainrule: error: {error}", file=sys.stderr)
+        if environment_rank() == 0:  # every rank of a job has the same command line
+            print(f"chainrule: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:  # training.Interrupted says where it saved the run
-        print(f"chainrule: {stop or 'interrupted'}", file=sys.stderr)
+        if environment_rank() == 0:  # the ranks stop together; rank 0 says where it saved
+            print(f"chainrule: {stop or 'interrupted'}", file=sys.stderr)
         return INTERRUPTED
-    except (ValueError, OSError, ImportError, RuntimeError) as error:
-        # bad input described in one sentence: files, names, values, missing extras;
-        # anything else is a bug in chainrule, and its traceback is what a report needs
+    except USER_ERRORS as error:
         message = " ".join(str(error).split()) or type(error).__name__
         print(f"chainrule {args.command}: error: {message}", file=sys.stderr)
         return 1
@@ -82,7 +90,8 @@ def _add_train(p):
                    help="hidden layer sizes of the classifier (default: 256)")
     p.add_argument("--channels", type=int, metavar="N", help="cnn filters (default: 16)")
     p.add_argument("--epochs", type=int, help="default: 20 for digits (see chainrule.app.training)")
-    p.add_argument("--batch-size", type=int, help="default: 32 for digits")
+    p.add_argument("--batch-size", type=int,
+                   help="default: 32 for digits; over N ranks, the global batch (N shares)")
     p.add_argument("--lr", type=float, help="learning rate (default: 0.002 for digits)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam")
     p.add_argument("--weight-decay", type=float)
@@ -92,7 +101,11 @@ def _add_train(p):
     p.add_argument("--threads", type=int, metavar="N",
                    help="BLAS threads, 0 for BLAS's own default (default: 1)")
     p.add_argument("--out", help="output folder (default: a new folder under runs/)")
-    p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint")
+    p.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue from a checkpoint (written with any number of ranks)")
+    p.add_argument("--ranks", type=int, metavar="N",
+                   help="train data-parallel on N processes started with mpiexec, "
+                        "--batch-size being the global batch (needs the [mpi] extra)")
     p.add_argument("--detect-anomaly", action="store_true",
                    help="check every operation for NaN and inf and name the first that makes "
                         "one (slower; see chainrule.detect_anomaly)")
@@ -120,37 +133,77 @@ def _add_graph(p):
 
 def run_train(args):
     from chainrule import detect_anomaly
-    from chainrule.app import allocator, training
+    from chainrule.app import allocator, parallel, training
     from chainrule.app.runfiles import run_dir
 
+    world = parallel.World.join()
+    if args.ranks is not None and args.ranks != world.size:
+        if world.size > 1:
+            raise UsageError(f"--ranks {args.ranks} inside an mpiexec job of {world.size} "
+                             "ranks; give one or the other")
+        if args.ranks < 1:
+            raise UsageError(f"--ranks must be at least 1, got {args.ranks}")
+        parallel.World(size=args.ranks).check_batch(_train_config(args)[0].batch_size)
+        rest = args.argv[args.argv.index("train") + 1:]
+        return parallel.launch(args.ranks, parallel.without_ranks(rest))
     allocator.keep_freed_memory()  # a training program: reuse freed buffers step after step
+    # one rank that cannot start stops them all, and one reports it; then rank 0's folder
+    trainer = world.together(lambda: _trainer(args, world), USER_ERRORS)
+    config = trainer.config
+    trainer.out_dir = world.together(
+        lambda: run_dir(args.out, config.dataset, config.model) if world.main else None,
+        USER_ERRORS)
+    say = _flushing_print if world.main else _silent
+    ranks = f" on {world.size} ranks" if world.size > 1 else ""
+    say(f"training {config.model} on {config.dataset} ({len(trainer.train_set)} train, "
+        f"{len(trainer.test_set)} test){ranks} for epochs {trainer.epoch + 1}..{config.epochs}; "
+        f"writing {trainer.out_dir}")
+    trainer.log = say
+    stops = (training.Interrupted, training.Diverged)  # decided by all ranks together
+    try:
+        with world.abort_on_error(stops, USER_ERRORS), detect_anomaly(args.detect_anomaly):
+            summary = trainer.run()
+    except stops as stop:
+        if world.main:
+            raise
+        raise parallel.Quiet(INTERRUPTED if isinstance(stop, KeyboardInterrupt) else 1) from None
+    if world.main:
+        files = ", ".join(sorted(os.listdir(summary["out_dir"])))
+        say(f"done in {summary['seconds']:.1f} s: test accuracy {summary['test_acc']:.2%} "
+            f"(best {summary['best_test_acc']:.2%}); {summary['out_dir']} holds {files}")
+    return 0
+
+
+def _train_config(args):
+    """The run's TrainConfig (the checkpoint's, overridden by the options) and the checkpoint."""
+    from chainrule.app import training
+
     settings = {name: value for name, value in vars(args).items()
                 if name in {f for f in training.TrainConfig.__dataclass_fields__}
                 and value is not None}
-    state = None
-    if args.resume:
-        state = training.read_checkpoint(args.resume)
-        config = training.TrainConfig.from_dict({**state["config"], **settings})
-    else:
-        config = training.TrainConfig(**settings)
-    trainer = training.Trainer(config)
+    if not args.resume:
+        return training.TrainConfig(**settings), None
+    state = training.read_checkpoint(args.resume)
+    return training.TrainConfig.from_dict({**state["config"], **settings}), state
+
+
+def _trainer(args, world):
+    """The Trainer of this command line on this rank, restored from ``--resume``."""
+    from chainrule.app import training
+
+    config, state = _train_config(args)
+    trainer = training.Trainer(config, world=world)
     if state is not None:
         trainer.restore(state, args.resume)
-    trainer.out_dir = run_dir(args.out, config.dataset, config.model)
-    print(f"training {config.model} on {config.dataset} ({len(trainer.train_set)} train, "
-          f"{len(trainer.test_set)} test) for epochs {trainer.epoch + 1}..{config.epochs}; "
-          f"writing {trainer.out_dir}", flush=True)
-    trainer.log = _flushing_print
-    with detect_anomaly(args.detect_anomaly):
-        summary = trainer.run()
-    files = ", ".join(sorted(os.listdir(summary["out_dir"])))
-    print(f"done in {summary['seconds']:.1f} s: test accuracy {summary['test_acc']:.2%} "
-          f"(best {summary['best_test_acc']:.2%}); {summary['out_dir']} holds {files}")
-    return 0
+    return trainer
 
 
 def _flushing_print(line):
     print(line, flush=True)  # a line per epoch shows up at once in logs and pipes
+
+
+def _silent(line):
+    """The log of the ranks other than 0: rank 0 speaks for them all."""
 
 
 def run_eval(args):
@@ -174,7 +227,7 @@ def run_info(args):
 
 
 EXTRAS = {"gpu": ["cupy"], "viz": ["graphviz"],
-          "train": ["tqdm", "matplotlib", "safetensors", "threadpoolctl"],
+          "train": ["tqdm", "matplotlib", "safetensors", "threadpoolctl"], "mpi": ["mpi4py"],
           "test": ["pytest", "hypothesis", "xdist"]}
 
 
@@ -183,6 +236,7 @@ def describe_system():
     import platform
 
     from chainrule import backend
+    from chainrule.app import parallel
 
     lines = [f"chainrule {__version__}", f"python {platform.python_version()} ({sys.executable})",
              f"numpy {_version('numpy')}", "", "array backends and devices:", "  numpy: cpu"]
@@ -192,6 +246,7 @@ def describe_system():
         lines.append(f"  cupy {_version('cupy')}: installed, but no usable CUDA GPU was found")
     else:
         lines.append(f"  cupy {_version('cupy')}: " + ", ".join(_gpu_names()))
+    lines += ["", f"mpi: {parallel.describe_mpi()}"]
     lines += ["", "extras (pip install \"chainrule[NAME]\"):"]
     for extra, packages in EXTRAS.items():
         found = [f"{p} {_version(p)}" for p in packages if _version(p)]
@@ -212,13 +267,22 @@ def _version(module):
 
     if importlib.util.find_spec(module) is None:
         return None
-    dists = importlib.metadata.packages_distributions().get(module, [module])
+    dists = _distributions().get(module, [module])
     for dist in dists:
         try:
             return importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             continue
     return "(unknown version)"
+
+
+@functools.cache
+def _distributions():
+    """Module -> distributions, read once: each reading scans every installed package
+    (0.4 s here, and ``chainrule info`` asks for a dozen modules)."""
+    import importlib.metadata
+
+    return importlib.metadata.packages_distributions()
 
 
 def _gpu_names():

@@ -1,22 +1,23 @@
 """The training and evaluation loop behind ``chainrule train`` and ``chainrule eval``.
 
-``fit(config, out_dir)`` trains a classifier and writes into ``out_dir``:
+``Trainer(config, out_dir).run()`` trains a classifier and writes into ``out_dir``:
 ``final.safetensors`` and ``best.safetensors`` (model and optimizer state,
 epoch, configuration), ``metrics.csv`` (a row per epoch), ``curves.png`` and
 ``config.json``. Runs are repeatable: the seed fixes NumPy's global RNG (weight
 initialisation, dropout) and each epoch's shuffle, per epoch, so a run resumed
 from a checkpoint continues with the very numbers it would have had::
 
-    summary = fit(TrainConfig(epochs=5), "runs/try")
+    summary = Trainer(TrainConfig(epochs=5), "runs/try").run()
     summary["test_acc"]          # 0.98...
+
+Under mpiexec (``world``, see ``chainrule.app.parallel``) each rank trains on its share
+of every global batch and only rank 0 writes; a checkpoint is the same whatever the
+number of ranks, so a run may resume on another number.
 """
 
-import contextlib
 import dataclasses
 import math
 import os
-import signal
-import sys
 import threading
 import time
 
@@ -26,15 +27,16 @@ import chainrule.functions as F
 from chainrule import backend, optim
 from chainrule.app import builders
 from chainrule.app.builders import ConfigError
+from chainrule.app.evaluation import accuracy, confusion_matrix, correct_count, labels_of, predict
+from chainrule.app.parallel import World
 from chainrule.app.runfiles import plot_confusion, plot_curves, run_dir, write_json, write_metrics
-from chainrule.core import Variable, is_anomaly_enabled, no_grad
-from chainrule.data import DataLoader
+from chainrule.app.runtime import blas_threads, ctrl_c_between_steps, progress_bar
+from chainrule.core import Variable, is_anomaly_enabled
 from chainrule.serialization import load, save
 
 FORMAT = "chainrule.train/1"
 CHECKPOINT_KEYS = ("format", "epoch", "config", "model", "optimizer", "history")
 METRICS = ("epoch", "train_loss", "train_acc", "test_acc", "lr", "seconds")
-EVAL_BATCH = 500
 # per dataset: fast on 2 cores (digits: ~98% test accuracy in a few seconds)
 DEFAULTS = {
     "digits": {"epochs": 20, "batch_size": 32, "lr": 2e-3},
@@ -53,7 +55,7 @@ class TrainConfig:
     hidden: list = dataclasses.field(default_factory=lambda: [256])
     channels: int = 16
     epochs: int = None  # None: the dataset's default in DEFAULTS
-    batch_size: int = None
+    batch_size: int = None  # the global batch: over N ranks, each takes batch_size / N
     lr: float = None
     optimizer: str = "adam"
     weight_decay: float = None
@@ -124,34 +126,38 @@ def check_device(device):
                           f"({backend.GPU_EXTRA_HINT})")
 
 
-def make_model(config, example_shape):
-    """The model ``config`` describes, for examples of ``example_shape``, on its device."""
+def make_model(config, example_shape, device=None):
+    """The model ``config`` describes, for examples of ``example_shape``, on ``device``
+    (default: the configuration's)."""
     n_classes = builders.CLASSES.get(config.dataset)
     if n_classes is None:
         raise ConfigError(f"unknown dataset {config.dataset!r}; choose one of "
                           f"{', '.join(builders.DATASETS)}")
     model = builders.build_model(config.model, example_shape, n_classes, config.hidden,
                                config.channels)
-    return model.to(config.device)
+    return model.to(device or config.device)
 
 
 class Trainer:
     """A model, its optimizer and schedule, the run's history, and where it all is saved."""
 
-    def __init__(self, config, out_dir=None, log=print):
-        check_device(config.device)
+    def __init__(self, config, out_dir=None, log=print, world=None):
+        self.world = world = world or World()
+        self.device = world.device(config.device)  # a GPU of its own for each rank of a node
+        check_device(self.device)
         if config.scheduler not in ("cosine", "none"):
             raise ConfigError(f"unknown scheduler {config.scheduler!r}; choose cosine or none")
         for name in ("epochs", "batch_size", "channels"):
             if getattr(config, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, "
                                   f"got {getattr(config, name)}")
+        world.check_batch(config.batch_size)
         self.config, self.log = config, log
         self.stop_requested = threading.Event()  # set by Ctrl-C while run() trains
         np.random.seed(config.seed)  # weight initialisation draws from the global RNG
         self.train_set, self.test_set = builders.load_datasets(
             config.dataset, config.data_dir, config.download)
-        self.model = make_model(config, self.train_set[0][0].shape)
+        self.model = make_model(config, self.train_set[0][0].shape, self.device)
         self.optimizer = builders.build_optimizer(config.optimizer, self.model.parameters(),
                                                 config.lr, config.weight_decay)
         self.scheduler = None
@@ -161,8 +167,9 @@ class Trainer:
         self.good_state = None  # the state after the last epoch whose numbers were all finite
         self.step = 0  # the optimizer step under way in the current epoch, from 1
         # created last, so that bad settings or missing data leave no empty folder behind
-        self.out_dir = None if out_dir is None else run_dir(out_dir)
+        self.out_dir = None if out_dir is None or not world.main else run_dir(out_dir)
         self.history = {name: [] for name in METRICS}
+        self.net = self.model  # what the steps call: the model, wrapped by run() for the ranks
 
     def restore(self, state, path):
         """Continue from a checkpoint read by ``read_checkpoint``.
@@ -192,9 +199,13 @@ class Trainer:
         A loss (or weights) turning NaN or infinite stops the run at once: the state of the
         last good epoch is saved as ``last-good.safetensors`` and Diverged is raised.
         """
-        config, started = self.config, time.perf_counter()
-        write_json(os.path.join(self.out_dir, "config.json"),
-                   {**dataclasses.asdict(config), "out": self.out_dir, "resume": self.resumed})
+        config, started, main = self.config, time.perf_counter(), self.world.main
+        if main:
+            write_json(os.path.join(self.out_dir, "config.json"),
+                       {**dataclasses.asdict(config), "out": self.out_dir, "resume": self.resumed,
+                        "ranks": self.world.size})
+        if self.net is self.model:  # once: after restore, rank 0's weights go to all
+            self.net = self.world.wrap(self.model)
         self.good_state = self.state()
         try:
             with blas_threads(config.threads), ctrl_c_between_steps() as self.stop_requested:
@@ -209,11 +220,13 @@ class Trainer:
         except KeyboardInterrupt:
             path = self.save("interrupted.safetensors")
             self.save_best()
-            write_metrics(self.out_dir, self.history)
+            if main:
+                write_metrics(self.out_dir, self.history)
             raise Interrupted(path, self.epoch + 1) from None
         self.save("final.safetensors")
         self.save_best()
-        plot_curves(os.path.join(self.out_dir, "curves.png"), self.history, self.log)
+        if main:
+            plot_curves(os.path.join(self.out_dir, "curves.png"), self.history, self.log)
         return {"out_dir": self.out_dir, "epochs": self.epoch,
                 "test_acc": self.history["test_acc"][-1] if self.history["test_acc"] else None,
                 "best_test_acc": self.best, "seconds": time.perf_counter() - started}
@@ -221,9 +234,9 @@ class Trainer:
     def train_epoch(self, epoch):
         """One pass over the training set, then the test accuracy, the log line and files."""
         config, started = self.config, time.perf_counter()
-        np.random.seed([config.seed, epoch])  # dropout masks, the same when resumed
-        loader = DataLoader(self.train_set, config.batch_size, shuffle=True,
-                            seed=[config.seed, epoch])
+        world = self.world  # dropout masks: the same when resumed, another on each rank
+        np.random.seed([config.seed, epoch] + ([world.rank] if world.size > 1 else []))
+        loader = world.train_loader(self.train_set, config.batch_size, config.seed, epoch)
         lr = self.optimizer.param_groups[0]["lr"]
         self.model.train()
         loss, train_acc = self.steps(loader, f"epoch {epoch}/{config.epochs}")
@@ -233,14 +246,17 @@ class Trainer:
             raise _NonFinite(f"parameter {bad} became non-finite")
         if self.scheduler is not None:
             self.scheduler.step()
-        test_acc = accuracy(predict(self.model, self.test_set, config.device), self.test_set)
+        correct, total = world.sum(*correct_count(self.model, world.shard(self.test_set),
+                                                  self.device))
+        test_acc = correct / total
         self.epoch = epoch
         row = (epoch, loss, train_acc, test_acc, lr, time.perf_counter() - started)
         for name, value in zip(METRICS, row):
             self.history[name].append(value)
         self.log(f"epoch {epoch:>3}/{config.epochs}  train loss {loss:.4f}  "
                  f"train acc {train_acc:.2%}  test acc {test_acc:.2%}  {row[-1]:.1f} s")
-        write_metrics(self.out_dir, self.history)
+        if world.main:
+            write_metrics(self.out_dir, self.history)
         # kept in memory: written once at the end (or on divergence), not every epoch
         self.good_state = self.state()
         if test_acc > self.best:
@@ -248,35 +264,48 @@ class Trainer:
 
     def steps(self, loader, desc):
         """The optimizer steps of one epoch: ``(mean loss, accuracy)`` on the batches seen."""
-        device, seen, total_loss, correct = self.config.device, 0, 0.0, 0
-        bar = progress_bar(len(self.train_set), desc)
+        device, seen, total_loss, correct = self.device, 0, 0.0, 0
+        bar = progress_bar(len(self.train_set), desc) if self.world.main else None
         try:
             for self.step, (xb, tb) in enumerate(loader, 1):
                 x = Variable(backend.to_device(xb, device), requires_grad=False)
                 t = backend.to_device(tb, device)
-                y = self.model(x)
+                y = self.net(x)
                 loss = F.softmax_cross_entropy(y, t)
                 value = float(loss.item())
-                if not math.isfinite(value):  # before the step: no update from a broken loss
-                    raise _NonFinite(f"the loss became {value}")
+                self.halt_before_step(value)  # no update from a broken loss; whole steps only
                 self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()
-                if self.stop_requested.is_set():  # between two steps: the saved state is whole
-                    raise KeyboardInterrupt
                 n = len(tb)
                 seen, total_loss = seen + n, total_loss + value * n
                 correct += int((y.data.argmax(axis=1) == t).sum())
                 if bar is not None:
                     bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
-                    bar.update(n)
+                    bar.update(n * self.world.size)
         finally:  # a stopped epoch leaves no half-drawn bar behind
             if bar is not None:
                 bar.close()
+        total_loss, correct, seen = self.world.sum(total_loss, correct, seen)
         return total_loss / max(seen, 1), correct / max(seen, 1)
 
+    def halt_before_step(self, value):
+        """Stop for a non-finite loss (_NonFinite) or Ctrl-C (KeyboardInterrupt), if any rank must.
+
+        The ranks decide together, so they all stop at the same step: a rank leaving
+        alone would leave the others waiting for its gradients.
+        """
+        bad, stop = not math.isfinite(value), self.stop_requested.is_set()
+        if self.world.size > 1:
+            bad, stop = (flag > 0 for flag in self.world.sum(bad, stop))
+        if bad:
+            where = value if not math.isfinite(value) else "non-finite on another rank"
+            raise _NonFinite(f"the loss became {where}")
+        if stop:
+            raise KeyboardInterrupt
+
     def save_best(self):
-        if self.best_state is not None:
+        if self.best_state is not None and self.world.main:
             self.save("best.safetensors", self.best_state)
 
     def state(self):
@@ -288,92 +317,12 @@ class Trainer:
                 "history": {name: list(values) for name, values in self.history.items()}}
 
     def save(self, name, state=None):
-        """Write a checkpoint (``state`` or the current one) into the run's folder."""
+        """Write a checkpoint (``state`` or the current one) into the run's folder (rank 0)."""
+        if not self.world.main:
+            return None
         path = os.path.join(self.out_dir, name)
         save(self.state() if state is None else state, path)
         return path
-
-
-@contextlib.contextmanager
-def ctrl_c_between_steps():
-    """Turn Ctrl-C into a request honoured after the current optimizer step.
-
-    A KeyboardInterrupt raised at an arbitrary bytecode can land mid-update, or
-    inside a finalizer that swallows it; a flag checked between steps cannot.
-    A second Ctrl-C interrupts at once. Yields the Event that records the request;
-    outside the main thread, where signals cannot be caught, it is never set.
-    """
-    requested = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield requested
-        return
-
-    def request_stop(signum, frame):
-        requested.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = signal.signal(signal.SIGINT, request_stop)
-    try:
-        yield requested
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def blas_threads(n):
-    """Limit NumPy's BLAS to ``n`` threads inside the block (0: leave it alone).
-
-    A network's small matrix products gain nothing from more threads, and on a
-    busy machine BLAS threads waiting for each other made training 20x slower.
-    Needs threadpoolctl (the ``[train]`` extra); without it nothing changes.
-    """
-    if n < 0:
-        raise ConfigError(f"--threads must be 0 (BLAS default) or more, got {n}")
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n or None, user_api="blas")
-
-
-def progress_bar(total, desc):
-    """A tqdm bar counting examples (so its rate is the throughput), or None off a terminal."""
-    if not sys.stderr.isatty():
-        return None  # logs and pipes get the per-epoch lines alone
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc=desc, unit="ex", unit_scale=True, leave=False,
-                file=sys.stderr, dynamic_ncols=True)
-
-
-def predict(model, dataset, device="cpu"):
-    """Predicted classes of every example of ``dataset``, in eval mode, without a graph."""
-    model.eval()
-    out = []
-    with no_grad():
-        for xb, _ in DataLoader(dataset, EVAL_BATCH):
-            y = model(Variable(backend.to_device(xb, device), requires_grad=False))
-            out.append(backend.to_device(y.data.argmax(axis=1), "cpu"))
-    return np.concatenate(out)
-
-
-def labels_of(dataset):
-    """All labels of ``dataset`` as one int64 array."""
-    t = getattr(dataset, "t", None)
-    if t is None:
-        t = np.concatenate([tb for _, tb in DataLoader(dataset, EVAL_BATCH)])
-    return np.asarray(t, dtype=np.int64)
-
-
-def accuracy(predictions, dataset):
-    return float((predictions == labels_of(dataset)).mean())
-
-
-def confusion_matrix(labels, predictions, n_classes):
-    """counts[i, j]: examples of class i predicted as j;  (n_classes, n_classes) int64."""
-    index = np.asarray(labels) * n_classes + np.asarray(predictions)
-    return np.bincount(index, minlength=n_classes**2).reshape(n_classes, n_classes)
 
 
 def read_checkpoint(path):
