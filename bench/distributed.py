@@ -32,14 +32,16 @@ ROUNDS = 5
 
 
 # ---- one rank's work ------------------------------------------------------------------
-def chainrule_step(workload):
+def chainrule_step(workload, alone=False):
+    """chainrule's DDP step; ``alone``: the same ranks, each training alone (no gradient
+    exchange), the ceiling that the machine's free cores allow."""
     import chainrule.functions as F
     from chainrule import distributed as dist
     from chainrule import optim
 
     sys.path.insert(0, str(HERE))
     model, x, t = chainrule_model(workload)
-    ddp = dist.DistributedDataParallel(model)
+    ddp = model if alone else dist.DistributedDataParallel(model)
     opt = optim.SGD(ddp.parameters(), lr=0.1)
 
     def step():
@@ -105,8 +107,9 @@ def torch_step(workload):
 
 def rank_main(framework, workload):
     """Time STEPS steps ROUNDS times on this rank; rank 0 prints the best round's rate."""
-    step, barrier, rank, size = (chainrule_step if framework == "chainrule"
-                                 else torch_step)(workload)
+    make = {"chainrule": chainrule_step, "torch": torch_step,
+            "alone": lambda w: chainrule_step(w, alone=True)}[framework]
+    step, barrier, rank, size = make(workload)
     for _ in range(3):
         step()
     rates = []
@@ -126,7 +129,7 @@ def rank_main(framework, workload):
 def launch(framework, workload, ranks):
     env = dict(os.environ, **ONE_THREAD)
     me = [sys.executable, str(pathlib.Path(__file__).resolve()), "--rank", framework, workload]
-    if framework == "chainrule":
+    if framework != "torch":
         mpiexec = pathlib.Path(sys.executable).with_name("mpiexec")
         out = subprocess.run([str(mpiexec), "-n", str(ranks), *me], env=env, check=True,
                              capture_output=True, text=True, timeout=600).stdout
@@ -161,19 +164,22 @@ SIZES = [4 * 1024 * 4**k for k in range(8)]  # 4 KB ... 64 MB
 
 
 def allreduce_main():
-    """On every rank: the median time of an allreduce of float32 arrays of each size."""
+    """On every rank: the median time to sum a float32 buffer of each size over the ranks,
+    in place in a buffer reused from call to call, as DDP's buckets are."""
     from chainrule import distributed as dist
+    from chainrule.distributed.collectives import start_allreduce
+    from chainrule.distributed.world import world
 
     times = []
     for nbytes in SIZES:
         x = np.ones(nbytes // 4, np.float32)
         repeats = max(5, min(200, int(2e8 // nbytes)))
-        dist.all_reduce(x)
+        start_allreduce(world(), x, in_place=True).wait()
         samples = []
         for _ in range(repeats):
             dist.barrier()
             start = time.perf_counter()
-            dist.all_reduce(x)
+            start_allreduce(world(), x, in_place=True).wait()
             samples.append(time.perf_counter() - start)
         times.append(float(np.median(samples)))
     if dist.rank() == 0:
@@ -206,10 +212,11 @@ def allreduce_sweep(ranks=2):
 # ---- projection -----------------------------------------------------------------------
 NETWORKS = {"10 Gb/s": (50e-6, 10e9 / 8), "100 Gb/s": (5e-6, 100e9 / 8)}
 MODELS = {  # name: (parameters, float32 bytes each, compute seconds per step on one rank)
-    "MLP (bench)": (669_706, 4, 0.010),
-    "25M-parameter model": (25_000_000, 4, 0.250),
+    "MLP (bench)": (669_706, 4, 0.005),  # mlp_step, batch 128, one thread, quiet machine
+    "25M-parameter model": (25_000_000, 4, 0.200),  # ResNet-50-sized, a step on one device
 }
 BACKWARD_SHARE = 2 / 3  # the part of a step that allreduces can hide behind
+BUCKET_BYTES = 25 * 2**20  # DistributedDataParallel's default bucket_mb
 
 
 def ring_allreduce(nbytes, ranks, latency, bandwidth):
@@ -218,13 +225,18 @@ def ring_allreduce(nbytes, ranks, latency, bandwidth):
 
 
 def project():
+    """Step time = compute + the allreduce time backward cannot hide: buckets after the
+    first overlap the rest of backward (BACKWARD_SHARE of the compute), the last does not."""
     print("| model | network | ranks | allreduce ms | step ms | efficiency |")
     print("|---|---|---:|---:|---:|---:|")
     for name, (params, width, compute) in MODELS.items():
         for network, (latency, bandwidth) in NETWORKS.items():
             for ranks in (8, 64, 256):
-                comm = ring_allreduce(params * width, ranks, latency, bandwidth)
-                exposed = max(0.0, comm - BACKWARD_SHARE * compute)
+                nbytes = params * width
+                comm = ring_allreduce(nbytes, ranks, latency, bandwidth)
+                # the last bucket starts when backward ends: nothing hides it
+                last = ring_allreduce(min(nbytes, BUCKET_BYTES), ranks, latency, bandwidth)
+                exposed = max(last, comm - BACKWARD_SHARE * compute)
                 step = compute + exposed
                 print(f"| {name} | {network} | {ranks} | {comm * 1e3:.1f} | {step * 1e3:.1f} | "
                       f"{compute / step:.2f} |")
@@ -237,7 +249,8 @@ def main():
     parser.add_argument("--allreduce-rank", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--allreduce", action="store_true", help="allreduce sweep and fit")
     parser.add_argument("--project", action="store_true", help="ring-allreduce projection")
-    parser.add_argument("--frameworks", default="chainrule,torch")
+    parser.add_argument("--frameworks", default="chainrule,torch,alone",
+                        help="alone: chainrule's ranks without gradient exchange (the ceiling)")
     args = parser.parse_args()
     if args.rank:
         rank_main(*args.rank)

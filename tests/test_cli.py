@@ -95,7 +95,7 @@ def test_info_reports_versions_backends_and_extras():
     done = chainrule("info")
     assert done.returncode == 0, done.stderr
     for text in ("chainrule 0.1.0", "numpy ", "array backends and devices:", "numpy: cpu",
-                 "cupy", "extras", "train", "viz", "gpu", "graphviz program dot"):
+                 "cupy", "extras", "train", "viz", "gpu", "graphviz program dot", "\nmpi: "):
         assert text in done.stdout
 
 

@@ -230,7 +230,11 @@ def describe_mpi():
 
     mpi4py.rc.initialize = False  # the library's name is readable before MPI_Init: start nothing
     try:
+        library = dist.mpi_available()
+    except (ImportError, RuntimeError, OSError) as error:  # mpi4py built for a missing libmpi
+        return f"mpi4py {mpi4py.__version__}, but its MPI library does not load ({error})"
+    try:
         where = find_mpiexec()
     except RuntimeError:
         where = "not found"
-    return f"mpi4py {mpi4py.__version__}, {dist.mpi_available()} (mpiexec: {where})"
+    return f"mpi4py {mpi4py.__version__}, {library} (mpiexec: {where})"

@@ -216,6 +216,16 @@ class Function:
         return f"<{type(self).__name__} generation={getattr(self, 'generation', 0)}>"
 
 
+def records_backward():
+    """Whether a backward rule must build its gradient from chainrule operations: when it is
+    recorded (create_graph) or something dispatches on each operation (forward mode, anomaly
+    checks). Otherwise, in the plain backward of a training step, a hot rule may compute on
+    the arrays and wrap the result (``gy._derived(array)``): the same Variable that the
+    operation's unrecorded call returns, without a Function made and called for it.
+    """
+    return grad_mode.enabled or grad_mode.dispatch
+
+
 def batchable(wrapper):
     """Decorate an op's wrapper that turns an argument's values into a setting (class-index
     targets, ids, a condition): inside vmap, where that argument may hold a whole batch,

@@ -7,7 +7,7 @@ input's shape, in one place.
 """
 
 from chainrule.backend import get_array_module, scatter_add
-from chainrule.core.function import Function
+from chainrule.core.function import Function, records_backward
 from chainrule.core.mode import grad_mode
 
 
@@ -53,6 +53,9 @@ class Mul(Function):
 
     def backward(self, gy):
         x0, x1 = self.inputs
+        if not records_backward():  # on the arrays (see records_backward)
+            g = gy._data
+            return gy._derived(g * x1._data), gy._derived(g * x0._data)
         return gy * x1, gy * x0
 
     def jvp(self, t0, t1):
@@ -213,6 +216,8 @@ class MulScalar(ScalarOp):
         return x * self.c
 
     def backward(self, gy):
+        if not records_backward():  # on the arrays (see records_backward)
+            return gy._derived(gy._data * self.c)
         return MulScalar(self.c)(gy)
 
     def jvp(self, t):

@@ -110,17 +110,22 @@ class Pending:
         return self._result
 
 
-def start_allreduce(w, array, op="sum"):
+def start_allreduce(w, array, op="sum", in_place=False):
     """Start reducing ``array`` (sum for ``"mean"``: the caller divides) over the ranks.
 
     Returns a ``Pending`` at once: MPI's ``Iallreduce`` on a host copy, or NCCL's allReduce
-    queued on the current CUDA stream. ``array`` itself is not written.
+    queued on the current CUDA stream. ``array`` itself is not written, unless ``in_place``
+    (then a NumPy array is reduced where it lies: DDP's buckets reuse one buffer, which
+    MPICH reduces several times faster than a freshly allocated one).
     """
     xp = get_array_module(array)
     nccl_type = _nccl_type(w, array) if xp is not np and op != "min" else None
     if nccl_type is not None:
-        return _start_nccl(w, xp, array, op, nccl_type)
-    host = np.array(_host(array), copy=True, order="C")
+        return _start_nccl(w, xp, array, op, nccl_type, in_place)
+    if in_place and xp is np and array.flags.c_contiguous:
+        host = array
+    else:
+        host = np.array(_host(array), copy=True, order="C")
     request = w.comm.Iallreduce(w.MPI.IN_PLACE, host, op=_mpi_op(w.MPI, op))
 
     def finish():
@@ -134,10 +139,10 @@ def _nothing():
     return True
 
 
-def _start_nccl(w, cp, array, op, nccl_type):
+def _start_nccl(w, cp, array, op, nccl_type, in_place):
     from cupy.cuda import nccl
 
-    out = cp.array(array, copy=True, order="C")
+    out = array if in_place and array.flags.c_contiguous else cp.array(array, order="C")
     stream = cp.cuda.get_current_stream()
     code = nccl.NCCL_MAX if op == "max" else nccl.NCCL_SUM
     w.nccl.allReduce(out.data.ptr, out.data.ptr, out.size, nccl_type, code, stream.ptr)

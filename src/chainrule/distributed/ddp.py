@@ -125,7 +125,7 @@ class DistributedDataParallel(Module):
 
     def _start(self, state):
         bucket = self._buckets[state.started]
-        state.pending.append(start_allreduce(self._world, bucket.pack(), "sum"))
+        state.pending.append(start_allreduce(self._world, bucket.pack(), "sum", in_place=True))
         state.started += 1
 
     def _missing_names(self):
@@ -147,19 +147,28 @@ class _Pass:
 
 
 class Bucket:
-    """Parameters whose gradients travel together as one flat array of one dtype."""
+    """Parameters whose gradients travel together as one flat array of one dtype.
+
+    The flat array is made once and reused by every pass: MPICH reduced a reused 2.7 MB
+    buffer in 0.8 ms where a fresh one took 16 ms (page faults and registration; 2 ranks on
+    the loaded 2-core machine, bench/README). The averages are copied out of it into each
+    parameter's gradient, so no gradient shares it.
+    """
 
     def __init__(self, params):
         self.params = params
         self.dtype = params[0]._data.dtype
         self.sizes = [p._data.size for p in params]
         self.numel = sum(self.sizes)
+        self.flat = None
 
     def pack(self):
-        """The gradients, one after another in one new array (zeros for a missing one)."""
+        """The gradients, one after another in the bucket's array (zeros for a missing one)."""
         first = self.params[0]._data
         xp = get_array_module(first)
-        flat = xp.empty(self.numel, dtype=self.dtype)
+        flat = self.flat
+        if flat is None or get_array_module(flat) is not xp:
+            flat = self.flat = xp.empty(self.numel, dtype=self.dtype)
         start = 0
         for p, n in zip(self.params, self.sizes):
             if p.grad is None:
@@ -170,15 +179,22 @@ class Bucket:
         return flat
 
     def unpack(self, flat, size):
-        """Divide the summed gradients by ``size`` and hand each parameter its part.
+        """Each parameter's gradient becomes its part of ``flat`` (the sums) over ``size``.
 
-        Each new ``.grad`` is a view into ``flat``, a fresh array no other gradient shares.
+        Written into the gradient's own array when it is a plain one of the right kind (the
+        engine gives each leaf's .grad a buffer of its own); a new array otherwise.
         """
-        flat /= size
         start = 0
         for p, n in zip(self.params, self.sizes):
-            p.grad = Variable(flat[start:start + n].reshape(p._data.shape), requires_grad=False)
+            part = flat[start:start + n].reshape(p._data.shape)
             start += n
+            g = p.grad
+            if g is not None and g.creator is None and g._data.dtype == part.dtype \
+                    and g._data.shape == part.shape and get_array_module(g._data) is \
+                    get_array_module(part):
+                get_array_module(part).divide(part, size, out=g.data)  # a counted write
+            else:
+                p.grad = Variable(part / size, requires_grad=False)
 
 
 def plan_buckets(params, bucket_mb):

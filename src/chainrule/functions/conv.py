@@ -283,11 +283,9 @@ class Conv2d(Function):
     def jvp(self, tx, tW, tb=None):
         """dy = conv2d(dx, W) + conv2d(x, dW) + db"""
         x, W = self.inputs[:2]
-        size = conv_geometry(x.shape, W.shape[2:], self.stride, self.pad)
         return total(None if tx is None else Conv2d(self.stride, self.pad)(tx, W),
                      None if tW is None else Conv2d(self.stride, self.pad)(x, tW),
-                     None if tb is None else ops.reshape(tb, (-1, 1, 1)),
-                     shape=(x.shape[0], W.shape[0]) + size)
+                     None if tb is None else ops.reshape(tb, (-1, 1, 1)))
 
 
 class Conv2dGradW(Function):
@@ -360,18 +358,15 @@ class ConvTranspose2d(Function):
         self.pad = pad
         self.outsize = None if outsize is None else tuple(outsize)
 
-    def size(self, x_shape, W_shape):
-        """(OH, OW): ``outsize``, or (H - 1)·sh - 2·ph + kh by default."""
-        return self.outsize or tuple((s - 1) * st - 2 * p + k for s, st, p, k in
-                                     zip(x_shape[2:], self.stride, self.pad, W_shape[2:]))
-
     def forward(self, x, W, b=None):
         if x.ndim != 4:
             raise ValueError(f"input must be (N, C, H, W), got shape {x.shape}")
         _check_channels(x, W, 0)
         c, o, kh, kw = W.shape
         n, _, h, w = x.shape
-        size = self.size(x.shape, W.shape)
+        size = self.outsize or tuple(
+            (s - 1) * st - 2 * p + k for s, st, p, k in zip((h, w), self.stride, self.pad, (kh, kw))
+        )
         if min(size) < 1:
             raise ValueError(f"output size {size} is empty (kernel too small for the pad)")
         if conv_geometry((n, o) + size, (kh, kw), self.stride, self.pad) != (h, w):
@@ -411,8 +406,7 @@ class ConvTranspose2d(Function):
         transposed = (self.stride, self.pad, self.outsize)
         return total(None if tx is None else ConvTranspose2d(*transposed)(tx, W),
                      None if tW is None else ConvTranspose2d(*transposed)(x, tW),
-                     None if tb is None else ops.reshape(tb, (-1, 1, 1)),
-                     shape=(x.shape[0], W.shape[1]) + self.size(x.shape, W.shape))
+                     None if tb is None else ops.reshape(tb, (-1, 1, 1)))
 
 
 def conv2d(x, W, b=None, stride=1, pad=0, *, padding=None):

@@ -76,8 +76,7 @@ class Linear(Function):
     def jvp(self, tx, tW, tb=None):
         x, W = self.inputs[:2]
         return total(None if tx is None else Linear()(tx, W),
-                     None if tW is None else Linear()(x, tW), tb,
-                     shape=x.shape[:-1] + W.shape[1:])
+                     None if tW is None else Linear()(x, tW), tb)
 
 
 def linear(x, W, b=None):

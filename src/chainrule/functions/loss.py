@@ -81,7 +81,9 @@ class ClassLoss(Function):
     def jvp(self, tx):
         """d loss = Σ (∂loss/∂x ⊙ dx) over the classes, and over every position when reduced"""
         t = (tx * self.slope()).sum(axis=1)
-        return (t.sum() if self.reduce else t) * self.scale()
+        # nothing counted (every target ignored): 0/0, nan, as torch's forward mode (whose
+        # backward, as ours, gives 0)
+        return (t.sum() if self.reduce else t) * (self.scale() if self.divisor else float("nan"))
 
     def scale(self):
         # a divisor of 0 means nothing was counted (every target ignored): the loss is nan,

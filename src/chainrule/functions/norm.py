@@ -57,7 +57,7 @@ class Normalize(Function):
             along = (xhat * tx).sum(axis=self.axes, keepdims=True) / n
             dxhat = (tx - tx_mean - xhat * along) * inv_std * gamma.reshape(self.param_shape)
         return total(dxhat, None if tgamma is None else tgamma.reshape(self.param_shape) * xhat,
-                     None if tbeta is None else tbeta.reshape(self.param_shape), shape=x.shape)
+                     None if tbeta is None else tbeta.reshape(self.param_shape))
 
     def standardized(self):
         """x̂ and 1/σ̂: the forward's arrays, or, while recording, rebuilt from x (so what is
