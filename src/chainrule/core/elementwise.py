@@ -11,7 +11,7 @@ abs'(0) = 0, clip passes the gradient at its bounds.
 
 
 from chainrule.backend import device_of, get_array_module, scratch, to_device
-from chainrule.core.function import Function
+from chainrule.core.function import Function, records_backward
 from chainrule.core.ops import plus, times
 
 
@@ -75,10 +75,17 @@ class Tanh(Function):
         return get_array_module(x).tanh(x)
 
     def backward(self, gy):
-        return TanhGrad()(gy, self.outputs[0]())
+        y = self.outputs[0]()
+        if not records_backward():  # on the arrays (see records_backward)
+            return gy._derived(_tanh_grad(gy._data, y._data))
+        return TanhGrad()(gy, y)
 
     def jvp(self, t):
         return TanhGrad()(t, self.outputs[0]())
+
+
+def _tanh_grad(gy, y):
+    return gy * (1 - y * y)
 
 
 class TanhGrad(Function):
@@ -87,7 +94,7 @@ class TanhGrad(Function):
     keeps_outputs = False
 
     def forward(self, gy, y):
-        return gy * (1 - y * y)
+        return _tanh_grad(gy, y)
 
     def backward(self, ggx):
         gy, y = self.inputs

@@ -82,7 +82,7 @@ def jacfwd(f, argnums=0, has_aux=False):
             columns.append([])
             for j in range(x.size):
                 basis = zeros_like(x)
-                basis._data.reshape(-1)[j] = 1
+                basis._data.reshape(-1, x.size)[:, j] = 1  # in every sample's row, in vmap
                 out, slopes, aux = _pass(f, args, groups, nums, k, basis, kwargs, has_aux)
                 columns[k].append(slopes)
         if out is None:  # every input is empty: run f once for the output's shape

@@ -133,7 +133,7 @@ def _rows(y, watched):
     rows = []
     for i in range(y.size):
         seed = zeros_like(y)
-        seed._data.reshape(-1)[i] = 1
+        seed._data.reshape(-1, y.size)[:, i] = 1  # in every sample's row, inside vmap
         rows.append(_backward([y], watched, [seed]))
     return [stacked([row[k] for row in rows], y.shape, w) for k, w in enumerate(watched)]
 
