@@ -14,6 +14,7 @@ from chainrule.core import (
     set_detect_anomaly,
     set_grad_enabled,
 )
+from chainrule.core import forward as forward_ad
 from chainrule.func.checkpoint import checkpoint
 from chainrule.gradcheck import GradcheckError, gradcheck, jvpcheck, numerical_grad
 from chainrule.nn.parameter import Parameter
@@ -31,6 +32,7 @@ __all__ = [
     "checkpoint",
     "detect_anomaly",
     "enable_grad",
+    "forward_ad",
     "grad",
     "gradcheck",
     "is_anomaly_enabled",
