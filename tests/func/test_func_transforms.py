@@ -13,8 +13,6 @@ from chainrule import func
 from chainrule.func.pytree import flatten
 from harness import broadcast_shapes, random_array, seeds, shapes
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*defines no jvp")  # rules land per op
-
 
 def V(a):
     return cr.Variable(np.asarray(a, dtype=np.float64), requires_grad=False)
