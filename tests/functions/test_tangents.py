@@ -7,6 +7,7 @@ A completeness test fails for any Function there without a rule of its own.
 """
 
 
+import contextlib
 import importlib
 import pkgutil
 
@@ -618,3 +619,31 @@ def test_the_walk_finds_every_family():
                          ids=lambda cls: f"{cls.__module__.rsplit('.', 1)[1]}.{cls.__name__}")
 def test_every_function_in_chainrule_functions_defines_a_tangent_rule(cls):
     assert cls.jvp is not cr.Function.jvp, f"{cls.__name__} has no jvp"
+
+
+FLOAT32 = [
+    ("gelu", F.gelu, [(2, 3)]),
+    ("logsumexp", lambda x: F.logsumexp(x, axis=0), [(2, 3)]),
+    ("pnorm", lambda x: F.vector_norm(x, 1.5), [(3,)]),
+    ("cross_entropy", lambda x: F.cross_entropy(x, np.array([1, 0])), [(2, 3)]),
+    ("mse", F.mse_loss, [(2, 3), (3,)]),
+    ("layer_norm", F.layer_norm, [(2, 3), (3,), (3,)]),
+    ("conv2d", lambda x, W, b: F.conv2d(x, W, b, pad=1), [(1, 2, 3, 3), (2, 2, 2, 2), (2,)]),
+    ("max_pool2d", lambda x: F.max_pool2d(x, 2), [(1, 1, 4, 4)]),
+    ("lstm", F.lstm, [(2, 2, 8), (2, 8), (8,), (2, 2), (2, 2)]),
+    ("gru", F.gru, [(2, 2, 6), (2, 6), (6,), (2, 2)]),
+]
+
+
+@pytest.mark.parametrize(("fn", "shape_list"), [c[1:] for c in FLOAT32],
+                         ids=[c[0] for c in FLOAT32])
+@pytest.mark.parametrize("recording", [True, False])
+def test_rules_keep_float32_float32(fn, shape_list, recording):
+    """The rule itself keeps the dtype (forward mode would cast a float64 tangent back)."""
+    xs = [cr.Variable(random_array(i, s).astype(np.float32)) for i, s in enumerate(shape_list)]
+    ys = as_tuple(fn(*xs))
+    ts = [cr.Variable(random_array(9 + i, s).astype(np.float32))
+          for i, s in enumerate(shape_list)]
+    with contextlib.nullcontext() if recording else cr.no_grad():
+        found = as_tuple(ys[0].creator.jvp(*ts))
+    assert all(t.dtype == np.float32 for t in found)
