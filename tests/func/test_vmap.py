@@ -167,3 +167,32 @@ def test_no_note_for_ops_with_rules_and_the_plain_path_after():
         vmap(lambda r: F.softmax(r * 2) @ np.ones(3))(x)
     y = x * 2  # outside vmap again: a plain Variable, a plain call
     assert type(y) is cr.Variable and y.shape == (2, 3)
+
+
+@pytest.mark.parametrize("transform", ["jacrev", "jacfwd", "hessian", "grad"])
+def test_vmap_of_each_derivative_transform_equals_the_loop(transform):
+    from chainrule import func
+
+    x = cr.Variable(np.random.default_rng(6).standard_normal((4, 3)))
+    f = (lambda v: F.sin(v) * v.sum()) if transform.startswith("jac") else (
+        lambda v: (F.sin(v) * v).sum() * v.sum())
+    T = getattr(func, transform)
+    out = vmap(T(f))(x)
+    loop = np.stack([T(f)(cr.Variable(x.data[i])).data for i in range(4)])
+    assert out.shape == loop.shape
+    np.testing.assert_allclose(out.data, loop, rtol=1e-12, atol=1e-12)
+
+
+def test_vmap_of_jvp_batches_primals_or_tangents():
+    from chainrule import func
+
+    rng = np.random.default_rng(7)
+    x, t = cr.Variable(rng.standard_normal((4, 3))), cr.Variable(rng.standard_normal((4, 3)))
+    f = lambda v: F.sin(v) * v.sum()  # noqa: E731
+    _, tangent = vmap(lambda a, b: func.jvp(f, (a,), (b,)))(x, t)
+    loop = [func.jvp(f, (cr.Variable(x.data[i]),), (cr.Variable(t.data[i]),))[1].data
+            for i in range(4)]
+    np.testing.assert_allclose(tangent.data, np.stack(loop), rtol=1e-12)
+    x0 = cr.Variable(x.data[0])  # one primal, the basis as a batch of tangents: a Jacobian
+    _, columns = vmap(lambda b: func.jvp(f, (x0,), (b,)))(cr.Variable(np.eye(3)))
+    np.testing.assert_allclose(columns.data.T, func.jacfwd(f)(x0).data, rtol=1e-12)

@@ -128,6 +128,12 @@ def _add_graph(p):
     p.add_argument("--out", help="file to write: .svg, .png or .dot (default: DOT on stdout)")
     p.add_argument("--format", choices=("dot", "svg", "png"), help="default: from --out")
     p.add_argument("--no-grads", action="store_true", help="draw before backward()")
+    p.add_argument("--leaf-grads", action="store_true",
+                   help="label only the inputs' gradients, not every node's")
+    p.add_argument("--html", metavar="FILE",
+                   help="also write the explorer: one page stepping through forward and backward")
+    p.add_argument("--trace", action="store_true",
+                   help="print the backward steps, one line each, with the chain rule's numbers")
     p.set_defaults(run=run_graph)
 
 
@@ -307,22 +313,35 @@ def run_graph(args):
         if suffix not in drawing.SUFFIXES:
             raise UsageError(f"--out {args.out}: cannot tell the format from {suffix or 'no'} "
                              "suffix; use .svg, .png, .dot or give --format")
-    y, inputs = expr.evaluate(args.expression, values)
-    unused = [name for name in values if name not in inputs]
-    if unused:
-        raise UsageError(f"--set gives {', '.join(unused)}, which the expression does not use")
-    if not args.no_grads:
-        y.backward()
+    if args.no_grads and (args.html or args.trace):
+        raise UsageError(f"--no-grads leaves nothing to {'explore' if args.html else 'trace'}: "
+                         "drop one of them")
+    with viz.record() as trace:
+        y, inputs = expr.evaluate(args.expression, values)
+        unused = [name for name in values if name not in inputs]
+        if unused:
+            raise UsageError(f"--set gives {', '.join(unused)}, which the expression does not use")
+        if not args.no_grads:
+            y.backward()
     print(f"{args.expression.strip()} = {viz.format_array(y.data)}")
     if not args.no_grads:
         for name, v in inputs.items():
             print(f"  d/d{name} = {viz.format_array(v.grad.data)}")
+    if args.trace:
+        for line in trace.lines():
+            print(line)
+    if args.html:
+        viz.explore(y, path=args.html, trace=trace, title=f"chainrule explorer: "
+                    f"{args.expression.strip()}")
+        print(f"wrote {os.path.abspath(args.html)}")
+    grads = False if args.no_grads else "leaves" if args.leaf_grads else True
     if args.out is None and args.format in (None, "dot"):
-        print(viz.draw(y, grads=not args.no_grads).dot, end="")
+        if not (args.html or args.trace):
+            print(viz.draw(y, grads=grads).dot, end="")
         return 0
     if args.out is None:
         raise UsageError(f"--format {args.format} needs --out FILE")
-    viz.draw(y, grads=not args.no_grads, path=args.out, format=args.format)
+    viz.draw(y, grads=grads, path=args.out, format=args.format)
     print(f"wrote {os.path.abspath(args.out)}")
     return 0
 

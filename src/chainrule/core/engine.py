@@ -47,13 +47,14 @@ def _backward(outputs, grad_outputs, retain_grad, create_graph, inputs):
         if gy is not None and y.creator is None and found is None:
             seed = walk.copy(seed)  # a leaf's .grad must not be the caller's array
         walk.deposit(y, seed)
-    previous = grad_mode.enabled, grad_mode.anomaly
+    previous = grad_mode.enabled, grad_mode.anomaly, grad_mode.tracer
     grad_mode.enabled = create_graph
     grad_mode.anomaly = False  # the walk checks each backward's result as a whole instead
+    grad_mode.tracer = None  # the walk tells the tracer of its steps; their ops are no forward
     try:
         walk.run()
     finally:
-        grad_mode.enabled, grad_mode.anomaly = previous
+        grad_mode.enabled, grad_mode.anomaly, grad_mode.tracer = previous
     walk.finish()
     return None if found is None else [found[x] for x in inputs]
 
@@ -109,12 +110,14 @@ class _Walk:
         self.hooked_leaves = {}  # leaf with hooks -> its summed gradient, for the hooks at the end
         self.retained = {}  # intermediate Variable -> its gradient, added to its .grad at the end
         self.anomaly = grad_mode.anomaly
+        self.tracer = grad_mode.tracer  # chainrule.viz.trace: told of each step, else None
         self.outputs = ()  # where the pass starts: counted from only if a leaf has after-hooks
         self.awaited = None  # leaf with after-hooks -> gradients still to come (see _arrived)
 
     def run(self):
         heap, pending, deposit, watched = self.heap, self.pending, self.deposit, self.watched
         anomaly, writes = self.anomaly, self.found is None  # grad() writes no .grad
+        tracer = self.tracer
         scattered = ops.ScatteredGrad  # a local: read twice per op
         while True:
             function = self.solo
@@ -142,6 +145,8 @@ class _Walk:
                 gxs = (gxs,)
             if anomaly:
                 _check_backward(function, gxs)
+            if tracer is not None:
+                tracer.backward(function, gys, gxs)
             for x, gx in zip(function.inputs, gxs):
                 if gx is None or not x.requires_grad:
                     continue

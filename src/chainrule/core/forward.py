@@ -89,8 +89,10 @@ def make_dual(x, tangent, level=None):
     if tangent.shape != x.shape:
         raise ValueError(f"make_dual: the tangent has shape {tangent.shape} but its primal "
                          f"has shape {x.shape}")
-    dual = ops.alias(x)
-    set_tangent(dual, level, ops.cast(tangent, x.dtype))
+    dual, tangent = ops.alias(x), ops.cast(tangent, x.dtype)
+    if grad_mode.batch is not None:  # inside vmap: a primal and its tangent batched alike
+        dual, tangent = grad_mode.batch.align(dual, tangent)
+    set_tangent(dual, level, tangent)
     return dual
 
 

@@ -68,7 +68,7 @@ class Function:
     saves_inputs = True
 
     def __call__(self, *inputs):
-        if grad_mode.dispatch:  # anomaly or forward mode: the one test the plain path pays
+        if grad_mode.dispatch:  # anomaly, forward mode, vmap, a trace: the plain path's one test
             return self._dispatch(inputs)
         for x in inputs:
             if not hasattr(x, "creator"):  # an array or a number among the inputs
@@ -100,8 +100,9 @@ class Function:
 
     def _dispatch(self, inputs):
         """The call with what ``grad_mode.dispatch`` asks for around it: anomaly checks of the
-        outputs, and the outputs' tangents when a forward-mode level is open; inside vmap, the
-        batching rule of the call (chainrule/func/batching.py), which comes back here plainly."""
+        outputs, the outputs' tangents when a forward-mode level is open, and the call told to
+        the tracer of ``chainrule.viz.record()``; inside vmap, the batching rule of the call
+        (chainrule/func/batching.py), which comes back here plainly."""
         if grad_mode.batch is not None:
             return grad_mode.batch.call(self, inputs)
         for x in inputs:
@@ -118,6 +119,8 @@ class Function:
             self._check_forward([x._data for x in inputs], outputs)
         if grad_mode.levels:  # opened by core/forward.py, imported then (it builds on this)
             sys.modules["chainrule.core.forward"].propagate(self, inputs, outputs)
+        if grad_mode.tracer is not None and outputs[0].creator is self:  # a recorded call
+            grad_mode.tracer.forward(self, outputs)
         return result
 
     def _link(self, inputs, outputs):

@@ -13,9 +13,11 @@ class _GradMode(threading.local):
     enabled = True  # every new thread starts recording
     anomaly = False  # and without anomaly checks
     levels = ()  # the open forward-mode levels (core/forward.py), outermost first
-    # Whether Function calls take the slow path (Function._dispatch), kept equal to
-    # ``anomaly or levels or batch`` by ``refresh()``: the plain path tests this one flag alone.
     batch = None  # the running vmap's Batch (chainrule/func/batching.py), or None
+    tracer = None  # or an object told of each recorded call and backward step (viz.trace)
+    # Whether Function calls take the slow path (Function._dispatch), kept equal to
+    # ``anomaly or levels or batch or tracer`` by ``refresh()``: the plain path tests this
+    # one flag alone.
     dispatch = False
 
 
@@ -25,7 +27,7 @@ grad_mode = _GradMode()
 def refresh():
     """Recompute ``grad_mode.dispatch`` after a change to what the slow path serves."""
     grad_mode.dispatch = bool(grad_mode.anomaly or grad_mode.levels
-                              or grad_mode.batch is not None)
+                              or grad_mode.batch is not None or grad_mode.tracer is not None)
 
 
 def set_batch(batch):

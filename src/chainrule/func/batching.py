@@ -160,10 +160,35 @@ class Batch:
         return type(x) is self.variable
 
     def mark(self, y):
-        """Make the plain Variable ``y`` (batch in front) one of this batch's."""
+        """Make the plain Variable ``y`` (batch in front) one of this batch's, and its
+        forward-mode tangents too (computed on the same batched arrays)."""
         if isinstance(y, Variable):
             y.__class__ = self.variable
+            tangents = getattr(y, "_tangents", None)
+            if tangents:
+                for level, t in tangents.items():
+                    if type(t) is Variable and t._data.shape != y._data.shape:
+                        t = ops.broadcast_to(t, y._data.shape)  # a tangent shared by all rows
+                    if type(t) is Variable:
+                        t.__class__ = self.variable
+                    tangents[level] = t
         return y
+
+    def align(self, x, t):
+        """x and t (a primal and its tangent) both batched when either is: the unbatched one
+        repeated for every sample."""
+        if type(x) is self.variable and type(t) is not self.variable:
+            return x, self._expanded(t)
+        if type(t) is self.variable and type(x) is not self.variable:
+            return self._expanded(x), t
+        return x, t
+
+    def _expanded(self, x):
+        previous = set_batch(None)
+        try:
+            return self.mark(self.expand(x))
+        finally:
+            set_batch(previous)
 
     # ---- a Function call ----------------------------------------------------------
     def call(self, function, inputs):

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from chainrule.backend import get_array_module
-from chainrule.core import Variable
+from chainrule.core import Variable, grad
 
 FORMATS = ("dot", "svg", "png")
 SUFFIXES = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png"}
@@ -96,28 +96,51 @@ def format_grad(data):
     return f"grad norm {norm:.4g}"
 
 
-def variable_lines(v, values=True, grads=True, name=None):
-    """The label of a Variable: its name, value and gradient, one per line."""
+def variable_lines(v, values=True, grad=None, name=None):
+    """The label of a Variable: its name, value and gradient (an array or None), one per line."""
     name = v.name or name
     lines = [name] if name else []
     if values:
         lines.append(format_array(v.data))
-    if grads and v.grad is not None:
-        lines.append(format_grad(v.grad.data))
+    if grad is not None:
+        lines.append(format_grad(grad))
     return lines or [" "]
+
+
+def node_grads(outputs, variables, every=True):
+    """id(variable) -> the gradient to label it with, once backward has run (a .grad is set).
+
+    Leaves show their ``.grad``. With ``every``, the intermediate Variables, whose
+    gradients the engine drops once used, get theirs from one more pass of the engine
+    (``grad``, seeded with ones as ``backward()`` is; no ``.grad`` changes), as the
+    books' figures show a gradient under every edge.
+    """
+    shown = {id(v): v.grad._data for v in variables if v.grad is not None}
+    if not shown or not every:
+        return shown
+    wanted = [v for v in variables if v.requires_grad and v.grad is None
+              and (v.creator is not None or any(v is y for y in outputs))]
+    if wanted:
+        for v, g in zip(wanted, grad(outputs, wanted, allow_unused=True)):
+            if g is not None:
+                shown[id(v)] = g._data
+    return shown
 
 
 def build(outputs, values=True, grads=True, model=None):
     """The drawing's nodes (key -> Node), edges (key pairs), objects (key -> node), in one walk.
 
-    With ``model``, parameters are labelled with their dotted names (``0.W``).
+    grads: True labels every Variable with its gradient, 'leaves' only those holding a
+    ``.grad``, False none. With ``model``, parameters get their dotted names (``0.W``).
     """
     variables, functions, edges = walk(outputs)
+    shown = node_grads(outputs, variables, every=grads is True) if grads else {}
     keys = {id(v): f"v{i}" for i, v in enumerate(variables)}
     keys.update({id(f): f"f{i}" for i, f in enumerate(functions)})
     objects = {keys[id(o)]: o for o in variables + functions}
     names = parameter_names(objects, model) if model is not None else {}
-    nodes = {keys[id(v)]: Node("variable", variable_lines(v, values, grads, names.get(keys[id(v)])))
+    nodes = {keys[id(v)]: Node("variable", variable_lines(v, values, shown.get(id(v)),
+                                                          names.get(keys[id(v)])))
              for v in variables}
     nodes.update({keys[id(f)]: Node("function", [f.name]) for f in functions})
     pairs = [(keys[id(a)], keys[id(b)]) for a, b in reversed(edges)]  # inputs first
@@ -140,6 +163,7 @@ def collapse_modules(nodes, edges, objects, model=None):
     A Function belongs to the module whose parameter it takes as input; that
     module's parameters, and the Variables passed only among its Functions,
     disappear inside the module's node. Parameter-free Functions stay visible.
+    Returns the new nodes and edges, and each folded key -> the key of its module.
     """
     names = parameter_names(objects, model)
     group = {}
@@ -164,7 +188,7 @@ def collapse_modules(nodes, edges, objects, model=None):
         pair = (members.get(a, a), members.get(b, b))
         if pair[0] != pair[1] and pair not in new_edges:
             new_edges.append(pair)
-    return new_nodes, new_edges
+    return new_nodes, new_edges, members
 
 
 def _first_use(objects):
@@ -294,7 +318,9 @@ def format_of(path):
 def draw(y, values=True, grads=True, path=None, format=None, collapse=False, model=None):
     """Draw the graph that made ``y`` (a Variable or a list of them); returns a Drawing.
 
-    values / grads: show each Variable's value (shape for big arrays) / gradient.
+    values: show each Variable's value (its shape, for big arrays).
+    grads: after backward, show the gradient of every Variable, intermediate ones
+    included (True), of the leaves alone ('leaves'), or none (False).
     path: also write the drawing there, as ``format`` or as its suffix says.
     collapse: fold each module's Functions into one node; parameter names come
     from ``model.named_parameters()`` or from dotted Variable names (``fc1.W``).
@@ -304,9 +330,11 @@ def draw(y, values=True, grads=True, path=None, format=None, collapse=False, mod
         raise TypeError("draw: y must be a chainrule Variable or a list of them")
     if format is not None and format not in FORMATS:
         raise ValueError(f"draw: unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    if grads not in (True, False, "leaves"):
+        raise ValueError(f"draw: grads={grads!r}; use True (every node), 'leaves' or False")
     nodes, edges, objects = build(outputs, values, grads, model)
     if collapse:
-        nodes, edges = collapse_modules(nodes, edges, objects, model)
+        nodes, edges, _ = collapse_modules(nodes, edges, objects, model)
     drawing = Drawing(nodes, edges)
     if path is not None:
         drawing.save(path, format)
