@@ -4,10 +4,9 @@ While a vmap runs, ``grad_mode.batch`` holds its ``Batch`` (set through ``mode.s
 which raises the one flag Function.__call__ tests, ``grad_mode.dispatch``, shared with
 forward mode and anomaly checks), and every Function call goes to ``Batch.call``. A
 batched Variable is a Variable whose array carries the batch as its axis 0; its class, made
-per vmap, says so, and its
-``shape`` leaves that axis out while the vmapped function runs, so the function sees the
-shape of one sample. Everything else (a rule's own work, the backward engine, code outside
-vmap) sees the physical array.
+per vmap, says so, and its ``shape`` leaves that axis out while the vmapped function runs,
+so the function sees the shape of one sample. Everything else (a rule's own work, the
+backward engine, code outside vmap) sees the physical array.
 
 A call with a batched input runs its class's batching rule (func/batch_rules.py): the rule
 calls ordinary Functions on the physical arrays, with the batch in front (an axis shifted by
