@@ -261,3 +261,23 @@ def test_a_graph_of_500_nodes_loads_in_under_two_seconds(browser, tmp_path):
     assert browser.execute_script(
         "return document.getElementById('counter').textContent") == "backward 251 / 251: mul"
     assert_quiet(browser, path.as_uri())
+
+
+def test_where_paths_meet_the_page_shows_the_sum_step_by_step(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    x = cr.Variable(np.array(3.0), name="x")
+    y = x * x + x
+    path = viz.explore(y).save(tmp_path / "meet.html")
+    open_page(browser, path)
+    body = browser.find_element(By.TAG_NAME, "body")
+    for _ in range(3):  # start -> forward 1, 2 -> backward 1 (add)
+        body.send_keys(Keys.ARROW_RIGHT)
+    assert nodes(browser)["x"] == ("3", "grad 1")
+    body.send_keys(Keys.ARROW_RIGHT)  # backward 2 (mul): x·x sends 3 twice
+    meets = [p.text for p in browser.find_elements(By.CSS_SELECTOR, "#panel .accumulation")]
+    assert meets == ["paths meet at x: ∂L/∂x = 1 + 3 = 4", "paths meet at x: ∂L/∂x = 4 + 3 = 7"]
+    y.backward()
+    assert nodes(browser)["x"] == ("3", "grad 7") and x.grad.data == 7
+    assert_quiet(browser, path.as_uri())

@@ -103,3 +103,16 @@ def test_only_a_leaf_that_needs_a_gradient_takes_an_after_hook():
         (w * 2.0).register_post_accumulate_grad_hook(print)
     with pytest.raises(RuntimeError, match="only a leaf"):
         cr.Variable(np.array(1.0), requires_grad=False).register_post_accumulate_grad_hook(print)
+
+
+def test_a_backward_without_after_hooks_never_counts_the_graph(monkeypatch):
+    from chainrule.core import engine
+
+    def refuse(outputs):
+        raise AssertionError("counted a graph that has no after-hooks")
+
+    monkeypatch.setattr(engine, "_edges_into_hooked_leaves", refuse)
+    w = cr.Variable(np.array([1.0, 2.0]))
+    w.register_hook(lambda g: g)  # gradient hooks alone do not count either
+    (F.tanh(w) * w).sum().backward()
+    assert w.grad is not None

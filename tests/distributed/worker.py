@@ -18,6 +18,7 @@ from chainrule import nn, optim
 from chainrule.data import ArrayDataset, DataLoader
 
 STEPS, GLOBAL_BATCH = 3, 24
+OUT = [None]  # the results folder, for checks that leave a file
 
 
 def mlp(dtype, seed=0, hidden=7):
@@ -174,10 +175,14 @@ def check_mismatch():
     return {"error": None}
 
 
-def check_fault():
-    """Rank 1 fails while the others wait in an allreduce: abort_on_error ends them all."""
+def check_fault(out):
+    """Rank 1 fails while the others wait in an allreduce: abort_on_error ends them all.
+    It notes the moment it fails, so the test can time the others' end from there."""
+    import time
+
     with dist.abort_on_error():
         if dist.rank() == 1:
+            (out / "failed_at").write_text(repr(time.time()))
             raise ValueError("an injected failure")
         dist.all_reduce(np.ones(3))
         dist.barrier()
@@ -218,12 +223,13 @@ CHECKS = {
     "start_state": check_start_state,
     "sampler": check_sampler,
     "mismatch": check_mismatch,
-    "fault": check_fault,
+    "fault": lambda: check_fault(OUT[0]),
 }
 
 
 def main():
     out, names = pathlib.Path(sys.argv[1]), sys.argv[2:]
+    OUT[0] = out
     dist.init()
     results = {name: CHECKS[name]() for name in names}
     (out / f"rank{dist.rank()}.json").write_text(json.dumps(results))

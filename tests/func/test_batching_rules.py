@@ -78,6 +78,7 @@ ROWS = {
     "sum_to": (lambda a: F.sum_to(a, (3,)), [(2, 3)]),
     "get_item": (lambda a: a[1:, ::-1][0], [(3, 4)]),
     "get_item_array": (lambda a: a[np.array([2, 0, 2])], [(3, 2)]),
+    "get_item_split": (lambda a: a[np.array([0, 1]), :, np.array([1, 0])], [(2, 3, 2)]),
     "get_item_grad": (lambda g: ops.GetItemGrad((slice(1, None),), (3, 2))(g), [(2, 2)]),
     "flatten_squeeze": (lambda a: F.squeeze(F.unsqueeze(F.flatten(a, 0), 1), 1), [(2, 3)]),
     "expand": (lambda a: a.expand(4, -1), [(1, 3)]),

@@ -84,6 +84,12 @@ def test_nested_in_dims_outputs_and_unbatched_outputs():
     np.testing.assert_allclose(expanded.data, np.broadcast_to(y * 2, (3, 2)))
 
 
+def test_keyword_arguments_are_shared_by_every_sample():
+    x = cr.Variable(np.arange(6.0).reshape(3, 2))
+    out = vmap(lambda r, scale=1.0: r.sum() * scale)(x, scale=np.float64(2.0))
+    np.testing.assert_allclose(out.data, x.data.sum(axis=1) * 2)
+
+
 def test_a_function_sees_one_sample():
     seen = []
 

@@ -173,13 +173,15 @@ class _Walk:
                 return
         if f is None:
             hooks = x._hooks
-            if hooks is not None and hooks.fns:  # they see the gradient summed over this pass
+            if hooks is None:  # the plain leaf: one check, as before after-hooks existed
+                x.grad = gx if x.grad is None else add(x.grad, gx)
+            elif hooks.fns:  # they see the gradient summed over this pass, at the end
                 sums = self.hooked_leaves
                 sums[x] = gx if x not in sums else add(sums[x], gx)
-                return
-            x.grad = gx if x.grad is None else add(x.grad, gx)
-            if hooks is not None and hooks.after:
-                self._arrived(x)
+            else:
+                x.grad = gx if x.grad is None else add(x.grad, gx)
+                if hooks.after:
+                    self._arrived(x)
             return
         pending = self.pending
         if f not in pending:

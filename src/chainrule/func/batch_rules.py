@@ -19,7 +19,7 @@ import numpy as np
 from chainrule.core import Function, ops, reductions
 from chainrule.core import elementwise as E
 from chainrule.core.variable import Variable
-from chainrule.func.batching import logical_ndim, rule
+from chainrule.func.batching import logical_ndim, loop, rule
 
 
 def pad(x, batched, rank):
@@ -133,9 +133,7 @@ def get_item(batch, function, inputs, batched):
     (x,) = inputs
     index = batched_index(function.index)
     if index is None:
-        from chainrule.func.batching import loop
-
-        return loop(batch, function, inputs, batched)
+        return loop(batch, function, inputs, batched, "indices split by a slice")
     return ops.GetItem(index)(x)
 
 
@@ -144,9 +142,7 @@ def get_item_grad(batch, function, inputs, batched):
     (gy,) = inputs
     index = batched_index(function.index)
     if index is None:
-        from chainrule.func.batching import loop
-
-        return loop(batch, function, inputs, batched)
+        return loop(batch, function, inputs, batched, "indices split by a slice")
     return ops.GetItemGrad(index, (batch.size,) + tuple(function.shape))(gy)
 
 

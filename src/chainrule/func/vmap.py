@@ -27,12 +27,12 @@ def vmap(f, in_dims=0, out_dims=0):
         per_sample = vmap(grad(loss), in_dims=(None, 0, 0))(params, x, t)
     """
     @functools.wraps(f)
-    def vmapped(*args):
-        return _run(f, in_dims, out_dims, args)
+    def vmapped(*args, **kwargs):  # keyword arguments are the same for every sample
+        return _run(f, in_dims, out_dims, args, kwargs)
     return vmapped
 
 
-def _run(f, in_dims, out_dims, args):
+def _run(f, in_dims, out_dims, args, kwargs):
     if isinstance(in_dims, (tuple, list)) and len(in_dims) != len(args):
         raise ValueError(f"vmap: in_dims has {len(in_dims)} entries but "
                          f"{getattr(f, '__name__', 'the function')} got {len(args)} arguments")
@@ -54,7 +54,7 @@ def _run(f, in_dims, out_dims, args):
     moved = {id(x): _to_front(batch, outer, x, dim, size) for _, x, dim in leaves}
     args = [_replace(a, moved) for a in args]
     with batch:
-        out = f(*args)
+        out = f(*args, **kwargs)
     return _outputs(batch, outer, size, out, out_dims)
 
 

@@ -49,7 +49,7 @@ class Recurrence(TangentRecurrence, Function):
     and contiguous whatever xw's layout, so each step reads and writes whole rows, and is
     taken from ``backend.scratch`` and given back when backward is done with it. In
     bench/lstm_step.py (batch-first) this took the step's page faults from 2,800 to
-    about 900 and the forward loop from 5.6 to 4.2 ms (bench/README.md). A second
+    about 950 and the forward loop from 5.6 to 4.2 ms (bench/README.md). A second
     plain backward through the same call runs the forward again to refill them.
     """
 
