@@ -1,11 +1,12 @@
 """Batching, the machinery under vmap: Function calls on batched Variables become batched calls.
 
-While a vmap runs, ``grad_mode.batch`` holds its ``Batch`` and every Function call goes to
-``Batch.call`` (core/function.py tests that one attribute). A batched Variable is a Variable
-whose array carries the batch as its axis 0; its class, made per vmap, says so, and its
-``shape`` leaves that axis out while the vmapped function runs, so the function sees the
-shape of one sample. Everything else (a rule's own work, the backward engine, code outside
-vmap) sees the physical array.
+While a vmap runs, ``grad_mode.batch`` holds its ``Batch`` (set through ``mode.set_batch``,
+which raises the one flag Function.__call__ tests, ``grad_mode.dispatch``, shared with
+forward mode and anomaly checks), and every Function call goes to ``Batch.call``. A
+batched Variable is a Variable whose array carries the batch as its axis 0; its class, made
+per vmap, says so, and its ``shape`` leaves that axis out while the vmapped function runs,
+so the function sees the shape of one sample. Everything else (a rule's own work, the
+backward engine, code outside vmap) sees the physical array.
 
 A call with a batched input runs its class's batching rule (func/batch_rules.py): the rule
 calls ordinary Functions on the physical arrays, with the batch in front (an axis shifted by
@@ -13,7 +14,8 @@ one, a shape with the batch prepended, batched matmul, the batch folded into N f
 convolutions), so the whole batch is one array operation and the graph recorded is an
 ordinary graph of those calls. Reverse mode then differentiates it as any other graph, which
 is how ``vmap(grad(f))`` gives one gradient per sample. A class without a rule (a user's
-Function) is called once per sample and the results are stacked, with a note once per class.
+Function) is called once per sample and the results are stacked, with a warning (shown once
+per class and calling line).
 """
 
 import copy
