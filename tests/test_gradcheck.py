@@ -55,3 +55,56 @@ def test_integer_inputs_are_treated_as_constants():
     x = np.random.rand(4, 3)
     index = np.array([0, 2, 2])
     assert cr.gradcheck(lambda v, i: v[i.data], [x, index], order=2)
+
+
+class Square(cr.Function):
+    """y = x², its jvp given by ``slope`` (2 is right) and its backward right."""
+
+    slope = 2.0
+
+    def forward(self, x):
+        return x**2
+
+    def backward(self, gy):
+        return 2.0 * gy * self.inputs[0]
+
+    def jvp(self, tx):
+        return self.slope * tx * self.inputs[0]
+
+
+class WrongTangent(Square):
+    slope = 3.0
+
+
+class RightTangentWrongBackward(Square):
+    def backward(self, gy):
+        return gy * self.inputs[0]
+
+
+def test_jvpcheck_passes_on_correct_rules_to_second_order():
+    assert cr.jvpcheck(lambda x, y: Square()(x) * y / (x + 3) ** 2,
+                       [np.random.rand(3), np.random.rand(3)], order=2)
+
+
+def test_jvpcheck_names_the_element_and_both_values_of_a_wrong_tangent():
+    with pytest.raises(cr.GradcheckError, match=r"jvpcheck: <lambda>, element \(\d,\): forward "
+                                                r"mode .* vs numerical"):
+        cr.jvpcheck(lambda v: WrongTangent()(v), [np.array([0.5, -1.0, 2.0])])
+
+
+def test_jvpcheck_compares_forward_with_reverse_mode():
+    # the tangent rule is right and the backward wrong: differences agree, reverse mode not
+    with pytest.raises(cr.GradcheckError, match=r"from forward mode but .* from reverse mode"):
+        cr.jvpcheck(lambda v: RightTangentWrongBackward()(v),
+                    [np.array([0.5, -1.0, 2.0])])
+
+
+def test_jvpcheck_order_two_runs_the_tangent_rules_of_the_backward():
+    class WrongSecondTangent(Square):
+        def backward(self, gy):  # 2x gy, right; but the tangent of x² inside it is 3x ẋ
+            return 2.0 * WrongTangent()(self.inputs[0]) * gy / self.inputs[0]
+
+    x = np.array([0.5, 1.5])
+    assert cr.jvpcheck(lambda v: WrongSecondTangent()(v), [x], order=1)
+    with pytest.raises(cr.GradcheckError, match="the gradient of"):
+        cr.jvpcheck(lambda v: WrongSecondTangent()(v), [x], order=2)

@@ -208,8 +208,8 @@ class Function:
         raise NotImplementedError(f"{self.name} defines no backward")
 
     def jvp(self, *tangents):
-        """ẏ = J ẋ (see the class docstring). This default, which forward mode replaces by
-        the double-vjp construction of core/forward.py, marks a class without a rule."""
+        """ẏ = J ẋ (see the class docstring). Left undefined, it marks a class without a
+        rule: forward mode then uses the double-vjp construction (core/forward.py)."""
         raise NotImplementedError(f"{self.name} defines no jvp")
 
     @property
