@@ -133,10 +133,11 @@ def propagate(function, inputs, outputs):
         function.outputs = [weakref.ref(y) for y in outputs]
     rule = function.jvp if type(function).jvp is not Function.jvp else None
     levels, dispatch = grad_mode.levels, grad_mode.dispatch
+    found_in = [getattr(x, "_tangents", None) or {} for x in inputs]
     for depth in range(len(levels) - 1, -1, -1):
         level = levels[depth]
-        tangents = [tangent_of(x, level) for x in inputs]
-        if all(t is None for t in tangents):
+        tangents = [found.get(level) for found in found_in]
+        if tangents.count(None) == len(tangents):
             continue
         grad_mode.levels = levels[:depth]
         refresh()

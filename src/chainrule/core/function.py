@@ -117,10 +117,8 @@ class Function:
         outputs = result if type(result) is tuple else (result,)
         if grad_mode.anomaly:
             self._check_forward([x._data for x in inputs], outputs)
-        if grad_mode.levels:
-            from chainrule.core import forward  # forward builds on ops, which build on this
-
-            forward.propagate(self, inputs, outputs)
+        if grad_mode.levels:  # opened by core/forward.py, imported then (it builds on this)
+            sys.modules["chainrule.core.forward"].propagate(self, inputs, outputs)
         if grad_mode.tracer is not None and outputs[0].creator is self:  # a recorded call
             grad_mode.tracer.forward(self, outputs)
         return result

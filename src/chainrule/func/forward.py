@@ -7,6 +7,7 @@ forward pass, whatever the number of outputs.
 
 from chainrule.core import ops
 from chainrule.core.forward import dual_level, make_dual, unpack_dual
+from chainrule.func import batching
 from chainrule.func.arguments import (
     as_input,
     outputs_of,
@@ -46,7 +47,7 @@ def jvp(f, primals, tangents, has_aux=False):
         out, aux = split_aux("jvp", f(*args), has_aux)
         outputs, rebuild = outputs_of("jvp", out)
         found = [unpack_dual(y, level).tangent for y in outputs]
-    tangent_out = rebuild([zeros_like(y) if t is None else t for t, y in zip(found, outputs)])
+    tangent_out = rebuild([_tangent_out(t, y) for t, y in zip(found, outputs)])
     return (out, tangent_out, aux) if has_aux else (out, tangent_out)
 
 
@@ -80,9 +81,10 @@ def jacfwd(f, argnums=0, has_aux=False):
         columns, out, aux = [], None, None
         for k, x in enumerate(inputs):
             columns.append([])
-            for j in range(x.size):
+            n = int(x.size)  # inside vmap: one sample's size; the basis is one-hot per sample
+            for j in range(n):
                 basis = zeros_like(x)
-                basis._data.reshape(-1, x.size)[:, j] = 1  # in every sample's row, in vmap
+                basis._data.reshape(-1, n)[:, j] = 1
                 out, slopes, aux = _pass(f, args, groups, nums, k, basis, kwargs, has_aux)
                 columns[k].append(slopes)
         if out is None:  # every input is empty: run f once for the output's shape
@@ -112,7 +114,12 @@ def _pass(f, args, groups, nums, chosen, basis, kwargs, has_aux):
         out, aux = split_aux("jacfwd", f(*args, **kwargs), has_aux)
         outputs, _ = outputs_of("jacfwd", out)
         slopes = [unpack_dual(y, level).tangent for y in outputs]
-    return out, [zeros_like(y) if t is None else t for t, y in zip(slopes, outputs)], aux
+    return out, [_tangent_out(t, y) for t, y in zip(slopes, outputs)], aux
+
+
+def _tangent_out(t, y):
+    """y's tangent as the transforms return it: zeros for none, batched as y inside vmap."""
+    return zeros_like(y) if t is None else batching.like(t, y)
 
 
 def _columns(columns, y, x):

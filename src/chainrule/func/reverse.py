@@ -130,10 +130,10 @@ def jacrev(f, argnums=0, has_aux=False):
 
 def _rows(y, watched):
     """∂y/∂w for each stand-in w, of shape y.shape + w.shape, one backward per element of y."""
-    rows = []
-    for i in range(y.size):
+    rows, n = [], int(y.size)  # inside vmap: one sample's size; the seed is one-hot per sample
+    for i in range(n):
         seed = zeros_like(y)
-        seed._data.reshape(-1, y.size)[:, i] = 1  # in every sample's row, inside vmap
+        seed._data.reshape(-1, n)[:, i] = 1
         rows.append(_backward([y], watched, [seed]))
     return [stacked([row[k] for row in rows], y.shape, w) for k, w in enumerate(watched)]
 
