@@ -62,6 +62,9 @@ ROWS = {
     "mean": (lambda a: F.mean(a, axis=0), [(2, 3)]),
     "max": (lambda a: F.max(a, axis=1), [(2, 3)]),
     "min": (lambda a: F.min(a), [(2, 3)]),
+    "max_torch_style": (
+        lambda a: F.max(a, dim=1)[0][:, None] * a.max(dim=0, keepdim=True).indices, [(2, 3)]),
+    "argmax": (lambda a: a * a.argmax(axis=1, keepdims=True) + F.argmin(a), [(2, 3)]),
     "softmax": (lambda a: F.softmax(a, axis=0), [(2, 3)]),
     "log_softmax": (lambda a: F.log_softmax(a), [(2, 3)]),
     "logsumexp": (lambda a: F.logsumexp(a, axis=1), [(2, 3)]),

@@ -143,6 +143,7 @@ def mean(x, axis=None, keepdims=False, dim=None, keepdim=None):
     return y / (x._data.size // y._data.size) if y._data.size else y
 
 
+@batchable
 def extreme(op, x, axis=None, keepdims=False, dim=None, keepdim=None):
     """``op`` ("max" or "min") over ``axis``: the values, or PyTorch's (values, indices).
 

@@ -166,3 +166,20 @@ def arg(batch, wrapper, a):
     else:
         found = find(data, axis=axis % (data.ndim - 1) + 1, keepdims=keepdims)
     return x._derived(found)
+
+
+@wrapper_rule("extreme")
+def extreme(batch, wrapper, a):
+    """max / min over a sample's axis, one up: the values, or PyTorch's (values, indices)."""
+    from chainrule.core.reductions import axis_and_keepdims
+
+    x = a["x"]
+    ndim = x._data.ndim - 1
+    torch_style = a["dim"] is not None or a["keepdim"] is not None
+    axis, keepdims = axis_and_keepdims(a["op"], x, a["axis"], a["keepdims"], a["dim"],
+                                       a["keepdim"])
+    axes = tuple(range(1, ndim + 1)) if axis is None else tuple(
+        n % ndim + 1 for n in (axis if isinstance(axis, tuple) else (axis,)))
+    if torch_style and len(axes) == 1:
+        return wrapper(a["op"], x, dim=axes[0], keepdim=keepdims)
+    return wrapper(a["op"], x, axis=axes, keepdims=keepdims)

@@ -223,9 +223,12 @@ class Batch:
         named = arguments(wrapper, values[:len(args)], dict(zip(kwargs, values[len(args):])))
         set_batch(None)
         try:
-            return self.mark(WRAPPERS[wrapper.__name__](self, wrapper, named))
+            result = WRAPPERS[wrapper.__name__](self, wrapper, named)
         finally:
             set_batch(self)
+        if isinstance(result, tuple):  # (values, indices) and such
+            return type(result)(*[self.mark(y) for y in result])
+        return self.mark(result)
 
     def adopt(self, x):
         """``x``, or, if an enclosing vmap batched it, ``x`` expanded to this batch."""
