@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule.core import elementwise, ops, reductions
+from chainrule.core import elementwise, indexing, ops, reductions, scalar_ops
 from harness import broadcast_shapes, random_array, seeds, shapes
 
-CORE_MODULES = (ops, elementwise, reductions)
+CORE_MODULES = (ops, scalar_ops, indexing, elementwise, reductions)
 
 
 def core_functions():
@@ -26,7 +26,7 @@ def core_functions():
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, cr.Function) and cls.__module__ == module.__name__:
                 found.append(cls)
-    return [cls for cls in found if cls is not ops.ScalarOp]
+    return [cls for cls in found if cls is not scalar_ops.ScalarOp]
 
 
 @pytest.mark.parametrize("cls", core_functions(), ids=lambda cls: cls.__name__)
@@ -48,13 +48,13 @@ UNARY = {  # name: (fn, lowest input): inputs are uniform in (lowest, 2)
     "alias": (lambda x: ops.Alias()(x), -2.0),
     "cast": (lambda x: ops.Cast(np.float64)(x), -2.0),
     "to_device_cpu": (lambda x: elementwise.ToDevice("cpu")(x), -2.0),
-    "add_scalar": (lambda x: ops.AddScalar(1.5)(x), -2.0),
-    "sub_scalar": (lambda x: ops.SubScalar(np.array(0.5))(x), -2.0),
-    "rsub_scalar": (lambda x: ops.RSubScalar(1.5)(x), -2.0),
-    "mul_scalar": (lambda x: ops.MulScalar(-3.0)(x), -2.0),
-    "div_scalar": (lambda x: ops.DivScalar(4.0)(x), -2.0),
-    "pow_scalar": (lambda x: ops.PowScalar(2.5)(x), 0.5),
-    "pow_scalar_zero": (lambda x: ops.PowScalar(0)(x) * x, -2.0),
+    "add_scalar": (lambda x: scalar_ops.AddScalar(1.5)(x), -2.0),
+    "sub_scalar": (lambda x: scalar_ops.SubScalar(np.array(0.5))(x), -2.0),
+    "rsub_scalar": (lambda x: scalar_ops.RSubScalar(1.5)(x), -2.0),
+    "mul_scalar": (lambda x: scalar_ops.MulScalar(-3.0)(x), -2.0),
+    "div_scalar": (lambda x: scalar_ops.DivScalar(4.0)(x), -2.0),
+    "pow_scalar": (lambda x: scalar_ops.PowScalar(2.5)(x), 0.5),
+    "pow_scalar_zero": (lambda x: scalar_ops.PowScalar(0)(x) * x, -2.0),
     "sum": (lambda x: ops.Sum(None, False)(x), -2.0),
     "softmax": (lambda x: reductions.Softmax(-1)(x), -2.0),
     "log_softmax": (lambda x: reductions.LogSoftmax(0)(x), -2.0),
@@ -62,7 +62,7 @@ UNARY = {  # name: (fn, lowest input): inputs are uniform in (lowest, 2)
     "min_last_axis": (lambda x: reductions.Extreme("min", -1, True)(x), -2.0),
     "reshape": (lambda x: ops.Reshape((-1,))(x), -2.0),
     "transpose": (lambda x: ops.Transpose(None)(x), -2.0),
-    "get_item": (lambda x: ops.GetItem((Ellipsis, 0))(x), -2.0),
+    "get_item": (lambda x: indexing.GetItem((Ellipsis, 0))(x), -2.0),
     "broadcast_to": (lambda x: ops.BroadcastTo((2,) + x.shape)(x), -2.0),
     "sum_to": (lambda x: ops.SumTo((1,) * x.ndim)(x), -2.0),
 }
@@ -118,5 +118,5 @@ def test_matmul_rule_over_batched_and_vector_cases(data, seed):
 def test_get_item_grad_rule_scatters_the_tangent(shape, seed):
     index = ([0, 0, -1],) if shape[0] > 1 else (0,)
     sliced = np.zeros(shape)[index].shape
-    cr.jvpcheck(lambda g: ops.GetItemGrad(index, shape)(g), [random_array(seed, sliced)],
+    cr.jvpcheck(lambda g: indexing.GetItemGrad(index, shape)(g), [random_array(seed, sliced)],
                 order=2)

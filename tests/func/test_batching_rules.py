@@ -14,7 +14,7 @@ import pytest
 import chainrule as cr
 import chainrule.functions as F
 from chainrule.core import elementwise as E
-from chainrule.core import ops
+from chainrule.core import indexing, ops
 from chainrule.core.function import Function
 from chainrule.func import vmap
 from chainrule.func.batching import rule_for
@@ -82,7 +82,7 @@ ROWS = {
     "get_item": (lambda a: a[1:, ::-1][0], [(3, 4)]),
     "get_item_array": (lambda a: a[np.array([2, 0, 2])], [(3, 2)]),
     "get_item_split": (lambda a: a[np.array([0, 1]), :, np.array([1, 0])], [(2, 3, 2)]),
-    "get_item_grad": (lambda g: ops.GetItemGrad((slice(1, None),), (3, 2))(g), [(2, 2)]),
+    "get_item_grad": (lambda g: indexing.GetItemGrad((slice(1, None),), (3, 2))(g), [(2, 2)]),
     "flatten_squeeze": (lambda a: F.squeeze(F.unsqueeze(F.flatten(a, 0), 1), 1), [(2, 3)]),
     "expand": (lambda a: a.expand(4, -1), [(1, 3)]),
     "concat": (lambda a, b: F.concat([a, b], axis=1), [(2, 3), (2, 1)]),

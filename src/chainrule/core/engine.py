@@ -15,6 +15,7 @@ import numpy as np
 from chainrule.backend import get_array_module
 from chainrule.core import ops
 from chainrule.core.function import all_finite, nonfinite_kind
+from chainrule.core.indexing import ScatteredGrad
 from chainrule.core.mode import grad_mode, set_batch
 
 
@@ -118,7 +119,7 @@ class _Walk:
         heap, pending, deposit, watched = self.heap, self.pending, self.deposit, self.watched
         anomaly, writes = self.anomaly, self.found is None  # grad() writes no .grad
         tracer = self.tracer
-        scattered = ops.ScatteredGrad  # a local: read twice per op
+        scattered = ScatteredGrad  # a local: read twice per op
         while True:
             function = self.solo
             if function is not None:
@@ -164,7 +165,7 @@ class _Walk:
         """Hand ``gx`` to ``x``: its ``.grad`` if it is a leaf, else its creator's inbox."""
         found, add = self.found, self.add
         f = x.creator
-        if type(gx) is ops.ScatteredGrad and (f is None or found is not None or self.retain_grad):
+        if type(gx) is ScatteredGrad and (f is None or found is not None or self.retain_grad):
             gx = gx.variable()  # only an inbox collects slices; everything else reads arrays
         if found is not None:
             if x in found:
@@ -317,14 +318,14 @@ def _add_recorded(g0, g1):
 
 def _add_arrays(g0, g1):
     """Sum two gradients without recording: the arrays alone, no Function needed."""
-    if type(g0) is ops.ScatteredGrad or type(g1) is ops.ScatteredGrad:
-        return ops.ScatteredGrad.join(g0, g1)  # summed once, when read
+    if type(g0) is ScatteredGrad or type(g1) is ScatteredGrad:
+        return ScatteredGrad.join(g0, g1)  # summed once, when read
     return g0._derived(g0._data + g1._data)
 
 
 def _dense(gy):
     """An inbox's gradient as a Variable (slices from get_item made into one array)."""
-    return gy.variable() if type(gy) is ops.ScatteredGrad else gy
+    return gy.variable() if type(gy) is ScatteredGrad else gy
 
 
 def _zeros_for_missing(gys, function):
@@ -343,7 +344,7 @@ def _check_backward(function, gxs):
     for i, gx in enumerate(gxs):
         if gx is None:
             continue
-        if type(gx) is ops.ScatteredGrad:
+        if type(gx) is ScatteredGrad:
             data = gx.data
         else:
             data = gx._data if hasattr(gx, "creator") else gx

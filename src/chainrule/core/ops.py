@@ -1,4 +1,4 @@
-"""The operations a Variable's own operators need: arithmetic, matmul, indexing, shapes, sums.
+"""The operations a Variable's own operators need: arithmetic, matmul, shapes, sums.
 
 Each is a Function whose docstring is the rule. Backward is written with these
 same operations, so every gradient can be differentiated again. Binary rules
@@ -6,9 +6,8 @@ return the gradient at the broadcast shape: the engine sums it down to each
 input's shape, in one place.
 """
 
-from chainrule.backend import get_array_module, scatter_add
+from chainrule.backend import get_array_module
 from chainrule.core.function import Function, records_backward
-from chainrule.core.mode import grad_mode
 
 
 class Add(Function):
@@ -132,133 +131,6 @@ class Pow(Function):
         if floor.any():
             return where(floor, 0.0, y * log(where(floor, 1.0, x0)))
         return y * log(x0)
-
-
-class ScalarOp(Function):
-    """An op of one Variable and a constant ``c``, kept as a setting, not an input.
-
-    ``c`` is a Python number or a NumPy array that needs no gradient: Variable's
-    operators choose these ops for such operands, so no constant Variable is made
-    and no gradient is computed for c. NumPy keeps Python numbers weak, so a
-    float32 x stays float32; an array c promotes and broadcasts as in NumPy (the
-    engine sums a broadcast gradient back to x's shape).
-    """
-
-    __slots__ = ("c",)
-    keeps_outputs = False
-    saves_inputs = False
-    verb = ""
-
-    def __init__(self, c):
-        self.c = c
-
-    @property
-    def name(self):
-        if hasattr(self.c, "shape"):
-            return self.verb
-        return f"{self.verb} {self.c!r}"
-
-    def describe_failure(self, error, xs):
-        return super().describe_failure(error, (*xs, self.c))
-
-
-class AddScalar(ScalarOp):
-    """y = x + c;  dy/dx = 1"""
-
-    verb = "add"
-
-    def forward(self, x):
-        return x + self.c
-
-    def backward(self, gy):
-        return gy
-
-    def jvp(self, t):
-        return t
-
-
-class SubScalar(ScalarOp):
-    """y = x - c;  dy/dx = 1"""
-
-    verb = "sub"
-
-    def forward(self, x):
-        return x - self.c
-
-    def backward(self, gy):
-        return gy
-
-    def jvp(self, t):
-        return t
-
-
-class RSubScalar(ScalarOp):
-    """y = c - x;  dy/dx = -1"""
-
-    verb = "sub"
-
-    def forward(self, x):
-        return self.c - x
-
-    def backward(self, gy):
-        return -gy
-
-    def jvp(self, t):
-        return -t
-
-
-class MulScalar(ScalarOp):
-    """y = c x;  dy/dx = c"""
-
-    verb = "mul"
-
-    def forward(self, x):
-        return x * self.c
-
-    def backward(self, gy):
-        if not records_backward():  # on the arrays (see records_backward)
-            return gy._derived(gy._data * self.c)
-        return MulScalar(self.c)(gy)
-
-    def jvp(self, t):
-        return MulScalar(self.c)(t)
-
-
-class DivScalar(ScalarOp):
-    """y = x / c;  dy/dx = 1/c"""
-
-    verb = "div"
-
-    def forward(self, x):
-        return x / self.c
-
-    def backward(self, gy):
-        return DivScalar(self.c)(gy)
-
-    def jvp(self, t):
-        return DivScalar(self.c)(t)
-
-
-class PowScalar(ScalarOp):
-    """y = x ** c;  dy/dx = c x^(c-1), and 0 everywhere when c = 0 (as torch.pow, even at 0)"""
-
-    verb = "pow"
-    saves_inputs = True
-
-    def forward(self, x):
-        return x**self.c
-
-    def backward(self, gy):
-        if self.c == 0:
-            return gy._derived(get_array_module(gy._data).zeros_like(gy._data))
-        (x,) = self.inputs
-        return gy * MulScalar(self.c)(PowScalar(self.c - 1)(x))
-
-    def jvp(self, t):
-        if self.c == 0:
-            return None
-        (x,) = self.inputs
-        return t * MulScalar(self.c)(PowScalar(self.c - 1)(x))
 
 
 class Log(Function):
@@ -386,99 +258,6 @@ class MatMul(Function):
     def jvp(self, t0, t1):
         x0, x1 = self.inputs
         return plus(None if t0 is None else matmul(t0, x1), None if t1 is None else matmul(x0, t1))
-
-
-class GetItem(Function):
-    """y = x[index];  gx scatters gy back, adding where an index repeats"""
-
-    keeps_outputs = False
-    saves_inputs = False
-
-    def __init__(self, index):
-        self.index = index
-
-    def forward(self, x):
-        return x[self.index]
-
-    def backward(self, gy):
-        (x,) = self.inputs
-        if not (grad_mode.enabled or grad_mode.levels):  # a plain backward (no tangents
-            # to carry): the slice alone, summed by the engine
-            return ScatteredGrad(gy, x.shape, [(self.index, gy._data)])
-        return GetItemGrad(self.index, x.shape)(gy)
-
-    def jvp(self, t):
-        return get_item(t, self.index)
-
-
-class ScatteredGrad:
-    """A gradient that is zero but at some indices: get_item's, in a backward without a graph.
-
-    The engine sums these by joining their lists of (index, values) and makes the array
-    once, when something reads it (a backward, a ``.grad``). So T slices of one array, as an
-    RNN loop over x[:, t] takes them, cost one full-size array and T slice-sized adds, where
-    a full-size array per slice and a full-size sum per slice made the backward grow with
-    T² (backward of 200 slices x[:, t] of a (32, 200, 64) array: 22 ms -> 3.6 ms). An index
-    of None marks a dense part (another consumer's whole gradient). It never leaves the
-    engine, and holds the arrays it was given: nothing may change them in place meanwhile.
-    """
-
-    __slots__ = ("like", "shape", "parts")
-    creator = None  # read only by anomaly mode's check, which takes ``data``
-
-    def __init__(self, like, shape, parts):
-        self.like, self.shape, self.parts = like, shape, parts
-
-    @staticmethod
-    def join(g0, g1):
-        """g0 + g1, where either is a ScatteredGrad and the other may be a Variable."""
-        parts = []
-        for g in (g0, g1):
-            parts += g.parts if type(g) is ScatteredGrad else [(None, g._data)]
-        like = g0 if type(g0) is ScatteredGrad else g1
-        return ScatteredGrad(like.like, like.shape, parts)
-
-    @property
-    def data(self):
-        parts = self.parts
-        dense = [values for index, values in parts if index is None]
-        xp = get_array_module(parts[0][1])
-        if dense:
-            out = dense[0] + dense[1] if len(dense) > 1 else dense[0].copy()
-            for values in dense[2:]:
-                out += values
-        else:
-            out = xp.zeros(self.shape, dtype=parts[0][1].dtype)
-        for index, values in parts:
-            if index is not None:
-                scatter_add(out, index, values)
-        return out
-
-    def variable(self):
-        """The gradient as the Variable the rest of the engine expects."""
-        return self.like._derived(self.data)
-
-
-class GetItemGrad(Function):
-    """gx = zeros(shape) with gy added at index;  its own gradient is ggy = ggx[index]"""
-
-    keeps_outputs = False
-    saves_inputs = False
-
-    def __init__(self, index, shape):
-        self.index = index
-        self.shape = shape
-
-    def forward(self, gy):
-        gx = get_array_module(gy).zeros(self.shape, dtype=gy.dtype)
-        scatter_add(gx, self.index, gy)
-        return gx
-
-    def backward(self, ggx):
-        return get_item(ggx, self.index)
-
-    def jvp(self, t):
-        return GetItemGrad(self.index, self.shape)(t)
 
 
 class Reshape(Function):
@@ -673,10 +452,6 @@ def where(condition, x0, x1):
 
 def matmul(x0, x1):
     return MatMul()(x0, x1)
-
-
-def get_item(x, index):
-    return GetItem(index)(x)
 
 
 def reshape(x, shape):

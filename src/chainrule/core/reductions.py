@@ -15,7 +15,7 @@ at the index alone (the first of the tied ones).
 from typing import NamedTuple
 
 from chainrule.backend import get_array_module
-from chainrule.core import ops
+from chainrule.core import indexing, ops
 from chainrule.core.aliases import either
 from chainrule.core.elementwise import Exp
 from chainrule.core.function import Function, batchable
@@ -160,7 +160,7 @@ def extreme(op, x, axis=None, keepdims=False, dim=None, keepdim=None):
     indices = _arg(op, x, axis, keepdims=True)
     grid = list(get_array_module(indices).indices(indices.shape, sparse=True))
     grid[axis] = indices
-    values = ops.get_item(x, tuple(grid))  # the gradient reaches the indexed element alone
+    values = indexing.get_item(x, tuple(grid))  # the gradient reaches the indexed element alone
     if not keepdims:
         indices = indices.squeeze(axis)
         values = ops.reshape(values, indices.shape)

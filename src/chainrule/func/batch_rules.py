@@ -16,7 +16,7 @@ The rules for chainrule.functions are in batch_rules_nn.py.
 
 import numpy as np
 
-from chainrule.core import Function, ops, reductions
+from chainrule.core import Function, indexing, ops, reductions, scalar_ops
 from chainrule.core import elementwise as E
 from chainrule.core.variable import Variable
 from chainrule.func.batching import logical_ndim, loop, rule
@@ -59,7 +59,7 @@ def elementwise(batch, function, inputs, batched):
     return function(*padded(inputs, batched))
 
 
-@rule(ops.ScalarOp)
+@rule(scalar_ops.ScalarOp)
 def scalar_op(batch, function, inputs, batched):
     """x ∘ c: a constant array c counts as an operand for the alignment."""
     return function(*padded(inputs, batched, np.ndim(function.c)))
@@ -128,22 +128,22 @@ def batched_index(index):
     return (slice(None),) + index
 
 
-@rule(ops.GetItem)
+@rule(indexing.GetItem)
 def get_item(batch, function, inputs, batched):
     (x,) = inputs
     index = batched_index(function.index)
     if index is None:
         return loop(batch, function, inputs, batched, "indices split by a slice")
-    return ops.GetItem(index)(x)
+    return indexing.GetItem(index)(x)
 
 
-@rule(ops.GetItemGrad)
+@rule(indexing.GetItemGrad)
 def get_item_grad(batch, function, inputs, batched):
     (gy,) = inputs
     index = batched_index(function.index)
     if index is None:
         return loop(batch, function, inputs, batched, "indices split by a slice")
-    return ops.GetItemGrad(index, (batch.size,) + tuple(function.shape))(gy)
+    return indexing.GetItemGrad(index, (batch.size,) + tuple(function.shape))(gy)
 
 
 # ---- matmul --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ op runs once per sample (``loop``), as it would without a rule.
 
 import numpy as np
 
-from chainrule.core import ops
+from chainrule.core import indexing, ops, scalar_ops
 from chainrule.func.batch_rules import (
     along_axis,
     batched_matmul,
@@ -79,7 +79,7 @@ def embed(batch, function, inputs, batched):
     (W,) = inputs
     ids = np.asarray(function.ids)
     rows = np.arange(batch.size).reshape((-1,) + (1,) * ids.ndim)
-    return ops.GetItem((rows, ids[None]))(W)
+    return indexing.GetItem((rows, ids[None]))(W)
 
 
 # ---- linear algebra ------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ def squared_error(batch, function, inputs, batched):
     d = ops.broadcast_to(d, (batch.size,) + d._data.shape[1:])
     total = ops.Sum(tuple(range(1, d._data.ndim)))(ops.Mul()(d, d))
     n = int(np.prod(d._data.shape[1:]))
-    return ops.DivScalar(float(n))(total) if function.mean and n else total
+    return scalar_ops.DivScalar(float(n))(total) if function.mean and n else total
 
 
 @rule(loss.ClassLoss)
@@ -147,7 +147,7 @@ def class_loss(batch, function, inputs, batched):
     if not function.reduce:
         return ops.reshape(per_row, x._data.shape[:2] + x._data.shape[3:])
     total = ops.Sum(1)(per_row)
-    return ops.DivScalar(float(function.divisor))(total) if function.divisor != 1 else total
+    return scalar_ops.DivScalar(float(function.divisor))(total) if function.divisor != 1 else total
 
 
 # ---- images and sequences: the batch folded into N -----------------------------------------------

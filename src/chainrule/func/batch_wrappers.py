@@ -12,7 +12,7 @@ import inspect
 
 import numpy as np
 
-from chainrule.core import ops
+from chainrule.core import indexing, ops, scalar_ops
 from chainrule.core.variable import Variable, as_variable
 from chainrule.functions import loss, loss_binary, shape
 from chainrule.functions.embedding import one_hot
@@ -59,7 +59,7 @@ def per_sample(batch, losses, reduction, divisor=None):
     if reduction == "sum":
         return total
     if divisor is None:
-        return ops.DivScalar(float(max(int(np.prod(losses._data.shape[1:])), 1)))(total)
+        return scalar_ops.DivScalar(float(max(int(np.prod(losses._data.shape[1:])), 1)))(total)
     return ops.Div()(total, total.constant(divisor.astype(total.dtype)))
 
 
@@ -141,7 +141,7 @@ def embedding(batch, wrapper, a):
         return wrapper(physical(batch, ids), W)
     ids = physical(batch, ids)
     rows = np.arange(batch.size).reshape((-1,) + (1,) * (ids.ndim - 1))
-    return ops.GetItem((rows, ids))(W)
+    return indexing.GetItem((rows, ids))(W)
 
 
 @wrapper_rule("one_hot")

@@ -308,7 +308,7 @@ def loop(batch, function, inputs, batched, reason=None):
     fix = "" if reason else f" (give it one with chainrule.func.batching.rule({cls}))"
     warnings.warn(f"vmap: {function.name} {why} runs once per sample{fix}",
                   stacklevel=_user_level())
-    from chainrule.core.ops import GetItem
+    from chainrule.core.indexing import GetItem
     from chainrule.functions.shape import Stack
 
     results = []

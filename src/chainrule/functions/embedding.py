@@ -3,7 +3,7 @@
 from chainrule.backend import get_array_module
 from chainrule.core import Function, Variable, as_variable
 from chainrule.core.function import batchable
-from chainrule.core.ops import GetItemGrad
+from chainrule.core.indexing import GetItemGrad
 
 
 class Embedding(Function):

@@ -12,7 +12,7 @@ import itertools
 import math
 
 from chainrule.backend import get_array_module
-from chainrule.core import Function, Variable, as_variable, ops, shapes
+from chainrule.core import Function, Variable, as_variable, indexing, ops, shapes
 from chainrule.core.aliases import either
 from chainrule.core.function import batchable
 
@@ -48,7 +48,7 @@ def get_item(x, index):
     """y = x[index]; repeated fancy indices add up in the gradient."""
     if isinstance(index, Variable):
         index = index.data
-    return ops.get_item(as_variable(x), index)
+    return indexing.get_item(as_variable(x), index)
 
 
 class Concat(Function):
@@ -319,7 +319,7 @@ def pad(x, pad, mode="constant", value=0.0):
     if mode == "constant":
         crop = tuple(slice(max(-b, 0), n - max(-a, 0)) for n, (b, a) in zip(x.shape, widths))
         if any(b < 0 or a < 0 for b, a in widths):
-            x = ops.get_item(x, crop)
+            x = indexing.get_item(x, crop)
         widths = tuple((max(b, 0), max(a, 0)) for b, a in widths)
         return ConstantPad(widths, value)(x) if any(map(any, widths)) else x
     if mode not in _GATHER_MODES:
@@ -335,5 +335,5 @@ def pad(x, pad, mode="constant", value=0.0):
                              f"length {n} (shape {x.shape})")
         # the source index of each padded position: a gather, whose gradient adds back
         index = xp.pad(xp.arange(n), (b, a), mode=_GATHER_MODES[mode])
-        x = ops.get_item(x, (slice(None),) * axis + (index,))
+        x = indexing.get_item(x, (slice(None),) * axis + (index,))
     return x

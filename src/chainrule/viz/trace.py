@@ -25,8 +25,8 @@ import numpy as np
 from chainrule.backend import get_array_module
 from chainrule.core.engine import _fit, grad
 from chainrule.core.function import Function
+from chainrule.core.indexing import ScatteredGrad
 from chainrule.core.mode import grad_mode, refresh
-from chainrule.core.ops import ScatteredGrad
 from chainrule.viz.drawing import walk
 
 
