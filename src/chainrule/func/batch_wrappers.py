@@ -8,31 +8,14 @@ called once on the whole batch (the batch folded into N, the loss left unreduced
 result reduced per sample. The rules run with the batch switched off, on physical arrays.
 """
 
-import inspect
-
 import numpy as np
 
 from chainrule.core import indexing, ops, scalar_ops
 from chainrule.core.variable import Variable, as_variable
+from chainrule.func.batch_rules import padded
+from chainrule.func.batching import arguments, wrapper_rule
 from chainrule.functions import loss, loss_binary, shape
 from chainrule.functions.embedding import one_hot
-
-WRAPPERS = {}  # the wrapper's name -> rule(batch, wrapper, arguments) -> output
-
-
-def wrapper_rule(*names):
-    def register(fn):
-        for name in names:
-            WRAPPERS[name] = fn
-        return fn
-    return register
-
-
-def arguments(wrapper, args, kwargs):
-    """The wrapper's arguments by name, defaults filled in."""
-    bound = inspect.signature(wrapper).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return dict(bound.arguments)
 
 
 def physical(batch, value, sample_shape=None):
@@ -121,7 +104,6 @@ def sigmoid_cross_entropy(batch, wrapper, a):
 @wrapper_rule("where")
 def where(batch, wrapper, a):
     """The condition is one more operand: every batched one padded to the largest sample rank."""
-    from chainrule.func.batch_rules import padded
 
     condition = a["condition"]
     condition = condition if batch.holds(condition) else np.asarray(

@@ -19,6 +19,7 @@ per class and calling line).
 """
 
 import copy
+import inspect
 import os
 import sys
 import warnings
@@ -38,6 +39,26 @@ def rule(*classes):
             RULES[cls] = fn
         return fn
     return register
+
+
+WRAPPERS = {}  # a @batchable wrapper's name -> rule(batch, wrapper, arguments) -> output
+
+
+def wrapper_rule(*names):
+    """Register the decorated function as the batching rule of the ``@batchable`` wrappers
+    called ``names`` (core/function.py): ops whose wrapper reads targets or ids itself."""
+    def register(fn):
+        for name in names:
+            WRAPPERS[name] = fn
+        return fn
+    return register
+
+
+def arguments(wrapper, args, kwargs):
+    """The wrapper's arguments by name, defaults filled in."""
+    bound = inspect.signature(wrapper).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
 
 
 def rule_for(cls):
@@ -215,8 +236,6 @@ class Batch:
     def call_wrapper(self, wrapper, args, kwargs):
         """Run a ``@batchable`` wrapper (core/function.py): plainly when none of its arguments
         is batched, else by its rule in func/batch_wrappers.py."""
-        from chainrule.func.batch_wrappers import WRAPPERS, arguments
-
         values = [self.adopt(v) for v in (*args, *kwargs.values())]
         if not any(type(v) is self.variable for v in values):
             return wrapper(*args, **kwargs)

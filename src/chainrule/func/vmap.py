@@ -15,7 +15,11 @@ import numpy as np
 from chainrule.core import ops
 from chainrule.core.mode import grad_mode, set_batch
 from chainrule.core.variable import Variable
-from chainrule.func import batch_rules, batch_rules_nn  # noqa: F401 -- they register the rules
+from chainrule.func import (  # noqa: F401 -- they register the rules
+    batch_rules,
+    batch_rules_nn,
+    batch_wrappers,
+)
 from chainrule.func.batching import Batch, BatchedVariable
 
 
