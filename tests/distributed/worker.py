@@ -232,7 +232,10 @@ def main():
     OUT[0] = out
     dist.init()
     results = {name: CHECKS[name]() for name in names}
-    (out / f"rank{dist.rank()}.json").write_text(json.dumps(results))
+    # Written whole or not at all: in the fault checks an Abort may end this rank mid-write.
+    partial = out / f"rank{dist.rank()}.json.partial"
+    partial.write_text(json.dumps(results))
+    partial.replace(out / f"rank{dist.rank()}.json")
 
 
 if __name__ == "__main__":
