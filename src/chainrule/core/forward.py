@@ -18,16 +18,13 @@ once it closes. Function.__call__ tests one flag (``grad_mode.dispatch``) and ca
 """
 
 import contextlib
-import os
-import sys
 import warnings
 import weakref
 from typing import NamedTuple
 
 from chainrule.backend import get_array_module
 from chainrule.core import engine, ops
-from chainrule.core.function import _PACKAGE_DIR as PACKAGE_DIR
-from chainrule.core.function import Function
+from chainrule.core.function import Function, user_stacklevel
 from chainrule.core.mode import enable_grad, grad_mode, refresh
 
 
@@ -181,7 +178,7 @@ def double_vjp(function, tangents, outputs):
     if "_jvp_warned" not in cls.__dict__:
         cls._jvp_warned = True
         warnings.warn(f"{cls.__name__} defines no jvp: forward mode differentiates its backward "
-                      "twice instead (double vjp), which is slower", stacklevel=_user_level())
+                      "twice instead (double vjp), which is slower", stacklevel=user_stacklevel())
     with enable_grad():
         us = []
         for y in outputs:  # the cotangent u, a leaf of zeros: backward is linear in it
@@ -222,11 +219,3 @@ def _input_grad(gx, x):
     """A gradient a backward returned, as the engine would hand it on: x's shape and dtype."""
     gx = gx if hasattr(gx, "creator") else x.constant(gx)
     return ops.sum_to(ops.cast(gx, x.dtype), x.shape)
-
-
-def _user_level():
-    """The ``stacklevel`` of the innermost caller outside chainrule, so a warning names its line."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(PACKAGE_DIR):
-        frame, level = frame.f_back, level + 1
-    return level

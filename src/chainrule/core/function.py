@@ -240,7 +240,7 @@ def records_backward():
 def batchable(wrapper):
     """Decorate an op's wrapper that turns an argument's values into a setting (class-index
     targets, ids, a condition): inside vmap, where that argument may hold a whole batch,
-    the wrapper's batching rule runs instead (chainrule/func/batch_rules_nn.py)."""
+    the wrapper's batching rule runs instead (chainrule/func/batch_wrappers.py)."""
     @functools.wraps(wrapper)
     def call(*args, **kwargs):
         if grad_mode.batch is not None:
@@ -258,12 +258,22 @@ def user_line():
 def user_frame():
     """``file.py:12``, the innermost stack frame outside chainrule (``''`` if there is none)."""
     frame = sys._getframe(1)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
-            return f"{os.path.basename(filename)}:{frame.f_lineno}"
+    while frame is not None and _inside_chainrule(frame):
         frame = frame.f_back
-    return ""
+    return "" if frame is None else f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+
+def user_stacklevel():
+    """The ``stacklevel`` that makes the caller's ``warnings.warn`` name the user's line: the
+    innermost frame outside chainrule, counted from the caller (level 1)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and _inside_chainrule(frame):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _inside_chainrule(frame):
+    return os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR)
 
 
 def restate(error, message):

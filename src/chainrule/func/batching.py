@@ -20,15 +20,13 @@ per class and calling line).
 
 import copy
 import inspect
-import os
-import sys
 import warnings
 
 from chainrule.core import ops
+from chainrule.core.function import user_stacklevel
 from chainrule.core.mode import grad_mode, set_batch
 from chainrule.core.variable import Variable, as_variable
 
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RULES = {}  # Function class -> rule(batch, function, inputs, batched) -> output(s)
 
 
@@ -270,14 +268,6 @@ class Batch:
         return ops.broadcast_to(ops.reshape(x, (1,) + x.shape), (self.size,) + x.shape)
 
 
-def _user_level():
-    """The stacklevel of the innermost frame outside chainrule, for a warning that names it."""
-    frame, level = sys._getframe(2), 2
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def _padded_array(array, rank):
     """A batched array with 1s after its batch axis up to ``rank`` axes per sample."""
     missing = rank - (array.ndim - 1)
@@ -326,7 +316,7 @@ def loop(batch, function, inputs, batched, reason=None):
     cls = type(function).__name__
     fix = "" if reason else f" (give it one with chainrule.func.batching.rule({cls}))"
     warnings.warn(f"vmap: {function.name} {why} runs once per sample{fix}",
-                  stacklevel=_user_level())
+                  stacklevel=user_stacklevel())
     from chainrule.core.indexing import GetItem
     from chainrule.functions.shape import Stack
 
