@@ -167,3 +167,18 @@ def test_the_callers_errstate_holds_in_every_slab(threads):
     with np.errstate(invalid="ignore"):
         got = backend_threads.ufunc(np.sqrt, x, out=np.empty(6))
     np.testing.assert_array_equal(np.isnan(got), x < 0)
+
+
+def test_parallel_for_covers_the_range_once(threads):
+    seen = []
+    lock = threading.Lock()
+
+    def record(lo, hi):
+        with lock:
+            seen.append((lo, hi))
+
+    backend_threads.parallel_for(record, 10, nbytes=1 << 30)
+    assert sorted(seen) == [(0, 3), (3, 6), (6, 10)]
+    seen.clear()
+    backend_threads.parallel_for(record, 2, nbytes=1 << 30)  # fewer items than threads
+    assert sorted(seen) == [(0, 1), (1, 2)]

@@ -129,6 +129,11 @@ def _columns(x, kernel, stride, pad):
     return col.reshape(c * kh * kw, n * oh * ow), (oh, ow)
 
 
+def copy_into(out, x):
+    """out[...] = x: an elementwise copy for ``backend_threads.split``."""
+    out[...] = x
+
+
 def _wide_padded(x, pad, tag):
     """x (N, C, H, W) zero-padded into (N, C, Hp + 1, Wp), a spare row for ``_wide_columns``.
 
@@ -138,7 +143,7 @@ def _wide_padded(x, pad, tag):
     (ph, pw), (n, c, h, w) = pad, x.shape
     shape = (n, c, h + 2 * ph + 1, w + 2 * pw)
     xpad = scratch.take(tag, get_array_module(x), shape, x.dtype, zeros=True)
-    xpad[:, :, ph:ph + h, pw:pw + w] = x
+    backend_threads.split(copy_into, xpad[:, :, ph:ph + h, pw:pw + w], x)
     return xpad
 
 
@@ -157,7 +162,12 @@ def _wide_columns(xpad, kernel, oh):
     view = xp.lib.stride_tricks.as_strided(
         xpad, shape=(c, kh, kw, n, oh * wp), strides=(s_c, s_h, s_w, s_n, s_w))
     col = scratch.take(COLUMNS, xp, (c * kh * kw, n * oh * wp), xpad.dtype)
-    col.reshape(view.shape)[...] = view
+    target = col.reshape(view.shape)
+
+    def gather(lo, hi):  # images lo..hi: a split over the batch (backend_threads)
+        target[:, :, :, lo:hi] = view[:, :, :, lo:hi]
+
+    backend_threads.parallel_for(gather, n, col.nbytes)
     return col
 
 
@@ -174,24 +184,30 @@ def _widen(g, wp):
     """
     n, c, oh, ow = g.shape
     wide = scratch.take((WIDE, ow), get_array_module(g), (c, n, oh, wp), g.dtype, zeros=True)
-    wide[..., :ow] = g.transpose(1, 0, 2, 3)
+    backend_threads.split(copy_into, wide[..., :ow], g.transpose(1, 0, 2, 3))
     return wide.reshape(c, -1)
 
 
 def _wide_fold(col, shape, kernel, oh):
     """The adjoint of ``_wide_columns``: col (C·kh·kw, N·OH·Wp) summed into (N, C, Hp + 1, Wp).
 
-    kh·kw adds of contiguous runs of OH·Wp; stored channels-major, as the GEMM left it.
+    kh·kw adds of contiguous runs of OH·Wp, each image on its own (``backend_threads``
+    splits the batch); stored channels-major, as the GEMM left it.
     """
     (n, c, rows, wp), (kh, kw) = shape, kernel
     xp = get_array_module(col)
     planes = scratch.result("conv fold", xp, (c, n, rows * wp), col.dtype)
-    planes.fill(0)
     col = col.reshape(c, kh, kw, n, oh * wp)
-    for u in range(kh):
-        for v in range(kw):
-            start = u * wp + v
-            planes[:, :, start:start + oh * wp] += col[:, u, v]
+
+    def fold(lo, hi):
+        part = planes[:, lo:hi]
+        part.fill(0)
+        for u in range(kh):
+            for v in range(kw):
+                start = u * wp + v
+                part[:, :, start:start + oh * wp] += col[:, u, v, lo:hi]
+
+    backend_threads.parallel_for(fold, n, planes.nbytes)
     return planes.reshape(c, n, rows, wp).transpose(1, 0, 2, 3)
 
 
