@@ -201,7 +201,8 @@ def split(fn, out, *inputs):
     ``fn`` must be elementwise (each output element from the same-position input elements)
     and write its result into its first argument (and, if it likes, into input arrays of
     ``out``'s shape: each slab writes only its own cut). ``inputs`` are arrays broadcastable
-    to ``out.shape`` (sliced alongside it) or anything else (passed whole, e.g. a scalar).
+    to ``out.shape`` (cut alongside it where they span the cut axis, left unbroadcast) or
+    anything else (passed whole, e.g. a scalar).
     Unsplit when: one thread, ``out`` small or not a NumPy array, or ``out`` overlapping an
     input other than itself.
     """
@@ -212,13 +213,19 @@ def split(fn, out, *inputs):
     if axis is None or _may_race(out, inputs):
         fn(out, *inputs)
         return out
-    shaped = [None if not isinstance(a, np.ndarray) else a if a.shape == out.shape
-              else np.broadcast_to(a, out.shape) for a in inputs]
+    # Arrays that span the cut axis are cut with out; the rest (scalars, arrays broadcast
+    # along it) go whole. No np.broadcast_to: it costs ~5 µs and makes arrays read-only.
+    shaped, spans = [], []
+    for a in inputs:
+        if isinstance(a, np.ndarray) and a.ndim < out.ndim:
+            a = a.reshape((1,) * (out.ndim - a.ndim) + a.shape)
+        shaped.append(a)
+        spans.append(isinstance(a, np.ndarray) and a.shape[axis] != 1)
     before = (slice(None),) * axis
 
     def cut(lo, hi):
         where = before + (slice(lo, hi),)
-        fn(out[where], *(a if s is None else s[where] for a, s in zip(inputs, shaped)))
+        fn(out[where], *(a[where] if span else a for a, span in zip(shaped, spans)))
 
     parallel_for(cut, out.shape[axis], out.nbytes)
     return out

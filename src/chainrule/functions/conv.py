@@ -172,8 +172,9 @@ def _wide_columns(xpad, kernel, oh):
 
 
 # Scratch tags (see backend.Scratch): conv2d's im2col matrix, a GEMM result before its bias
-# add, and _widen's zero-padded gradient (whose tag adds the width it fills).
-COLUMNS, GEMM, WIDE = "conv columns", "conv gemm", "conv widened"
+# add, _widen's zero-padded gradient (whose tag adds the width it fills), and the im2col
+# matrix without its wide columns (Conv2dGradW when the kernel has few taps).
+COLUMNS, GEMM, WIDE, NARROW = "conv columns", "conv gemm", "conv widened", "conv narrowed"
 
 
 def _widen(g, wp):
@@ -326,19 +327,24 @@ class Conv2dGradW(Function):
             col = _conv_columns(x, self.kernel, self.stride, self.pad, oh)
         self.col = None  # only the forward needs it
         gy2 = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # free when gy is channels-major
-        columns, widened = col, None
+        columns, widened, narrowed = col, None, None
         if col.shape[1] != gy2.shape[1]:  # wide columns: pad gy with zeros or drop them
             if o < len(col):
                 gy2 = widened = _widen(gy, col.shape[1] // (n * oh))
-            else:
-                col = col.reshape(len(col), n, oh, _row_width(col, n, oh, ow))[..., :ow]
-                col = col.reshape(len(col), -1)
+            else:  # copied into scratch: a fresh 0.9 MB cost bench's CNN 122 page faults a step
+                narrowed = scratch.take(NARROW, get_array_module(col), (len(col), n, oh, ow),
+                                        col.dtype)
+                wide = col.reshape(len(col), n, oh, _row_width(col, n, oh, ow))[..., :ow]
+                backend_threads.split(copy_into, narrowed, wide)
+                col = narrowed.reshape(len(col), -1)
         # col @ gy2ᵀ, transposed after: OpenBLAS runs this long-K product with the wide operand
         # untransposed, 0.87 ms against 1.27 ms for gy2 @ colᵀ (bench CNN's second conv, 1 core)
         gW = (col @ gy2.T).T.reshape((o, x.shape[1]) + self.kernel)
         _give_columns(columns, self.stride)
         if widened is not None:
             scratch.give((WIDE, ow), widened.base)
+        if narrowed is not None:
+            scratch.give(NARROW, narrowed)
         return gW
 
     def backward(self, ggW):
