@@ -130,7 +130,10 @@ class Scratch:
     """
 
     PER_KEY = 4
-    MAX_BYTES = 256 << 20
+    # Room for two of the largest results in use: per-sample gradients of bench's MLP are
+    # 171 MB, and a caller holds one step's while the next is written (a result is kept only
+    # while every kept one of its key is in use, so the pool never exceeds the peak in use).
+    MAX_BYTES = 512 << 20
     # Smaller results stay plain: the check costs ~10 µs, more than malloc's bins ever do
     # there (bench's MLP, 256 KiB activations, never faults; its CNN's are 0.5-1.6 MiB).
     MIN_RESULT_BYTES = 1 << 19

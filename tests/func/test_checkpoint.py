@@ -6,6 +6,7 @@ import pytest
 import chainrule as cr
 import chainrule.functions as F
 from chainrule import nn
+from chainrule.core.mode import grad_mode
 
 
 def blocks(depth=6, width=8, seed=0):
@@ -93,6 +94,67 @@ def test_errors_name_the_checkpoint():
     with pytest.raises(TypeError, match="checkpoint\\(<lambda>\\): the function must return "
                                         "a Variable or a tuple of Variables, got float"):
         cr.checkpoint(lambda v: 1.0, x)
+    assert grad_mode.observer is None and not grad_mode.dispatch  # put back after a failure
     y = cr.checkpoint(lambda v: v * v, x).sum()
+    assert grad_mode.observer is None and not grad_mode.dispatch  # and after a success
     with pytest.raises(RuntimeError, match="higher-order gradients .* cannot pass through"):
         y.backward(create_graph=True)
+
+
+def test_the_first_run_records_nothing_inside_fn():
+    W = cr.Variable(np.random.default_rng(4).standard_normal((3, 3)))
+    x = cr.Variable(np.ones((2, 3)))
+    seen = []
+
+    def fn(h):
+        inner = h @ W
+        seen.append(inner)
+        return F.tanh(inner)
+
+    y = cr.checkpoint(fn, x)
+    assert seen[0].creator is None and not seen[0].requires_grad
+    assert [type(v) for v in y.creator.inputs] == [cr.Variable, cr.Variable]
+    assert y.creator.inputs[0] is x and y.creator.inputs[1] is W
+    y.sum().backward()  # the recomputation records: the gradients arrive
+    expected = cr.grad(F.tanh(x @ W).sum(), [x, W])
+    np.testing.assert_allclose(x.grad.data, expected[0].data, rtol=1e-12)
+    np.testing.assert_allclose(W.grad.data, expected[1].data, rtol=1e-12)
+
+
+def test_a_captured_variable_of_the_graph_around_fn_passes_its_gradient_on():
+    W = cr.Variable(np.random.default_rng(5).standard_normal((3, 3)))
+    x = cr.Variable(np.ones((2, 3)), requires_grad=False)
+    scaled = W * 2.0  # made outside fn, read by it
+    y = cr.checkpoint(lambda h: F.tanh(h @ scaled), x)
+    assert y.creator.inputs[1] is scaled
+    (g,) = cr.grad(y.sum(), [W])
+    (h,) = cr.grad(F.tanh(x @ (W * 2.0)).sum(), [W])
+    np.testing.assert_allclose(g.data, h.data, rtol=1e-12)
+
+
+@pytest.mark.parametrize("recording_inside", [False, True])
+def test_nested_checkpoints_find_the_inner_weights_and_match_plain(recording_inside):
+    rng = np.random.default_rng(6)
+    W1, W2 = (cr.Variable(rng.standard_normal((4, 4))) for _ in range(2))
+    x = cr.Variable(rng.standard_normal((3, 4)))
+
+    def inner(h):
+        return F.dropout(F.tanh(h @ W1), 0.5)
+
+    def outer(h, nested):
+        if nested and recording_inside:
+            with cr.enable_grad():
+                h = cr.checkpoint(inner, h)
+        else:
+            h = cr.checkpoint(inner, h) if nested else inner(h)
+        return F.tanh(h @ W2)
+
+    grads = []
+    for nested in (False, True):
+        np.random.seed(11)
+        y = cr.checkpoint(outer, x, nested) if nested else outer(x, nested)
+        grads.append(cr.grad((y * y).sum(), [x, W1, W2]))
+        if nested and not recording_inside:
+            assert set(map(id, y.creator.inputs)) == {id(x), id(W1), id(W2)}
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a.data, b.data)

@@ -103,14 +103,17 @@ class Function:
     def _dispatch(self, inputs):
         """The call with what ``grad_mode.dispatch`` asks for around it: anomaly checks of the
         outputs, the outputs' tangents when a forward-mode level is open, and the call told to
-        the tracer of ``chainrule.viz.record()``; inside vmap, the batching rule of the call
-        (chainrule/func/batching.py), which comes back here plainly."""
+        the tracer of ``chainrule.viz.record()``; the inputs shown to an observer (checkpoint's
+        forward); inside vmap, the batching rule of the call (chainrule/func/batching.py),
+        which comes back here plainly."""
         if grad_mode.batch is not None:
             return grad_mode.batch.call(self, inputs)
         for x in inputs:
             if not hasattr(x, "creator"):
                 inputs = self._lift(inputs)
                 break
+        if grad_mode.observer is not None:
+            grad_mode.observer(inputs)
         grad_mode.dispatch = False  # the plain call inside, then the flag as it was
         try:
             result = self(*inputs)

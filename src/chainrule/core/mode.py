@@ -15,9 +15,12 @@ class _GradMode(threading.local):
     levels = ()  # the open forward-mode levels (core/forward.py), outermost first
     batch = None  # the running vmap's Batch (chainrule/func/batching.py), or None
     tracer = None  # or an object told of each recorded call and backward step (viz.trace)
+    # or a callable given every call's inputs, recorded or not: how checkpoint's forward,
+    # run without recording, finds the weights its function reads (func/checkpoint.py)
+    observer = None
     # Whether Function calls take the slow path (Function._dispatch), kept equal to
-    # ``anomaly or levels or batch or tracer`` by ``refresh()``: the plain path tests this
-    # one flag alone.
+    # ``anomaly or levels or batch or tracer or observer`` by ``refresh()``: the plain path
+    # tests this one flag alone.
     dispatch = False
 
 
@@ -27,7 +30,8 @@ grad_mode = _GradMode()
 def refresh():
     """Recompute ``grad_mode.dispatch`` after a change to what the slow path serves."""
     grad_mode.dispatch = bool(grad_mode.anomaly or grad_mode.levels
-                              or grad_mode.batch is not None or grad_mode.tracer is not None)
+                              or grad_mode.batch is not None or grad_mode.tracer is not None
+                              or grad_mode.observer is not None)
 
 
 def set_batch(batch):

@@ -1,24 +1,25 @@
 """Checkpointing: trade compute for memory, as torch.utils.checkpoint.
 
-``checkpoint(fn, *args)`` keeps none of ``fn``'s inner activations: the call enters the graph
-as one node holding fn's inputs alone, and backward runs ``fn`` again, recording, and
-differentiates that. A deep model split into √L checkpointed segments keeps about √L
-activations instead of L, for one more forward pass. Random operations draw the same
-numbers the second time: the NumPy generator's state is taken before the first run and put
-back for the second.
+``checkpoint(fn, *args)`` keeps none of ``fn``'s inner activations: fn runs without
+recording, and the call enters the graph as one node holding fn's inputs alone; backward
+runs ``fn`` again, recording, and differentiates that. A deep model split into √L
+checkpointed segments keeps about √L activations instead of L, for one more forward pass.
+Random operations draw the same numbers the second time: the NumPy generator's state is
+taken before the first run and put back for the second.
 
-The first run records fn's graph only long enough to find the weights fn reads besides its
-arguments (closures, a Module's parameters), then drops it with every activation in it, so
-they become inputs of the checkpoint node and get their gradients from ``backward`` and
-``chainrule.grad`` alike (as torch's non-reentrant checkpoint; it never holds more than the
-one segment the recomputation holds too).
+The weights fn reads besides its arguments (closures, a Module's parameters) must be
+inputs of the node too, so that they get their gradients from ``backward`` and
+``chainrule.grad`` alike. The first run finds them without recording anything: every
+call's inputs are shown to an observer (``grad_mode.observer``, core/mode.py), and under
+no_grad nothing fn makes needs a gradient, so each input that needs one and is not an
+argument is such a weight (or a Variable of the graph around fn, which is as good).
 """
 
 import numpy as np
 
 from chainrule.core.engine import grad as engine_grad
 from chainrule.core.function import Function
-from chainrule.core.mode import enable_grad, grad_mode
+from chainrule.core.mode import enable_grad, grad_mode, refresh
 from chainrule.core.variable import Variable
 
 
@@ -38,16 +39,37 @@ def checkpoint(fn, *args):
         return fn(*args)
     rng = np.random.get_state()
     inputs = [a for a in args if isinstance(a, Variable)]
-    leaves = [fresh(x) for x in inputs]
-    outs = call(fn, args, leaves, name_of(fn))  # recorded, to find what fn reads ...
-    params = captured(outs, {id(x) for x in leaves})
-    arrays = tuple(y._data for y in outs)  # ... then the graph is dropped with outs
-    del outs
-    return Checkpoint(fn, args, len(inputs), rng, arrays)(*inputs, *params)
+    outs, weights = unrecorded(fn, args, inputs, name_of(fn))
+    arrays = tuple(y._data for y in outs)
+    return Checkpoint(fn, args, len(inputs), rng, arrays)(*inputs, *weights)
+
+
+def unrecorded(fn, args, inputs, name):
+    """``(outputs, weights)``: fn run without recording, and the Variables needing gradients
+    that its operations read besides ``inputs``, in the order first read."""
+    known = {id(x) for x in inputs}
+    found = {}
+
+    def observe(xs):
+        for x in xs:
+            if x.requires_grad and id(x) not in known:
+                found.setdefault(id(x), x)
+
+    # A checkpoint inside fn runs plainly here (recording is off), so this sees its reads;
+    # one inside ``enable_grad`` calls its node with its weights, so this sees those too.
+    previous = grad_mode.enabled, grad_mode.observer
+    grad_mode.enabled, grad_mode.observer = False, observe
+    refresh()
+    try:
+        outs = call(fn, args, inputs, name)
+    finally:
+        grad_mode.enabled, grad_mode.observer = previous
+        refresh()
+    return outs, list(found.values())
 
 
 def fresh(x):
-    """A leaf with x's array: fn's graph starts here, cut from the graph that made x."""
+    """A leaf with x's array: fn's recomputed graph starts here, cut from the graph that made x."""
     return Variable(x._data, requires_grad=x.requires_grad)
 
 
@@ -69,7 +91,8 @@ def call(fn, args, variables, name):
 class Checkpoint(Function):
     """y = fn(*args), its graph not kept;  gx = the gradient of fn recomputed in backward
 
-    Inputs: fn's Variable arguments, then the leaves fn reads besides them (its weights).
+    Inputs: fn's Variable arguments, then the Variables needing gradients that fn reads
+    besides them (its weights).
     """
 
     keeps_outputs = False
@@ -111,19 +134,3 @@ class Checkpoint(Function):
                                                       allow_unused=True)))
         return tuple(found.get(id(v)) for v in leaves + weights)
 
-
-def captured(outputs, known):
-    """The leaves needing gradients that ``outputs`` reach, other than the ``known`` ones."""
-    seen, found, stack = set(), [], [y.creator for y in outputs if y.creator is not None]
-    while stack:
-        f = stack.pop()
-        if id(f) in seen:
-            continue
-        seen.add(id(f))
-        for x in f.inputs:
-            if x.creator is not None:
-                stack.append(x.creator)
-            elif x.requires_grad and id(x) not in known and id(x) not in seen:
-                seen.add(id(x))
-                found.append(x)
-    return found
