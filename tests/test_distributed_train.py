@@ -39,9 +39,9 @@ def environment():
     return {**os.environ, "OPENBLAS_NUM_THREADS": "1"}  # one core per rank
 
 
-def train(*args, ranks=1, program=("-m", "chainrule"), timeout=TIMEOUT):
+def train(*args, ranks=1, program=("-m", "chainrule"), timeout=TIMEOUT, command="train"):
     """``chainrule train ARGS`` on ``ranks`` ranks (1: no mpiexec); the CompletedProcess."""
-    command = [sys.executable, *program, "train", *map(str, args)]
+    command = [sys.executable, *program, command, *map(str, args)]
     if ranks > 1:
         command = [_mpiexec_or_none(), "-n", str(ranks), *command]
     return subprocess.run(command, capture_output=True, text=True, env=environment(),
@@ -206,6 +206,34 @@ def test_ctrl_c_stops_every_rank_at_the_same_step_and_rank_0_saves(tmp_path):
     assert job.returncode == 130
     assert err.count("chainrule: interrupted during epoch") == 1 and "Traceback" not in err
     assert (tmp_path / "interrupted.safetensors").stat().st_size > 0
+
+
+def evaluate(*args, ranks=1, timeout=TIMEOUT):
+    """``chainrule eval ARGS`` on ``ranks`` ranks (1: no mpiexec); the CompletedProcess."""
+    return train(*args, ranks=ranks, timeout=timeout, command="eval")
+
+
+@needs_mpi
+def test_eval_on_ranks_sums_their_shards_into_the_one_process_matrix(runs, tmp_path):
+    checkpoint = runs[2][0] / "final.safetensors"
+    one = evaluate(checkpoint, "--out", tmp_path / "one")
+    assert one.returncode == 0, one.stderr
+    summary, *table = [line for line in one.stdout.splitlines() if not line.startswith("wrote")]
+    for ranks, done in [(2, evaluate(checkpoint, "--out", tmp_path / "two", ranks=2)),
+                        (3, evaluate(checkpoint, "--out", tmp_path / "three", "--ranks", 3))]:
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        lines = [line for line in done.stdout.splitlines() if not line.startswith("wrote")]
+        # rank 0 alone prints; the shards' counts add up to the 360 test digits, once each
+        assert lines == [f"{summary} on {ranks} ranks", *table] and "/360)" in summary
+
+
+@needs_mpi
+def test_eval_on_ranks_that_cannot_read_the_checkpoint_reports_it_once(tmp_path):
+    started = time.monotonic()
+    done = evaluate(tmp_path / "missing.safetensors", ranks=2, timeout=30)
+    assert done.returncode == 1 and done.stdout == "" and time.monotonic() - started < 30
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("chainrule eval: error: ") and "missing.safetensors" in line
 
 
 def test_without_ranks_leaves_the_ranks_their_own_command():

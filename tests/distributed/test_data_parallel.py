@@ -15,7 +15,8 @@ from mpi_launch import ROOT, TIMEOUT, launch, mpiexec, rank_env
 from chainrule.backend import gpu_available
 
 CHECKS = ["collectives", "sgd_float64", "adam_float64", "sgd_float32", "adam_float32",
-          "no_sync", "unused", "start_state", "sampler", "mismatch"]
+          "no_sync", "unused", "start_state", "sampler", "mismatch", "fake_cupy_nccl",
+          "fake_cupy_host"]
 TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
 
 
@@ -122,6 +123,27 @@ def test_cupy_gradients_average_on_the_gpus_as_one_cpu_process(tmp_path):
         out = result["cupy"]
         assert out["difference"] <= 1e-12 and out["counts"] == [3, 3, 3] and out["counts_on_gpu"]
     assert results[0]["cupy"]["digest"] == results[1]["cupy"]["digest"]
+
+
+@pytest.mark.parametrize("check", ["fake_cupy_nccl", "fake_cupy_host"])
+def test_cupy_code_without_a_gpu_stages_through_host_memory_or_calls_nccl(ranks, check):
+    """The CuPy code on the CPU, fake_cupy.py standing in for CuPy with NCCL and without:
+    what surrounds the GPU is checked (MPI never sees a device array, results come back on
+    the device, NCCL gets the buffers); no GPU ran. The real run is the test above."""
+    n, results = ranks
+    expected = np.arange(4.0) * n + n * (n - 1) / 2
+    for out in (result[check] for result in results):
+        assert out["on_device"] == sorted(["sum", "mean", "max", "min", "uint8_sum",
+                                           "broadcast", "gathered"])
+        assert out["sum"] == expected.tolist() and out["mean"] == (expected / n).tolist()
+        assert out["max"] == (np.arange(4.0) + n - 1).tolist()
+        assert out["min"] == np.arange(4.0).tolist() and out["input_unchanged"]
+        assert out["uint8_sum"] == [n * (n + 1) // 2] * 3  # no NCCL code: by host memory
+        assert out["broadcast"] == [10.0 * (n - 1)] * 3
+        assert out["gathered"] == [[[k, k]] * (k + 1) for k in range(n)]
+        assert out["difference"] <= TOLERANCE["float64"] and out["params_on_device"]
+        assert out["nccl_calls"] == (["allReduce", "bcast"] if check.endswith("nccl") else [])
+    assert len({result[check]["digest"] for result in results}) == 1
 
 
 def test_the_docs_example_trains_on_two_ranks_and_only_rank0_prints(tmp_path):

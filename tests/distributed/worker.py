@@ -211,8 +211,59 @@ def check_cupy():
             "counts_on_gpu": type(counts).__module__.startswith("cupy")}
 
 
+def check_fake_cupy(nccl):
+    """The CuPy code on the CPU, with tests/distributed/fake_cupy.py standing in for CuPy
+    (and NCCL, or not): collectives and DDP training on "device" arrays, which MPI never
+    sees; results come back on the "device". Nothing runs on a GPU here."""
+    import fake_cupy
+
+    from chainrule.distributed.world import world
+
+    cp = fake_cupy.install(nccl)
+    w = world()
+    comm, w.comm = w.comm, fake_cupy.guard(w.comm)
+    try:
+        r, n = dist.rank(), dist.world_size()
+        x = cp.asarray(np.arange(4.0) + r)
+        results = {
+            "sum": dist.all_reduce(x), "mean": dist.all_reduce(x, op="mean"),
+            "max": dist.all_reduce(x, op="max"), "min": dist.all_reduce(x, op="min"),
+            "uint8_sum": dist.all_reduce(cp.full(3, r + 1, dtype=np.uint8)),
+            "broadcast": dist.broadcast(cp.full(3, 10.0 * r, dtype=np.float32), root=n - 1),
+            "gathered": dist.all_gather(cp.full((r + 1, 2), r, dtype=np.int64)),
+        }
+        out = {"input_unchanged": cp.asnumpy(x).tolist() == (np.arange(4.0) + r).tolist(),
+               "on_device": sorted(k for k, v in results.items() if all(
+                   isinstance(a, cp.ndarray) for a in (v if isinstance(v, list) else [v])))}
+        out.update({k: [cp.asnumpy(a).tolist() for a in v] if isinstance(v, list) else
+                    cp.asnumpy(v).tolist() for k, v in results.items()})
+        reference = mlp(np.float64)
+        train(reference, make_optimizer("adam", reference.parameters()), np.float64, False)
+        model = mlp(np.float64)
+        for p in model.parameters():
+            p.data = cp.asarray(p.data)
+        model = dist.DistributedDataParallel(model, bucket_mb=1e-4)
+        opt = make_optimizer("adam", model.parameters())
+        for step in range(STEPS):
+            xb, tb = global_batch(np.float64, step)
+            opt.zero_grad()
+            F.softmax_cross_entropy(model(cp.asarray(shard(xb))), shard(tb)).backward()
+            opt.step()
+        out.update(difference=max_difference(model.module, reference), digest=digest(model),
+                   dtype="float64", buckets=len(model._buckets),
+                   params_on_device=all(isinstance(p.data, cp.ndarray)
+                                        for p in model.parameters()),
+                   nccl_calls=sorted({call[0] for call in fake_cupy.NcclCommunicator.calls}))
+        return out
+    finally:
+        w.comm, w.nccl = comm, None
+        fake_cupy.uninstall()
+
+
 CHECKS = {
     "cupy": check_cupy,
+    "fake_cupy_nccl": lambda: check_fake_cupy(nccl=True),
+    "fake_cupy_host": lambda: check_fake_cupy(nccl=False),
     "collectives": check_collectives,
     "sgd_float64": lambda: check_equivalence("sgd", np.float64, bucket_mb=1e-4),
     "adam_float64": lambda: check_equivalence("adam", np.float64, bucket_mb=25),

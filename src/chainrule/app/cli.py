@@ -7,7 +7,7 @@ a non-zero exit status, never a traceback::
 
     chainrule train --epochs 5 --out runs/try
     chainrule train --ranks 4 --batch-size 128     # or: mpiexec -n 4 chainrule train ...
-    chainrule eval runs/try/best.safetensors
+    chainrule eval runs/try/best.safetensors       # --ranks 4, or mpiexec -n 4 chainrule eval
     chainrule graph "(apple*apple_num + orange*orange_num)*tax" --out apple.svg \\
         --set apple=100 apple_num=2 orange=150 orange_num=3 tax=1.1
 """
@@ -118,6 +118,9 @@ def _add_eval(p):
     p.add_argument("--data-dir", help="folder of the MNIST-style files")
     p.add_argument("--download", action="store_true")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--ranks", type=int, metavar="N",
+                   help="evaluate on N processes started with mpiexec, each a share of the "
+                        "test set (needs the [mpi] extra)")
     p.set_defaults(run=run_eval)
 
 
@@ -143,15 +146,9 @@ def run_train(args):
     from chainrule.app.runfiles import run_dir
 
     world = parallel.World.join()
-    if args.ranks is not None and args.ranks != world.size:
-        if world.size > 1:
-            raise UsageError(f"--ranks {args.ranks} inside an mpiexec job of {world.size} "
-                             "ranks; give one or the other")
-        if args.ranks < 1:
-            raise UsageError(f"--ranks must be at least 1, got {args.ranks}")
+    if _relaunch(args, world):
         parallel.World(size=args.ranks).check_batch(_train_config(args)[0].batch_size)
-        rest = args.argv[args.argv.index("train") + 1:]
-        return parallel.launch(args.ranks, parallel.without_ranks(rest))
+        return _launch(args)
     allocator.keep_freed_memory()  # a training program: reuse freed buffers step after step
     # one rank that cannot start stops them all, and one reports it; then rank 0's folder
     trainer = world.together(lambda: _trainer(args, world), USER_ERRORS)
@@ -178,6 +175,26 @@ def run_train(args):
         say(f"done in {summary['seconds']:.1f} s: test accuracy {summary['test_acc']:.2%} "
             f"(best {summary['best_test_acc']:.2%}); {summary['out_dir']} holds {files}")
     return 0
+
+
+def _relaunch(args, world):
+    """Whether ``--ranks N`` asks this process (outside mpiexec) to start N ranks instead."""
+    if args.ranks is None or args.ranks == world.size:
+        return False
+    if world.size > 1:
+        raise UsageError(f"--ranks {args.ranks} inside an mpiexec job of {world.size} "
+                         "ranks; give one or the other")
+    if args.ranks < 1:
+        raise UsageError(f"--ranks must be at least 1, got {args.ranks}")
+    return True
+
+
+def _launch(args):
+    """This command line, less ``--ranks``, on ``--ranks`` ranks under mpiexec."""
+    from chainrule.app import parallel
+
+    rest = args.argv[args.argv.index(args.command) + 1:]
+    return parallel.launch(args.ranks, parallel.without_ranks(rest), args.command)
 
 
 def _train_config(args):
@@ -213,12 +230,21 @@ def _silent(line):
 
 
 def run_eval(args):
-    from chainrule.app import training
+    from chainrule.app import parallel, training
     from chainrule.app.runfiles import format_confusion
 
-    acc, matrix, png = training.evaluate_checkpoint(args.checkpoint, args.out, args.data_dir,
-                                                    args.download, args.device)
-    print(f"test accuracy {acc:.2%} ({int(matrix.trace())}/{int(matrix.sum())})")
+    world = parallel.World.join()
+    if _relaunch(args, world):
+        return _launch(args)
+    # every rank loads the checkpoint; one that cannot is reported once and stops them all
+    loaded = world.together(lambda: training.load_evaluation(
+        args.checkpoint, args.data_dir, args.download, world.device(args.device)), USER_ERRORS)
+    with world.abort_on_error(plain=USER_ERRORS, command="eval"):
+        acc, matrix, png = training.evaluate(*loaded, args.checkpoint, args.out, world=world)
+    if not world.main:
+        return 0
+    ranks = f" on {world.size} ranks" if world.size > 1 else ""
+    print(f"test accuracy {acc:.2%} ({int(matrix.trace())}/{int(matrix.sum())}){ranks}")
     print("confusion matrix (rows: true class, columns: predicted class):")
     print(format_confusion(matrix))
     if png is not None:

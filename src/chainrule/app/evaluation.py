@@ -1,7 +1,7 @@
 """Counting a classifier's right answers: predictions, accuracy and the confusion matrix.
 
-``chainrule train`` counts on each rank's shard of the test set and sums the counts
-(``correct_count``); ``chainrule eval`` draws the whole confusion matrix.
+Under mpiexec each rank counts on its shard of the test set and the counts are summed:
+``chainrule train`` sums ``correct_count``, ``chainrule eval`` the confusion matrices.
 """
 
 import numpy as np
@@ -30,10 +30,6 @@ def labels_of(dataset):
     if t is None:
         t = np.concatenate([tb for _, tb in DataLoader(dataset, EVAL_BATCH)])
     return np.asarray(t, dtype=np.int64)
-
-
-def accuracy(predictions, dataset):
-    return float((predictions == labels_of(dataset)).mean())
 
 
 def confusion_matrix(labels, predictions, n_classes):

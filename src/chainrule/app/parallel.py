@@ -79,6 +79,11 @@ class World:
             totals = np.asarray(dist.all_reduce(totals, op="sum"))
         return totals.tolist()
 
+    def sum_counts(self, counts):
+        """An integer array of counts (a confusion matrix) summed over the ranks, exactly."""
+        counts = np.asarray(counts, dtype=np.int64)
+        return np.asarray(dist.all_reduce(counts, op="sum")) if self.size > 1 else counts
+
     def together(self, task, errors):
         """``task()``'s result on this rank, once every rank has run its own ``task``.
 
@@ -155,13 +160,14 @@ class World:
         return dist.DistributedDataParallel(model)
 
     @contextlib.contextmanager
-    def abort_on_error(self, collective=(), plain=()):
+    def abort_on_error(self, collective=(), plain=(), command="train"):
         """An error on this rank ends every rank (naming this one), except ``collective`` ones.
 
         ``collective`` exceptions are raised by every rank at the same step (the ranks
         decided together), so they leave normally; any other would leave the other ranks
         waiting in a collective for ever, and aborts the job instead. A ``plain`` error (a
-        file, a value: the user's to fix) is one line naming the rank, without traceback.
+        file, a value: the user's to fix) is one line naming ``chainrule COMMAND`` and the
+        rank, without traceback.
         """
         try:
             yield
@@ -173,7 +179,7 @@ class World:
             with dist.abort_on_error():
                 if isinstance(error, plain):
                     message = " ".join(str(error).split()) or type(error).__name__
-                    print(f"chainrule train: error: rank {self.rank}: {message}",
+                    print(f"chainrule {command}: error: rank {self.rank}: {message}",
                           file=sys.stderr, flush=True)
                     raise SystemExit(1) from None
                 raise
@@ -191,17 +197,16 @@ def find_mpiexec():
     return found
 
 
-def launch(ranks, argv):
-    """Run ``chainrule train argv`` on ``ranks`` ranks under mpiexec; returns its exit status.
+def launch(ranks, argv, command="train"):
+    """Run ``chainrule COMMAND argv`` on ``ranks`` ranks under mpiexec; returns its exit status.
 
     Ctrl-C reaches the ranks too (they save a checkpoint and stop), so the launcher
     waits for them to leave instead of leaving first.
     """
     if importlib.util.find_spec("mpi4py") is None:
         raise RuntimeError(f"--ranks needs mpi4py, which this Python lacks ({dist.MPI_EXTRA_HINT})")
-    command = [find_mpiexec(), "-n", str(ranks), sys.executable, "-m", "chainrule", "train",
-               *argv]
-    job = subprocess.Popen(command)
+    job = subprocess.Popen([find_mpiexec(), "-n", str(ranks), sys.executable, "-m", "chainrule",
+                            command, *argv])
     while True:
         try:
             return job.wait()

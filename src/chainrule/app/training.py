@@ -27,7 +27,7 @@ import chainrule.functions as F
 from chainrule import backend, optim
 from chainrule.app import builders
 from chainrule.app.builders import ConfigError
-from chainrule.app.evaluation import accuracy, confusion_matrix, correct_count, labels_of, predict
+from chainrule.app.evaluation import confusion_matrix, correct_count, labels_of, predict
 from chainrule.app.parallel import World
 from chainrule.app.runfiles import plot_confusion, plot_curves, run_dir, write_json, write_metrics
 from chainrule.app.runtime import blas_threads, ctrl_c_between_steps, progress_bar
@@ -345,12 +345,22 @@ def _one_line(error):
 
 
 def evaluate_checkpoint(path, out=None, data_dir=None, download=False, device="cpu",
-                        log=print):
+                        log=print, world=None):
     """Test accuracy and confusion matrix of a checkpoint, the matrix also drawn as a PNG.
 
     The PNG goes next to the checkpoint, or into ``out``. Returns
-    ``(accuracy, matrix, png_path)``; png_path is None without matplotlib.
+    ``(accuracy, matrix, png_path)``; png_path is None without matplotlib. Under mpiexec
+    (``world``) the two steps run apart, as ``chainrule eval`` does: ``load_evaluation``
+    inside ``world.together`` then ``evaluate``.
     """
+    world = world or World()
+    return evaluate(*load_evaluation(path, data_dir, download, world.device(device)), path,
+                    out, log, world)
+
+
+def load_evaluation(path, data_dir=None, download=False, device="cpu"):
+    """``(model, test_set, config)`` of the checkpoint ``path``: its model holds the saved
+    weights on ``device``; the test set is the one of the checkpoint's dataset."""
     state = read_checkpoint(path)
     config = TrainConfig.from_dict(state["config"])
     config.device = device
@@ -363,10 +373,28 @@ def evaluate_checkpoint(path, out=None, data_dir=None, download=False, device="c
     except (ValueError, TypeError) as error:
         raise CheckpointError(f"checkpoint {path} does not fit its own {config.model} "
                               f"configuration ({_one_line(error)})") from None
-    predictions = predict(model, test_set, device)
-    matrix = confusion_matrix(labels_of(test_set), predictions, builders.CLASSES[config.dataset])
-    folder = run_dir(out or os.path.dirname(os.path.abspath(path)))
-    stem = os.path.splitext(os.path.basename(path))[0]
-    png = plot_confusion(os.path.join(folder, f"{stem}-confusion.png"), matrix,
-                         f"{config.dataset} {config.model}: {stem}", log)
-    return accuracy(predictions, test_set), matrix, png
+    return model, test_set, config
+
+
+def evaluate(model, test_set, config, path, out=None, log=print, world=None):
+    """``(accuracy, matrix, png_path)`` of ``model`` on ``test_set`` (see evaluate_checkpoint).
+
+    Each rank of ``world`` predicts its shard of the test set (every size-th example) and
+    the ranks' confusion matrices are summed, so every rank returns the whole matrix; only
+    rank 0 draws it (the others return png_path None).
+    """
+    world = world or World()
+    shard = world.shard(test_set)
+    classes = builders.CLASSES[config.dataset]
+    if len(shard):
+        matrix = confusion_matrix(labels_of(shard), predict(model, shard, config.device), classes)
+    else:  # more ranks than test examples leaves some shards empty
+        matrix = np.zeros((classes, classes), dtype=np.int64)
+    matrix = world.sum_counts(matrix)
+    png = None
+    if world.main:
+        folder = run_dir(out or os.path.dirname(os.path.abspath(path)))
+        stem = os.path.splitext(os.path.basename(path))[0]
+        png = plot_confusion(os.path.join(folder, f"{stem}-confusion.png"), matrix,
+                             f"{config.dataset} {config.model}: {stem}", log)
+    return float(matrix.trace() / matrix.sum()), matrix, png
