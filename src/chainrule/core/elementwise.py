@@ -171,10 +171,10 @@ class ReluGrad(Function):
     def forward(self, gy, y):
         if gy.dtype.kind != "f" or gy.shape != y.shape:
             return gy * (y != 0)
-        mask = scratch.take("relu mask", get_array_module(y), y.shape, bool)
+        mask = scratch.take_like("relu mask", y, bool)
         gx = scratch.result_like("relu grad", gy)
         backend_threads.split(_relu_grad_into, gx, gy, y, mask)  # no temporary: no page faults
-        scratch.give("relu mask", mask)
+        scratch.give("relu mask", mask.base if mask.base is not None else mask)
         return gx
 
     def backward(self, ggx):
