@@ -167,3 +167,14 @@ def test_the_callers_errstate_holds_in_every_slab(threads):
     with np.errstate(invalid="ignore"):
         got = backend_threads.ufunc(np.sqrt, x, out=np.empty(6))
     np.testing.assert_array_equal(np.isnan(got), x < 0)
+
+
+def test_an_idle_worker_holds_no_slab_of_the_output(threads):
+    """Else the output's refcount stays up after the call, and Scratch.result, which reuses
+    an array only when nothing refers to it, keeps making new ones."""
+    import sys
+
+    out = np.empty(9)
+    before = sys.getrefcount(out)
+    backend_threads.ufunc(np.negative, np.arange(9.0), out=out)
+    assert sys.getrefcount(out) == before
