@@ -182,3 +182,14 @@ def test_parallel_for_covers_the_range_once(threads):
     seen.clear()
     backend_threads.parallel_for(record, 2, nbytes=1 << 30)  # fewer items than threads
     assert sorted(seen) == [(0, 1), (1, 2)]
+
+
+def test_an_idle_worker_holds_no_slab_of_the_output(threads):
+    """Else the output's refcount stays up after the call, and Scratch.result, which reuses
+    an array only when nothing refers to it, keeps making new ones."""
+    import sys
+
+    out = np.empty(9)
+    before = sys.getrefcount(out)
+    backend_threads.ufunc(np.negative, np.arange(9.0), out=out)
+    assert sys.getrefcount(out) == before

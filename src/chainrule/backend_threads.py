@@ -84,6 +84,9 @@ class _Worker:
                 fn(*args)
             except BaseException as error:  # handed to the caller, raised there
                 self.error = error
+            # Hold no slab while idle: a view keeps its base alive, and scratch.result
+            # reuses an array only once nothing refers to it.
+            task = fn = args = None
             self.done.release()
 
     def stop(self):
