@@ -31,9 +31,11 @@ import numpy as np
 
 ENV_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
-# Below this many bytes of output a split does not pay. On bench's 2-core machine a wake-up
-# and report back (two bare-lock hand-offs) take 15 µs at best, relu on one thread 31 µs on
-# 256 KiB and 190 µs on 1.6 MiB: half of 512 KiB saves about as much as the hand-off costs.
+# Below this many bytes written a split does not pay. On bench's 2-core machine a wake-up
+# and report back (two bare-lock hand-offs) took 15 µs at best, relu on one thread 31 µs on
+# 256 KiB and 150 µs on 1.6 MiB: half of 512 KiB saves about as much as the hand-off costs.
+# (Measured under load from other jobs; with the second core busy elsewhere a split waits
+# for it: relu on 1.6 MiB took 181 µs split against 150 unsplit. See bench/README.md.)
 MIN_BYTES = 1 << 19
 
 
@@ -197,7 +199,7 @@ def parallel_for(fn, length, nbytes):
         pool.busy.release()
 
 
-def split(fn, out, *inputs):
+def split(fn, out, *inputs, nbytes=None):
     """``fn(out, *inputs)``, run as ``fn(out_slab, *input_slabs)`` on several threads when
     ``out`` is large (``parallel_for``). Returns ``out``.
 
@@ -206,10 +208,12 @@ def split(fn, out, *inputs):
     ``out``'s shape: each slab writes only its own cut). ``inputs`` are arrays broadcastable
     to ``out.shape`` (cut alongside it where they span the cut axis, left unbroadcast) or
     anything else (passed whole, e.g. a scalar).
-    Unsplit when: one thread, ``out`` small or not a NumPy array, or ``out`` overlapping an
-    input other than itself.
+    ``nbytes`` is the memory the call writes (default ``out.nbytes``; more when ``fn`` also
+    writes work arrays). Unsplit when: one thread, ``nbytes`` small, ``out`` not a NumPy
+    array, or ``out`` overlapping an input other than itself.
     """
-    if _pool.threads < 2 or type(out) is not np.ndarray or out.nbytes < MIN_BYTES:
+    nbytes = out.nbytes if nbytes is None else nbytes
+    if _pool.threads < 2 or type(out) is not np.ndarray or nbytes < MIN_BYTES:
         fn(out, *inputs)
         return out
     axis = _split_axis(out, 2)
@@ -230,7 +234,7 @@ def split(fn, out, *inputs):
         where = before + (slice(lo, hi),)
         fn(out[where], *(a[where] if span else a for a, span in zip(shaped, spans)))
 
-    parallel_for(cut, out.shape[axis], out.nbytes)
+    parallel_for(cut, out.shape[axis], nbytes)
     return out
 
 
