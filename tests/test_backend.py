@@ -43,6 +43,18 @@ def test_scatter_add_adds_every_repeat(index):
     np.testing.assert_array_equal(target, expected)
 
 
+@pytest.mark.parametrize(("rows", "width", "ids"), [(4, 300, 40), (4, 300, 6), (50, 8, 60)])
+def test_scatter_add_of_many_rows_matches_add_at(rows, width, ids):
+    """Wide rows in long runs are summed run by run, the rest by reduceat: both as add.at."""
+    rng = np.random.default_rng(0)
+    index = rng.integers(-rows, rows, (ids // 2, 2))  # negative ids count from the end
+    values = rng.standard_normal((ids // 2, 2, width))
+    target, expected = np.ones((rows, width)), np.ones((rows, width))
+    np.add.at(expected, index, values)
+    backend.scatter_add(target, index, values)
+    np.testing.assert_allclose(target, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_keep_freed_memory_applies_on_glibc_only():
     from chainrule.app.allocator import keep_freed_memory
 

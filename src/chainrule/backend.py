@@ -99,7 +99,16 @@ def _add_rows(array, rows, values):
     order = np.argsort(rows, kind="stable")
     rows = rows[order]
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    array[rows[starts]] += np.add.reduceat(values[order], starts, axis=0)
+    values = values[order]
+    if values[0].size < 256 or len(starts) * 8 > len(rows):
+        array[rows[starts]] += np.add.reduceat(values, starts, axis=0)
+        return
+    # Wide rows in long runs: one sum per run. reduceat's time grows faster than the rows'
+    # width: 1120 rows of 512 into 64 runs take it 1.16 ms, these sums 0.15 ms (64 wide: 0.05
+    # against 0.11, so narrow rows or short runs stay with reduceat).
+    ends = starts[1:].tolist() + [len(rows)]
+    for start, end in zip(starts.tolist(), ends):
+        array[rows[start]] += np.add.reduce(values[start:end], axis=0)
 
 
 class Scratch:

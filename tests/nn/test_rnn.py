@@ -273,3 +273,48 @@ def test_relu_rnn_matches_torch():
     (out, h), (t_out, t_h) = module(x), twin(torch.from_numpy(x))
     assert_close(out, t_out)
     assert_close(h, t_h)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize(("num_layers", "bidirectional", "batch_first"),
+                         [(1, False, True), (2, True, False)])
+def test_an_embedding_in_front_matches_torch(kind, num_layers, bidirectional, batch_first):
+    """Fed an embedding's rows, the first layer projects the table (nn/rnn.py, _embedded)."""
+    torch = torch_or_skip()
+    module = LAYERS[kind](3, 4, num_layers, bidirectional=bidirectional, batch_first=batch_first)
+    twin, pairs = torch_twin(module)
+    embed = nn.Embedding(5, 3)
+    t_embed = torch.nn.Embedding(5, 3)
+    pairs.append((embed.W, t_embed.weight, same))
+    load_into_torch(pairs)
+    ids = np.random.default_rng(0).integers(0, 5, (2, 6))  # 12 ids for 5 rows: the table
+    (out, _), (t_out, _) = module(embed(ids)), twin(t_embed(torch.from_numpy(ids)))
+    assert_close(out, t_out)
+    gy = random_input(out.shape, seed=7)
+    (out * cr.Variable(gy)).sum().backward()
+    (t_out * torch.from_numpy(gy)).sum().backward()
+    assert_same_grads(pairs)
+
+
+def test_an_embedding_whose_gradient_is_asked_for_goes_the_plain_way():
+    module, embed = nn.LSTM(3, 4), nn.Embedding(5, 3)
+    ids = np.random.default_rng(0).integers(0, 5, (2, 6))
+    module(embed(ids))[0].sum().backward()
+    fused = embed.W.grad.data.copy()
+    embed.W.grad = None
+    x = embed(ids)
+    x.retain_grad()
+    module(x)[0].sum().backward()
+    assert x.grad is not None and x.grad.shape == (2, 6, 3)
+    np.testing.assert_allclose(embed.W.grad.data, fused, rtol=1e-5, atol=1e-6)
+
+
+def test_gradcheck_through_an_embedding_and_an_lstm_in_float64():
+    module = nn.LSTM(2, 3, dtype=np.float64)
+    ids = np.random.default_rng(0).integers(0, 4, (2, 3))
+
+    def fn(W):
+        out, (h, c) = module(cr.functions.embedding(ids, W))
+        return out.sum() + (c * c).sum()
+
+    cr.gradcheck(fn, [np.random.default_rng(1).standard_normal((4, 2))], order=2)

@@ -1,8 +1,8 @@
 """Embedding: rows of a weight matrix picked by integer ids; one_hot, the identity's rows."""
 
-from chainrule.backend import get_array_module
+from chainrule.backend import get_array_module, scatter_add, scratch
 from chainrule.core import Function, Variable, as_variable
-from chainrule.core.function import batchable
+from chainrule.core.function import batchable, records_backward
 from chainrule.core.indexing import GetItemGrad
 
 
@@ -18,10 +18,18 @@ class Embedding(Function):
         self.ids = ids
 
     def forward(self, W):
-        return W.take(self.ids, axis=0)
+        xp = get_array_module(W)
+        # a large result reuses an earlier one that nothing holds any more (Scratch.result);
+        # the ids were checked, so "clip" (out= is buffered under the default "raise")
+        out = scratch.result("embedding", xp, self.ids.shape + W.shape[1:], W.dtype)
+        return xp.take(W, self.ids, axis=0, out=out, mode="clip")
 
     def backward(self, gy):
         # gW = zeros(num, dim) with gy[i] added to row ids[i]: indexing's own scatter-add.
+        if not records_backward():  # on the arrays (see records_backward)
+            gW = get_array_module(gy._data).zeros(self.inputs[0].shape, gy.dtype)
+            scatter_add(gW, self.ids, gy._data)
+            return gy._derived(gW)
         return GetItemGrad(self.ids, self.inputs[0].shape)(gy)
 
     def jvp(self, tW):
