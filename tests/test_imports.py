@@ -11,7 +11,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "src" / "chainrule"
 
 # Lower layers never import higher ones: core ← functions ← nn ← optim ← app.
 LAYERS = {
-    "manual": 0, "backend": 0, "serialization": 0,
+    "manual": 0, "backend": 0, "backend_threads": 0, "serialization": 0,
     "core": 1, "data": 1,
     "functions": 2, "gradcheck": 2,
     "nn": 3,

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 import chainrule.functions as F
+from chainrule import backend_threads
 from chainrule.core import ops
 from chainrule.func import grad, vmap
 from chainrule.func.batch_rules import RowTimesMatrix, SampleOuter
@@ -42,6 +43,22 @@ def test_sample_outer(batch, n, m, seed):
     a, g = random_array(seed, (batch, n)), random_array(seed + 1, (batch, m))
     check_op(lambda a, g: SampleOuter()(a, g), [a, g],
              reference=lambda a, g: a[:, :, None] * g[:, None, :])
+
+
+def test_sample_outer_split_over_threads_equals_one_thread(monkeypatch):
+    rng = np.random.default_rng(1)
+    a = cr.Variable(rng.standard_normal((5, 7)).astype(np.float32))
+    g = cr.Variable(rng.standard_normal((5, 3)).astype(np.float32))
+    before = backend_threads.threads()
+    monkeypatch.setattr(backend_threads, "MIN_BYTES", 0)
+    try:
+        backend_threads.set_threads(1)
+        one = SampleOuter()(a, g).data.copy()
+        backend_threads.set_threads(3)  # uneven slabs of the batch: 1, 2 and 2 samples
+        np.testing.assert_array_equal(SampleOuter()(a, g).data, one)
+    finally:
+        backend_threads.set_threads(before)
+    np.testing.assert_array_equal(one, a.data[:, :, None] * g.data[:, None, :])
 
 
 def test_sample_outer_of_mixed_dtypes_is_the_wider_one():

@@ -180,3 +180,37 @@ def test_pools_on_edge_values_match_torch(pool, name, value):
         assert not np.isnan(gx).any()  # a unit upstream gradient never becomes NaN
         compare_with_torch(lambda x: pool(x, *args),  # noqa: B023
                            torch_pool(name, *args), [x], atol=0)
+
+
+@pytest.mark.parametrize("kernel, stride, pad", [(2, 2, 0), (3, 2, 1), (2, 3, 0)])
+def test_conv_relu_pool_split_over_threads_equals_one_thread(monkeypatch, kernel, stride, pad):
+    """backend_threads splits relu, the bias add and the pools: results equal bit for bit."""
+    from chainrule import backend_threads
+    from chainrule.functions import relu
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(5, 2, 10, 10)).astype(np.float32)
+    x[0, 0, :2, :2] = 0.5  # a tie
+    x[1, 1, 4, 4] = np.nan
+    W = rng.normal(size=(3, 2, 3, 3)).astype(np.float32)
+    b = rng.normal(size=3).astype(np.float32)
+    gy = rng.normal(size=(5, 3) + max_pool2d(np.zeros((1, 1, 10, 10)), kernel, stride, pad)
+                    .shape[2:]).astype(np.float32)
+
+    def run():
+        xv = cr.Variable(x.copy())
+        y = max_pool2d(relu(conv2d(xv, W, b, 1, 1)), kernel, stride, pad)  # channels-major
+        (gx,) = cr.grad(y, [xv], grad_outputs=[gy])
+        return y.data, gx.data
+
+    monkeypatch.setattr(backend_threads, "MIN_BYTES", 0)
+    before = backend_threads.threads()
+    try:
+        backend_threads.set_threads(1)
+        expected = run()
+        backend_threads.set_threads(3)
+        got = run()
+    finally:
+        backend_threads.set_threads(before)
+    for a, e in zip(got, expected):
+        np.testing.assert_array_equal(a, e)

@@ -17,6 +17,7 @@ The rules for chainrule.functions are in batch_rules_nn.py.
 import numpy as np
 
 from chainrule.backend import get_array_module, scratch
+from chainrule.backend_threads import split
 from chainrule.core import Function, indexing, ops, reductions, scalar_ops
 from chainrule.core import elementwise as E
 from chainrule.core.variable import Variable
@@ -211,16 +212,23 @@ class RowTimesMatrix(Function):
                         None if tb is None else RowTimesMatrix()(a, tb))
 
 
+def _outer(out, a, g):
+    """out[s, i, j] = a[s, i] g[s, j]; a and g come as (part of) a[:, :, None] and
+    g[:, None, :] broadcast to out's shape, as ``split`` cuts them."""
+    np.einsum("bi,bj->bij", a[:, :, 0], g[:, 0, :], out=out)
+
+
 class SampleOuter(Function):
     """y[s] = a[s] ⊗ g[s], a (B, n), g (B, m);  ga[s] = gy[s] @ g[s],  gg[s] = a[s] @ gy[s]
 
     Each sample's weight gradient in ``vmap(grad(loss))``: the whole result (bench's MLP:
     64 × 668,426 floats, 171 MB) is written here, once, which is most of the step. So it is
     written straight into its final array by ``einsum`` (a scalar times a row per output
-    row: 2x the speed of the broadcast product, which NumPy runs as a strided loop), and
-    that array comes from ``scratch.result``: the one a previous step returned, once the
-    caller has dropped it, with its pages still mapped (faulting 171 MB in anew each step
-    cost about as much as writing it).
+    row: 2x the speed of the broadcast product, which NumPy runs as a strided loop), split
+    over the samples on the BLAS threads (backend_threads), and that array comes from
+    ``scratch.result``: the one a previous step returned, once the caller has dropped it,
+    with its pages still mapped (faulting 171 MB in anew each step cost about as much as
+    writing it).
     """
 
     keeps_outputs = False
@@ -231,9 +239,8 @@ class SampleOuter(Function):
             return a[:, :, None] * g[:, None, :]
         dtype = np.result_type(a, g)
         out = scratch.result("SampleOuter", np, a.shape + g.shape[1:], dtype)
-        np.einsum("bi,bj->bij", a.astype(dtype, copy=False), g.astype(dtype, copy=False),
-                  out=out)
-        return out
+        a, g = a.astype(dtype, copy=False), g.astype(dtype, copy=False)
+        return split(_outer, out, a[:, :, None], g[:, None, :])
 
     def backward(self, gy):
         a, g = self.inputs

@@ -16,6 +16,7 @@ again, so gradients of every order are convolutions.
 
 import operator
 
+from chainrule import backend_threads
 from chainrule.backend import get_array_module, scratch
 from chainrule.core import Function, as_variable, ops
 from chainrule.core.aliases import either
@@ -263,8 +264,8 @@ class Conv2d(Function):
             gemm = scratch.take(GEMM, xp, (o, col.shape[1]), xp.result_type(W, col))
             xp.matmul(W.reshape(o, -1), col, out=gemm)
             y = gemm.reshape(o, n, oh, width)[..., :ow]
-            y = xp.add(y, b.reshape(o, 1, 1, 1), dtype=y.dtype,
-                       out=scratch.result("conv2d", xp, y.shape, y.dtype))
+            y = backend_threads.ufunc(xp.add, y, b.reshape(o, 1, 1, 1), dtype=y.dtype,
+                                      out=scratch.result("conv2d", xp, y.shape, y.dtype))
             scratch.give(GEMM, gemm)
         return y.transpose(1, 0, 2, 3)  # (O, N, OH, OW) -> (N, O, OH, OW), a view
 

@@ -1,0 +1,231 @@
+"""Intra-op parallelism for large elementwise NumPy work: one call split over a few threads.
+
+PyTorch runs a large elementwise op (relu, a bias add, pooling, an SGD update) on all of
+its intra-op threads; a NumPy ufunc runs on one core. NumPy releases the GIL inside a
+ufunc's inner loop, so plain Python threads can share such a call: ``split(fn, out,
+*inputs)`` cuts ``out`` and its inputs into equal slabs along ``out``'s outermost axis in
+memory and runs ``fn(out_slab, *input_slabs)`` on each, one slab on the calling thread
+and the others on persistent workers. Every element is computed by the same ufunc loop as
+without the split, so the result is the same bit for bit; only elementwise work may be
+split (no reductions, no op that reads a neighbour).
+
+The number of threads follows the BLAS one: ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``
+or ``MKL_NUM_THREADS`` when set (the smallest of those set, so one thread per process where
+bench/distributed.py asks for it), else the CPUs this process may run on. ``set_threads``
+changes it. Work under ``MIN_BYTES`` runs on the calling thread: waking a worker costs
+~15 µs, more than it saves on a small array.
+
+Safe with fork (a child starts without workers and makes its own on first use), with
+threads (a call made while another thread is splitting runs unsplit) and at exit (the
+workers are daemons, told to stop by an atexit hook).
+"""
+
+import atexit
+import os
+import threading
+from _thread import allocate_lock
+
+import numpy as np
+
+ENV_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+# Below this many bytes of output a split does not pay. On bench's 2-core machine a wake-up
+# and report back (two bare-lock hand-offs) take 15 µs at best, relu on one thread 31 µs on
+# 256 KiB and 190 µs on 1.6 MiB: half of 512 KiB saves about as much as the hand-off costs.
+MIN_BYTES = 1 << 19
+
+
+def default_threads():
+    """Threads for elementwise work: the smallest BLAS/OpenMP thread setting, else the CPUs."""
+    settings = []
+    for name in ENV_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            settings.append(int(value))
+    if settings:
+        return min(settings)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity mask
+        return os.cpu_count() or 1
+
+
+class _Worker:
+    """A daemon thread that runs one slab at a time: ``wake`` starts it, ``done`` reports back.
+
+    Both are bare locks, held while idle: a release is the cheapest wake-up Python has.
+    """
+
+    def __init__(self):
+        self.task = None
+        self.error = None
+        self.errstate = None  # NumPy's error handling is per thread: each task brings the caller's
+        self.wake = allocate_lock()
+        self.wake.acquire()
+        self.done = allocate_lock()
+        self.done.acquire()
+        self.thread = threading.Thread(target=self.loop, name="chainrule-elementwise",
+                                       daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while True:
+            self.wake.acquire()
+            task, self.task = self.task, None
+            if task is None:
+                return
+            fn, args, errstate = task
+            try:
+                if errstate != self.errstate:
+                    np.seterr(**errstate)
+                    self.errstate = errstate
+                fn(*args)
+            except BaseException as error:  # handed to the caller, raised there
+                self.error = error
+            # Hold no slab while idle: a view keeps its base alive, and scratch.result
+            # reuses an array only once nothing refers to it.
+            task = fn = args = None
+            self.done.release()
+
+    def stop(self):
+        self.task = None
+        self.wake.release()
+
+
+class _Pool:
+    def __init__(self):
+        self.threads = default_threads()
+        self.workers = []
+        self.busy = allocate_lock()  # held while a split runs; a concurrent call runs unsplit
+
+    def ensure_workers(self):
+        while len(self.workers) < self.threads - 1:
+            self.workers.append(_Worker())
+        return self.workers[:self.threads - 1]
+
+    def stop(self):
+        for worker in self.workers:
+            worker.stop()
+        self.workers = []
+
+
+_pool = _Pool()
+
+
+def threads():
+    """How many threads ``split`` uses (the calling one included)."""
+    return _pool.threads
+
+
+def set_threads(n):
+    """Use ``n`` threads for large elementwise work from now on (1: never split)."""
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"set_threads: need at least 1 thread, got {n}")
+    with _pool.busy:
+        _pool.threads = n
+        extra, _pool.workers = _pool.workers[n - 1:], _pool.workers[:n - 1]
+        for worker in extra:
+            worker.stop()
+
+
+def _after_fork():
+    """In a forked child the workers' threads do not exist: start from an empty pool."""
+    global _pool
+    threads = _pool.threads
+    _pool = _Pool()
+    _pool.threads = threads
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+atexit.register(lambda: _pool.stop())
+
+
+def _split_axis(out, parts):
+    """The axis of ``out`` to cut into slabs: its outermost in memory (so each slab is one
+    stretch of it), or None when that axis is shorter than ``parts``."""
+    if out.ndim == 0:
+        return None
+    if out.flags.c_contiguous:
+        axis = 0
+    else:
+        axis = max(range(out.ndim), key=lambda i: abs(out.strides[i]) if out.shape[i] > 1 else -1)
+    return axis if out.shape[axis] >= parts else None
+
+
+def _may_race(out, inputs):
+    """True when an input overlaps ``out`` without being ``out`` itself (same memory, same
+    layout): then slabs of one could read what another thread is writing."""
+    for a in inputs:
+        if (a is not out and type(a) is np.ndarray and np.may_share_memory(a, out)
+                and not (a.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+                         and a.strides == out.strides and a.shape == out.shape)):
+            return True
+    return False
+
+
+def split(fn, out, *inputs):
+    """``fn(out, *inputs)``, run as ``fn(out_slab, *input_slabs)`` on several threads when
+    ``out`` is large. Returns ``out``.
+
+    ``fn`` must be elementwise (each output element from the same-position input elements)
+    and write its result into its first argument. ``inputs`` are arrays broadcastable to
+    ``out.shape`` (sliced alongside it) or anything else (passed whole, e.g. a scalar).
+    NumPy's error handling (``np.errstate``) of the caller holds in every slab. Unsplit
+    when: one thread, ``out`` small or not a NumPy array, ``out`` overlapping an input other
+    than itself, or another thread splitting now.
+    """
+    pool = _pool
+    if (pool.threads < 2 or type(out) is not np.ndarray or out.nbytes < MIN_BYTES
+            or not pool.busy.acquire(False)):
+        fn(out, *inputs)
+        return out
+    try:
+        parts = pool.threads
+        axis = _split_axis(out, parts)
+        if axis is None or _may_race(out, inputs):
+            fn(out, *inputs)
+            return out
+        slabs = _slabs(out, inputs, axis, parts)
+        workers = pool.ensure_workers()
+        errstate = np.geterr()
+        for worker, slab in zip(workers, slabs[1:]):
+            worker.task = (fn, slab, errstate)
+            worker.wake.release()
+        try:
+            fn(*slabs[0])
+        finally:
+            for worker in workers:
+                worker.done.acquire()  # every slab is written before anyone reads out
+            errors = [worker.error for worker in workers if worker.error is not None]
+            for worker in workers:
+                worker.error = None
+        if errors:
+            raise errors[0]
+        return out
+    finally:
+        pool.busy.release()
+
+
+def _slabs(out, inputs, axis, parts):
+    """[(out_slab, *input_slabs)] for ``parts`` near-equal cuts of ``axis``."""
+    length = out.shape[axis]
+    shaped = [None if not isinstance(a, np.ndarray) else a if a.shape == out.shape
+              else np.broadcast_to(a, out.shape) for a in inputs]
+    before = (slice(None),) * axis
+    slabs = []
+    lo = 0
+    for k in range(1, parts + 1):
+        hi = length * k // parts
+        cut = before + (slice(lo, hi),)
+        slabs.append((out[cut],) + tuple(a if s is None else s[cut]
+                                         for a, s in zip(inputs, shaped)))
+        lo = hi
+    return slabs
+
+
+def ufunc(f, *inputs, out, **kwargs):
+    """``f(*inputs, out=out, **kwargs)`` for an elementwise NumPy ufunc ``f``, split by
+    ``split`` when ``out`` is large. Returns ``out``."""
+    return split(lambda o, *a: f(*a, out=o, **kwargs), out, *inputs)
