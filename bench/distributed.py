@@ -5,10 +5,18 @@ Weak scaling: every rank trains on its own batch (MLP: 128 per rank; CNN: 32 per
 models of mlp_step.py and cnn_step.py), one BLAS thread per rank, so N ranks use N cores.
 Samples per second = ranks x batch x steps / seconds (rank 0's clock, between barriers);
 efficiency at 2 ranks = samples/s at 2 ranks / (2 x samples/s at 1 rank). One rank runs the
-same program (DDP over a world of one). Each launch measures ROUNDS rounds and keeps the
-best, so a helper's burst of work on a shared machine spoils one round, not the figure.
+same program in the same kind of process (launched the same way, DDP over a world of one).
+
+Method: a launch warms up for WARMUP steps, then times ROUNDS rounds of about half a second;
+its rate is the median round. 1- and 2-rank launches alternate (``--launches`` pairs), so a
+change in the machine's load hits both; the efficiency is the median over the pairs (the
+best rounds' efficiency is printed beside it). Each rank also reads, from the kernel, how
+long it was ready to run but had no core (``stolen``): at 2 ranks on 2 cores any other
+process's work lands on a rank, and in data-parallel training every rank then waits for it,
+so a figure taken while ``stolen`` is more than a few percent measures the machine.
 
     python bench/distributed.py                 # the scaling table (both frameworks)
+    python bench/distributed.py --timeline      # where a step's time goes, rank by rank
     python bench/distributed.py --allreduce     # allreduce sweep on 2 ranks + fit
     python bench/distributed.py --project       # ring-allreduce projection to 256 ranks
 """
@@ -27,8 +35,9 @@ import numpy as np
 HERE = pathlib.Path(__file__).resolve().parent
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 PER_RANK = {"mlp": 128, "cnn": 32}
-STEPS = {"mlp": 40, "cnn": 12}
+STEPS = {"mlp": 80, "cnn": 40}  # a round: about half a second on one quiet core
 ROUNDS = 5
+WARMUP = 5
 
 
 # ---- one rank's work ------------------------------------------------------------------
@@ -106,40 +115,70 @@ def torch_step(workload):
 
 
 def rank_main(framework, workload):
-    """Time STEPS steps ROUNDS times on this rank; rank 0 prints the best round's rate."""
+    """Time ROUNDS rounds of STEPS steps on this rank; every rank prints its rounds' rates
+    (rank 0's clock is the one that counts) and the time it waited for a core."""
     make = {"chainrule": chainrule_step, "torch": torch_step,
             "alone": lambda w: chainrule_step(w, alone=True)}[framework]
     step, barrier, rank, size = make(workload)
-    for _ in range(3):
+    for _ in range(WARMUP):
         step()
-    rates = []
+    rates, stolen = [], []
     for _ in range(ROUNDS):
         barrier()
+        ran, waited = schedstat()
         start = time.perf_counter()
         for _ in range(STEPS[workload]):
             step()
         barrier()
-        rates.append(size * PER_RANK[workload] * STEPS[workload] / (time.perf_counter() - start))
-    if rank == 0:
-        print(json.dumps({"framework": framework, "workload": workload, "ranks": size,
-                          "samples_per_s": max(rates), "rounds": rates}), flush=True)
+        seconds = time.perf_counter() - start
+        rates.append(size * PER_RANK[workload] * STEPS[workload] / seconds)
+        stolen.append((schedstat()[1] - waited) / seconds)
+    print(json.dumps({"framework": framework, "workload": workload, "ranks": size,
+                      "rank": rank, "rounds": rates, "stolen": stolen}), flush=True)
+
+
+def schedstat():
+    """(seconds this process ran, seconds it was ready to run but waited for a core), from
+    Linux's /proc/self/schedstat; zeros elsewhere."""
+    try:
+        with open("/proc/self/schedstat") as f:
+            ran, waited = f.read().split()[:2]
+    except OSError:
+        return 0.0, 0.0
+    return int(ran) / 1e9, int(waited) / 1e9
 
 
 # ---- launching ------------------------------------------------------------------------
-def launch(framework, workload, ranks):
+def launch(framework, workload, ranks, bind=False, script=(), program=None):
+    """Run ``ranks`` ranks of this script (``--rank FRAMEWORK WORKLOAD`` unless ``script``
+    gives other arguments); the JSON line each rank printed, by rank."""
     env = dict(os.environ, **ONE_THREAD)
-    me = [sys.executable, str(pathlib.Path(__file__).resolve()), "--rank", framework, workload]
+    me = [sys.executable, str(pathlib.Path(__file__).resolve()),
+          *(script or ("--rank", framework, workload))]
     if framework != "torch":
         mpiexec = pathlib.Path(sys.executable).with_name("mpiexec")
-        out = subprocess.run([str(mpiexec), "-n", str(ranks), *me], env=env, check=True,
-                             capture_output=True, text=True, timeout=600).stdout
+        binding = ["-bind-to", "core"] if bind else []
+        out = subprocess.run([str(mpiexec), *binding, "-n", str(ranks), *me], env=env,
+                             check=True, capture_output=True, text=True, timeout=600).stdout
     else:
         port = free_port()
-        procs = [subprocess.Popen(me, env=dict(env, RANK=str(r), WORLD_SIZE=str(ranks),
-                                               MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)),
+        procs = [subprocess.Popen((["taskset", "-c", str(r)] if bind else []) + me,
+                                  env=dict(env, RANK=str(r), WORLD_SIZE=str(ranks),
+                                           MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)),
                                   stdout=subprocess.PIPE, text=True) for r in range(ranks)]
         out = "".join(p.communicate(timeout=600)[0] for p in procs)
-    return json.loads(out.strip().splitlines()[-1])
+    return sorted(records(out), key=lambda record: record["rank"])
+
+
+def records(text):
+    """The JSON objects in ``text``: mpiexec forwards the ranks' lines as they come, so two
+    ranks' lines may share one line of its output."""
+    decoder, found, at = json.JSONDecoder(), [], text.find("{")
+    while at >= 0:
+        record, end = decoder.raw_decode(text, at)
+        found.append(record)
+        at = text.find("{", end)
+    return found
 
 
 def free_port():
@@ -148,21 +187,96 @@ def free_port():
         return s.getsockname()[1]
 
 
-def scaling(frameworks, launches=1):
-    """The table; with ``launches`` > 1, 1-rank and 2-rank launches alternate that many
-    times and each keeps its best, so a quiet moment favours neither rank count."""
+def scaling(frameworks, launches=3, bind=False):
+    """The table: for each workload and framework, ``launches`` pairs of a 1-rank and a
+    2-rank launch, alternating; the efficiency of each pair from the launches' median
+    rounds, and the median of those (the best rounds' efficiency in brackets)."""
     rows = []
     for workload in ("mlp", "cnn"):
         for framework in frameworks:
-            best = {1: 0.0, 2: 0.0}
+            medians, bests, stolen = {1: [], 2: []}, {1: [], 2: []}, {1: [], 2: []}
             for _ in range(launches):
                 for n in (1, 2):
-                    best[n] = max(best[n], launch(framework, workload, n)["samples_per_s"])
-            one, two = best[1], best[2]
-            rows.append((workload, framework, one, two, two / (2 * one)))
+                    ranks = launch(framework, workload, n, bind)
+                    medians[n].append(float(np.median(ranks[0]["rounds"])))
+                    bests[n].append(max(ranks[0]["rounds"]))
+                    stolen[n].append(max(float(np.median(r["stolen"])) for r in ranks))
+            pairs = [two / (2 * one) for one, two in zip(medians[1], medians[2])]
+            efficiency = float(np.median(pairs))
+            best = float(np.median([two / (2 * one) for one, two in zip(bests[1], bests[2])]))
+            one, two = float(np.median(medians[1])), float(np.median(medians[2]))
+            rows.append((workload, framework, one, two, efficiency))
             print(f"{workload:4} {framework:9} 1 rank {one:8.0f}/s  2 ranks {two:8.0f}/s  "
-                  f"efficiency {two / (2 * one):.2f}", flush=True)
+                  f"efficiency {efficiency:.2f} (pairs {' '.join(f'{e:.2f}' for e in pairs)}; "
+                  f"best rounds {best:.2f})  stolen 1 rank {np.median(stolen[1]):.0%}, "
+                  f"2 ranks {np.median(stolen[2]):.0%}", flush=True)
     return rows
+
+
+# ---- where a step's time goes -----------------------------------------------------------
+TIMELINE_STEPS = 100
+
+
+def timeline_main(workload, mode):
+    """On every rank: TIMELINE_STEPS steps of chainrule's DDP (``mode`` "ddp") or of ranks
+    that exchange nothing ("alone"), each split into forward, backward, optimizer and, inside
+    backward, the time spent waiting for allreduces; with the step's CPU time and the time
+    the rank was ready to run but had no core. Prints this rank's mean per step, in ms."""
+    import chainrule.functions as F
+    from chainrule import distributed as dist
+    from chainrule import optim
+    from chainrule.distributed.world import world
+
+    sys.path.insert(0, str(HERE))
+    model, x, t = chainrule_model(workload)
+    net = model if mode == "alone" else dist.DistributedDataParallel(model)
+    opt = optim.SGD(net.parameters(), lr=0.1)
+    w, waited = world(), [0.0, 0.0]
+    if w.size > 1:
+        plain_wait = w.wait
+
+        def timed_wait(request):
+            start, cpu = time.perf_counter(), time.thread_time()
+            plain_wait(request)
+            waited[0] += time.perf_counter() - start
+            waited[1] += time.thread_time() - cpu
+
+        w.wait = timed_wait
+    parts = {k: [] for k in ("forward", "backward", "in_wait", "optimizer", "step", "cpu",
+                             "wait_cpu", "stolen")}
+    for i in range(WARMUP + TIMELINE_STEPS):
+        dist.barrier()  # each step starts together, so a rank's waits are the others' lateness
+        waited[:], (_, queued), cpu = [0.0, 0.0], schedstat(), time.thread_time()
+        a = time.perf_counter()
+        opt.zero_grad()
+        loss = F.softmax_cross_entropy(net(x), t)
+        b = time.perf_counter()
+        loss.backward()
+        c = time.perf_counter()
+        opt.step()
+        d = time.perf_counter()
+        if i >= WARMUP:
+            for k, v in zip(parts, (b - a, c - b, waited[0], d - c, d - a,
+                                    time.thread_time() - cpu, waited[1],
+                                    schedstat()[1] - queued)):
+                parts[k].append(v * 1e3)
+    print(json.dumps({"rank": w.rank, "ranks": w.size, "mode": mode,
+                      **{k: float(np.mean(v)) for k, v in parts.items()}}), flush=True)
+
+
+def timeline(bind=False):
+    print("ms per step, mean of each rank (in_wait: inside backward, waiting for allreduces, "
+          "wait_cpu of it on the CPU; stolen: ready to run, no core free)")
+    print(f"{'':18} {'forward':>8} {'backward':>8} {'in_wait':>8} {'optimizer':>9} "
+          f"{'step':>7} {'cpu':>7} {'wait_cpu':>8} {'stolen':>7}")
+    for workload in ("mlp", "cnn"):
+        for ranks, mode in ((1, "alone"), (2, "alone"), (2, "ddp")):
+            for r in launch("chainrule", workload, ranks, bind,
+                            script=("--timeline-rank", workload, mode)):
+                label = f"{workload} {ranks} {mode} r{r['rank']}"
+                print(f"{label:18} {r['forward']:8.2f} {r['backward']:8.2f} {r['in_wait']:8.2f} "
+                      f"{r['optimizer']:9.2f} {r['step']:7.2f} {r['cpu']:7.2f} "
+                      f"{r['wait_cpu']:8.2f} {r['stolen']:7.2f}", flush=True)
 
 
 # ---- allreduce against size -----------------------------------------------------------
@@ -253,10 +367,16 @@ def main():
     parser.add_argument("--rank", nargs=2, metavar=("FRAMEWORK", "WORKLOAD"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--allreduce-rank", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--timeline-rank", nargs=2, metavar=("WORKLOAD", "MODE"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--timeline", action="store_true",
+                        help="each rank's step split into forward, backward, waits, optimizer")
     parser.add_argument("--allreduce", action="store_true", help="allreduce sweep and fit")
     parser.add_argument("--project", action="store_true", help="ring-allreduce projection")
-    parser.add_argument("--launches", type=int, default=1,
-                        help="alternate 1- and 2-rank launches this many times (loaded machines)")
+    parser.add_argument("--launches", type=int, default=3,
+                        help="pairs of 1- and 2-rank launches, alternating (default 3)")
+    parser.add_argument("--bind", action="store_true",
+                        help="pin each rank to a core (mpiexec -bind-to core; taskset for torch)")
     parser.add_argument("--frameworks", default="chainrule,torch,alone",
                         help="alone: chainrule's ranks without gradient exchange (the ceiling)")
     args = parser.parse_args()
@@ -264,12 +384,16 @@ def main():
         rank_main(*args.rank)
     elif args.allreduce_rank:
         allreduce_main()
+    elif args.timeline_rank:
+        timeline_main(*args.timeline_rank)
+    elif args.timeline:
+        timeline(args.bind)
     elif args.allreduce:
         allreduce_sweep()
     elif args.project:
         project()
     else:
-        scaling(args.frameworks.split(","), args.launches)
+        scaling(args.frameworks.split(","), args.launches, args.bind)
 
 
 if __name__ == "__main__":
