@@ -169,6 +169,21 @@ def test_the_callers_errstate_holds_in_every_slab(threads):
     np.testing.assert_array_equal(np.isnan(got), x < 0)
 
 
+def test_parallel_for_covers_the_range_once(threads):
+    seen = []
+    lock = threading.Lock()
+
+    def record(lo, hi):
+        with lock:
+            seen.append((lo, hi))
+
+    backend_threads.parallel_for(record, 10, nbytes=1 << 30)
+    assert sorted(seen) == [(0, 3), (3, 6), (6, 10)]
+    seen.clear()
+    backend_threads.parallel_for(record, 2, nbytes=1 << 30)  # fewer items than threads
+    assert sorted(seen) == [(0, 1), (1, 2)]
+
+
 def test_an_idle_worker_holds_no_slab_of_the_output(threads):
     """Else the output's refcount stays up after the call, and Scratch.result, which reuses
     an array only when nothing refers to it, keeps making new ones."""

@@ -7,7 +7,9 @@ ufunc's inner loop, so plain Python threads can share such a call: ``split(fn, o
 memory and runs ``fn(out_slab, *input_slabs)`` on each, one slab on the calling thread
 and the others on persistent workers. Every element is computed by the same ufunc loop as
 without the split, so the result is the same bit for bit; only elementwise work may be
-split (no reductions, no op that reads a neighbour).
+split (no reductions, no op that reads a neighbour). ``parallel_for(fn, length, nbytes)`` is
+the primitive under it, for loops whose cuts write disjoint memory but are not one array
+(a convolution's fold, each image on its own).
 
 The number of threads follows the BLAS one: ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``
 or ``MKL_NUM_THREADS`` when set (the smallest of those set, so one thread per process where
@@ -144,14 +146,10 @@ atexit.register(lambda: _pool.stop())
 
 def _split_axis(out, parts):
     """The axis of ``out`` to cut into slabs: its outermost in memory (so each slab is one
-    stretch of it), or None when that axis is shorter than ``parts``."""
-    if out.ndim == 0:
-        return None
-    if out.flags.c_contiguous:
-        axis = 0
-    else:
-        axis = max(range(out.ndim), key=lambda i: abs(out.strides[i]) if out.shape[i] > 1 else -1)
-    return axis if out.shape[axis] >= parts else None
+    stretch of it) at least ``parts`` long, or None."""
+    order = range(out.ndim) if out.flags.c_contiguous else sorted(
+        range(out.ndim), key=lambda i: -abs(out.strides[i]))
+    return next((i for i in order if out.shape[i] >= parts), None)
 
 
 def _may_race(out, inputs):
@@ -165,64 +163,75 @@ def _may_race(out, inputs):
     return False
 
 
-def split(fn, out, *inputs):
-    """``fn(out, *inputs)``, run as ``fn(out_slab, *input_slabs)`` on several threads when
-    ``out`` is large. Returns ``out``.
+def parallel_for(fn, length, nbytes):
+    """``fn(lo, hi)`` for near-equal cuts ``[lo, hi)`` that cover ``range(length)``, on several
+    threads when ``nbytes`` (the memory the whole loop writes) is large; ``fn(0, length)``
+    otherwise.
 
-    ``fn`` must be elementwise (each output element from the same-position input elements)
-    and write its result into its first argument. ``inputs`` are arrays broadcastable to
-    ``out.shape`` (sliced alongside it) or anything else (passed whole, e.g. a scalar).
-    NumPy's error handling (``np.errstate``) of the caller holds in every slab. Unsplit
-    when: one thread, ``out`` small or not a NumPy array, ``out`` overlapping an input other
-    than itself, or another thread splitting now.
+    The cuts must write disjoint memory and read nothing another cut writes. NumPy's error
+    handling (``np.errstate``) of the caller holds in every cut; the first error raised in
+    any cut is raised here, after every cut has finished.
     """
     pool = _pool
-    if (pool.threads < 2 or type(out) is not np.ndarray or out.nbytes < MIN_BYTES
-            or not pool.busy.acquire(False)):
-        fn(out, *inputs)
-        return out
+    parts = min(pool.threads, length)
+    if parts < 2 or nbytes < MIN_BYTES or not pool.busy.acquire(False):
+        fn(0, length)
+        return
     try:
-        parts = pool.threads
-        axis = _split_axis(out, parts)
-        if axis is None or _may_race(out, inputs):
-            fn(out, *inputs)
-            return out
-        slabs = _slabs(out, inputs, axis, parts)
-        workers = pool.ensure_workers()
+        workers = pool.ensure_workers()[:parts - 1]
         errstate = np.geterr()
-        for worker, slab in zip(workers, slabs[1:]):
-            worker.task = (fn, slab, errstate)
+        for k, worker in enumerate(workers, 1):
+            worker.task = (fn, (length * k // parts, length * (k + 1) // parts), errstate)
             worker.wake.release()
         try:
-            fn(*slabs[0])
+            fn(0, length // parts)
         finally:
             for worker in workers:
-                worker.done.acquire()  # every slab is written before anyone reads out
+                worker.done.acquire()  # every cut is written before anyone reads
             errors = [worker.error for worker in workers if worker.error is not None]
             for worker in workers:
                 worker.error = None
         if errors:
             raise errors[0]
-        return out
     finally:
         pool.busy.release()
 
 
-def _slabs(out, inputs, axis, parts):
-    """[(out_slab, *input_slabs)] for ``parts`` near-equal cuts of ``axis``."""
-    length = out.shape[axis]
-    shaped = [None if not isinstance(a, np.ndarray) else a if a.shape == out.shape
-              else np.broadcast_to(a, out.shape) for a in inputs]
+def split(fn, out, *inputs):
+    """``fn(out, *inputs)``, run as ``fn(out_slab, *input_slabs)`` on several threads when
+    ``out`` is large (``parallel_for``). Returns ``out``.
+
+    ``fn`` must be elementwise (each output element from the same-position input elements)
+    and write its result into its first argument (and, if it likes, into input arrays of
+    ``out``'s shape: each slab writes only its own cut). ``inputs`` are arrays broadcastable
+    to ``out.shape`` (cut alongside it where they span the cut axis, left unbroadcast) or
+    anything else (passed whole, e.g. a scalar).
+    Unsplit when: one thread, ``out`` small or not a NumPy array, or ``out`` overlapping an
+    input other than itself.
+    """
+    if _pool.threads < 2 or type(out) is not np.ndarray or out.nbytes < MIN_BYTES:
+        fn(out, *inputs)
+        return out
+    axis = _split_axis(out, 2)
+    if axis is None or _may_race(out, inputs):
+        fn(out, *inputs)
+        return out
+    # Arrays that span the cut axis are cut with out; the rest (scalars, arrays broadcast
+    # along it) go whole. No np.broadcast_to: it costs ~5 µs and makes arrays read-only.
+    shaped, spans = [], []
+    for a in inputs:
+        if isinstance(a, np.ndarray) and a.ndim < out.ndim:
+            a = a.reshape((1,) * (out.ndim - a.ndim) + a.shape)
+        shaped.append(a)
+        spans.append(isinstance(a, np.ndarray) and a.shape[axis] != 1)
     before = (slice(None),) * axis
-    slabs = []
-    lo = 0
-    for k in range(1, parts + 1):
-        hi = length * k // parts
-        cut = before + (slice(lo, hi),)
-        slabs.append((out[cut],) + tuple(a if s is None else s[cut]
-                                         for a, s in zip(inputs, shaped)))
-        lo = hi
-    return slabs
+
+    def cut(lo, hi):
+        where = before + (slice(lo, hi),)
+        fn(out[where], *(a[where] if span else a for a, span in zip(shaped, spans)))
+
+    parallel_for(cut, out.shape[axis], out.nbytes)
+    return out
 
 
 def ufunc(f, *inputs, out, **kwargs):

@@ -184,7 +184,8 @@ def test_pools_on_edge_values_match_torch(pool, name, value):
 
 @pytest.mark.parametrize("kernel, stride, pad", [(2, 2, 0), (3, 2, 1), (2, 3, 0)])
 def test_conv_relu_pool_split_over_threads_equals_one_thread(monkeypatch, kernel, stride, pad):
-    """backend_threads splits relu, the bias add and the pools: results equal bit for bit."""
+    """backend_threads splits conv's copies, bias add and fold, relu and the pools: every
+    result and gradient equals the one-thread one bit for bit."""
     from chainrule import backend_threads
     from chainrule.functions import relu
 
@@ -198,10 +199,10 @@ def test_conv_relu_pool_split_over_threads_equals_one_thread(monkeypatch, kernel
                     .shape[2:]).astype(np.float32)
 
     def run():
-        xv = cr.Variable(x.copy())
-        y = max_pool2d(relu(conv2d(xv, W, b, 1, 1)), kernel, stride, pad)  # channels-major
-        (gx,) = cr.grad(y, [xv], grad_outputs=[gy])
-        return y.data, gx.data
+        xv, Wv, bv = cr.Variable(x.copy()), cr.Variable(W.copy()), cr.Variable(b.copy())
+        y = max_pool2d(relu(conv2d(xv, Wv, bv, 1, 1)), kernel, stride, pad)  # channels-major
+        grads = cr.grad(y, [xv, Wv, bv], grad_outputs=[gy])
+        return [y.data] + [g.data for g in grads]
 
     monkeypatch.setattr(backend_threads, "MIN_BYTES", 0)
     before = backend_threads.threads()

@@ -171,7 +171,11 @@ class ReluGrad(Function):
     def forward(self, gy, y):
         if gy.dtype.kind != "f" or gy.shape != y.shape:
             return gy * (y != 0)
-        return backend_threads.split(_relu_grad_into, scratch.result_like("relu grad", gy), gy, y)
+        mask = scratch.take_like("relu mask", y, bool)
+        gx = scratch.result_like("relu grad", gy)
+        backend_threads.split(_relu_grad_into, gx, gy, y, mask)  # no temporary: no page faults
+        scratch.give("relu mask", mask.base if mask.base is not None else mask)
+        return gx
 
     def backward(self, ggx):
         return ReluGrad()(ggx, self.inputs[1]), None
@@ -180,8 +184,10 @@ class ReluGrad(Function):
         return None if tgy is None else ReluGrad()(tgy, self.inputs[1])
 
 
-def _relu_grad_into(out, gy, y):
-    get_array_module(gy).multiply(gy, y != 0, out=out)
+def _relu_grad_into(out, gy, y, mask):
+    xp = get_array_module(gy)
+    xp.not_equal(y, 0, out=mask)
+    xp.multiply(gy, mask, out=out)
 
 
 class Clip(Function):

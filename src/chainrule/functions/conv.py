@@ -129,6 +129,11 @@ def _columns(x, kernel, stride, pad):
     return col.reshape(c * kh * kw, n * oh * ow), (oh, ow)
 
 
+def copy_into(out, x):
+    """out[...] = x: an elementwise copy for ``backend_threads.split``."""
+    out[...] = x
+
+
 def _wide_padded(x, pad, tag):
     """x (N, C, H, W) zero-padded into (N, C, Hp + 1, Wp), a spare row for ``_wide_columns``.
 
@@ -138,7 +143,7 @@ def _wide_padded(x, pad, tag):
     (ph, pw), (n, c, h, w) = pad, x.shape
     shape = (n, c, h + 2 * ph + 1, w + 2 * pw)
     xpad = scratch.take(tag, get_array_module(x), shape, x.dtype, zeros=True)
-    xpad[:, :, ph:ph + h, pw:pw + w] = x
+    backend_threads.split(copy_into, xpad[:, :, ph:ph + h, pw:pw + w], x)
     return xpad
 
 
@@ -157,13 +162,19 @@ def _wide_columns(xpad, kernel, oh):
     view = xp.lib.stride_tricks.as_strided(
         xpad, shape=(c, kh, kw, n, oh * wp), strides=(s_c, s_h, s_w, s_n, s_w))
     col = scratch.take(COLUMNS, xp, (c * kh * kw, n * oh * wp), xpad.dtype)
-    col.reshape(view.shape)[...] = view
+    target = col.reshape(view.shape)
+
+    def gather(lo, hi):  # images lo..hi: a split over the batch (backend_threads)
+        target[:, :, :, lo:hi] = view[:, :, :, lo:hi]
+
+    backend_threads.parallel_for(gather, n, col.nbytes)
     return col
 
 
 # Scratch tags (see backend.Scratch): conv2d's im2col matrix, a GEMM result before its bias
-# add, and _widen's zero-padded gradient (whose tag adds the width it fills).
-COLUMNS, GEMM, WIDE = "conv columns", "conv gemm", "conv widened"
+# add, _widen's zero-padded gradient (whose tag adds the width it fills), and the im2col
+# matrix without its wide columns (Conv2dGradW when the kernel has few taps).
+COLUMNS, GEMM, WIDE, NARROW = "conv columns", "conv gemm", "conv widened", "conv narrowed"
 
 
 def _widen(g, wp):
@@ -174,24 +185,30 @@ def _widen(g, wp):
     """
     n, c, oh, ow = g.shape
     wide = scratch.take((WIDE, ow), get_array_module(g), (c, n, oh, wp), g.dtype, zeros=True)
-    wide[..., :ow] = g.transpose(1, 0, 2, 3)
+    backend_threads.split(copy_into, wide[..., :ow], g.transpose(1, 0, 2, 3))
     return wide.reshape(c, -1)
 
 
 def _wide_fold(col, shape, kernel, oh):
     """The adjoint of ``_wide_columns``: col (C·kh·kw, N·OH·Wp) summed into (N, C, Hp + 1, Wp).
 
-    kh·kw adds of contiguous runs of OH·Wp; stored channels-major, as the GEMM left it.
+    kh·kw adds of contiguous runs of OH·Wp, each image on its own (``backend_threads``
+    splits the batch); stored channels-major, as the GEMM left it.
     """
     (n, c, rows, wp), (kh, kw) = shape, kernel
     xp = get_array_module(col)
     planes = scratch.result("conv fold", xp, (c, n, rows * wp), col.dtype)
-    planes.fill(0)
     col = col.reshape(c, kh, kw, n, oh * wp)
-    for u in range(kh):
-        for v in range(kw):
-            start = u * wp + v
-            planes[:, :, start:start + oh * wp] += col[:, u, v]
+
+    def fold(lo, hi):
+        part = planes[:, lo:hi]
+        part.fill(0)
+        for u in range(kh):
+            for v in range(kw):
+                start = u * wp + v
+                part[:, :, start:start + oh * wp] += col[:, u, v, lo:hi]
+
+    backend_threads.parallel_for(fold, n, planes.nbytes)
     return planes.reshape(c, n, rows, wp).transpose(1, 0, 2, 3)
 
 
@@ -310,19 +327,24 @@ class Conv2dGradW(Function):
             col = _conv_columns(x, self.kernel, self.stride, self.pad, oh)
         self.col = None  # only the forward needs it
         gy2 = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # free when gy is channels-major
-        columns, widened = col, None
+        columns, widened, narrowed = col, None, None
         if col.shape[1] != gy2.shape[1]:  # wide columns: pad gy with zeros or drop them
             if o < len(col):
                 gy2 = widened = _widen(gy, col.shape[1] // (n * oh))
-            else:
-                col = col.reshape(len(col), n, oh, _row_width(col, n, oh, ow))[..., :ow]
-                col = col.reshape(len(col), -1)
+            else:  # copied into scratch: a fresh 0.9 MB cost bench's CNN 122 page faults a step
+                narrowed = scratch.take(NARROW, get_array_module(col), (len(col), n, oh, ow),
+                                        col.dtype)
+                wide = col.reshape(len(col), n, oh, _row_width(col, n, oh, ow))[..., :ow]
+                backend_threads.split(copy_into, narrowed, wide)
+                col = narrowed.reshape(len(col), -1)
         # col @ gy2ᵀ, transposed after: OpenBLAS runs this long-K product with the wide operand
         # untransposed, 0.87 ms against 1.27 ms for gy2 @ colᵀ (bench CNN's second conv, 1 core)
         gW = (col @ gy2.T).T.reshape((o, x.shape[1]) + self.kernel)
         _give_columns(columns, self.stride)
         if widened is not None:
             scratch.give((WIDE, ow), widened.base)
+        if narrowed is not None:
+            scratch.give(NARROW, narrowed)
         return gW
 
     def backward(self, ggW):

@@ -62,29 +62,32 @@ class MaxPool2d(_Pool):
         xp = get_array_module(x)
         view = window_view(x, self.kernel, self.stride, self.pad, fill=-float("inf"))
         n, c, kh, kw, oh, ow = view.shape
-        planes = scratch.take(PLANES, xp, (kh * kw, n, c, oh, ow), x.dtype)
-        y = scratch.result("max_pool2d", xp, (n, c, oh, ow), x.dtype)
-        self.index = xp.empty((n, c, oh, ow), xp.int8 if kh * kw < 128 else xp.int32)
+        shape, taps = (n, c, oh, ow), kh * kw
+        planes = scratch.take(PLANES, xp, (taps,) + shape, x.dtype)
+        work = scratch.take(WORK, xp, (max(taps // 2, 1),) + shape, xp.int8)
+        y = scratch.result("max_pool2d", xp, shape, x.dtype)
+        self.index = xp.empty(shape, xp.int8 if taps < 128 else xp.int32)
         windows = [view[:, :, u, v] for u, v in self.offsets()]
-        # Split over the batch (backend_threads): bench's CNN, 2 cores, first pool 0.50 ->
-        # 0.30 ms (copy and tournament of each half on its own core, in its own cache).
-        backend_threads.split(_max_pool_into, y, self.index, *planes, *windows)
-        self._settle_edge_windows(planes, y)
+        # Split over the batch (backend_threads): each half's copy and tournament on its own
+        # core, in its own cache.
+        backend_threads.split(_max_pool_into, y, self.index, taps, *windows, *planes, *work)
+        self._settle_edge_windows(windows, y)
         scratch.give(PLANES, planes)
+        scratch.give(WORK, work)
         return y
 
-    def _settle_edge_windows(self, planes, y):
+    def _settle_edge_windows(self, windows, y):
         """Give NaN and all -inf windows the argmax PyTorch gives them.
 
         The tournament sends a NaN window to its first maximum and an all -inf window to
         its first element, which may be padding; PyTorch picks the last NaN, and never
-        padding. Both are rare, so they cost one check of y when absent.
+        padding. Both are rare, so they cost one sum of y when absent.
         """
         xp = get_array_module(y)
-        nan = xp.isnan(y)
-        if nan.any():
-            for t, plane in enumerate(planes):
-                self.index[nan & xp.isnan(plane)] = t
+        if xp.isnan(y.sum()):  # any NaN makes the sum NaN (so may inf - inf: then look closer)
+            nan = xp.isnan(y)
+            for t, window in enumerate(windows):
+                self.index[nan & xp.isnan(window)] = t
         if any(self.pad):
             lost = y == -float("inf")
             if lost.any():
@@ -122,48 +125,62 @@ class MaxPool2d(_Pool):
         return MaxPool2dGather(self)(tx)  # each window's tangent at its argmax
 
 
-PLANES = "pool planes"  # the scratch tag of max-pool's window planes (see backend.Scratch)
+# Scratch tags (see backend.Scratch): max-pool's window planes, its tournament's work arrays
+# (a comparison's mask and the indices of the pairs not yet merged), its gradient's mask.
+PLANES, WORK, MASK = "pool planes", "pool work", "pool mask"
 
 
-def _max_pool_into(y, index, *planes_and_windows):
+def _max_pool_into(y, index, taps, *arrays):
     """y and index (N, C, OH, OW): each window's max and first argmax t = u·kw + v.
 
-    The windows (kh·kw strided views of x, one per offset) are first copied into contiguous
-    planes: after that one strided copy every operation runs over long contiguous rows,
-    where NumPy is several times faster (0.71 against 0.49 ms for the tournament alone on
-    the strided views, bench CNN's first pool). Elementwise over (N, C, OH, OW), so
-    ``backend_threads.split`` may cut it.
+    ``arrays`` are the ``taps`` windows (strided views of x, one per offset), as many
+    planes and ``taps // 2`` (at least 1) int8 work arrays, all of y's shape. The windows are
+    first copied into the contiguous planes: after that one strided copy every operation runs
+    over long contiguous rows, where NumPy is several times faster (0.71 against 0.49 ms for
+    the tournament alone on the strided views, bench CNN's first pool). Elementwise over
+    (N, C, OH, OW), so ``backend_threads.split`` may cut it.
     """
-    half = len(planes_and_windows) // 2
-    planes, windows = planes_and_windows[:half], planes_and_windows[half:]
+    windows, planes, work = arrays[:taps], arrays[taps:2 * taps], arrays[2 * taps:]
     for plane, window in zip(planes, windows):
         plane[...] = window
-    _max_and_argmax(planes, y, index)
+    _max_and_argmax(planes, y, index, work[0].view(bool), list(work[1:]))
 
 
-def _max_and_argmax(planes, y, index):
+def _max_and_argmax(planes, y, index, later, spare):
     """Max and first argmax over the planes into ``y`` and ``index``, by a pairwise tournament.
 
     The earlier half always sits on the left and wins ties, so the first maximum is kept.
     Indices are blended arithmetically (ia + [b > a] (ib - ia)): ``where`` is far slower.
+    Every step writes into the planes (the winner's place), ``later`` (a bool mask) or the
+    ``spare`` int8 arrays (one per pair of the first round but the first, which is
+    ``index``): no temporary, so no page faults from freshly mapped memory (bench's CNN
+    faulted 360 times a step in its two pools on the tournament's temporaries).
     """
     xp = get_array_module(y)
-    itype = index.dtype.type
-    level = [(plane, itype(t)) for t, plane in enumerate(planes)]
-    if len(level) == 1:
+    if len(planes) == 1:
         y[...] = planes[0]
         index.fill(0)
         return
-    while len(level) > 2:
+    level = [(plane, t) for t, plane in enumerate(planes)]  # an index: an int or an array
+    while len(level) > 1:
         merged = []
         for (a, ia), (b, ib) in zip(level[0::2], level[1::2]):
-            later = b > a
-            merged.append((xp.maximum(a, b), ia + later * (ib - ia)))
+            xp.greater(b, a, out=later)
+            xp.maximum(a, b, out=y if len(level) == 2 else a)
+            if isinstance(ia, int):  # the first round: two constants
+                blended = index if ia == 0 else spare.pop()
+                xp.multiply(later, index.dtype.type(ib - ia), out=blended)
+                if ia:
+                    blended += ia
+                ia = blended
+            elif isinstance(ib, int):  # a plane left over from an odd round (rare)
+                xp.copyto(ia, ib, where=later)
+            else:  # ia += later · (ib - ia), in ib's place (ib is not needed any more)
+                xp.subtract(ib, ia, out=ib)
+                xp.multiply(ib, later, out=ib)
+                ia += ib
+            merged.append((a, ia))
         level = merged + level[len(merged) * 2:]
-    (a, ia), (b, ib) = level
-    xp.multiply(b > a, ib - ia, out=index)
-    index += ia
-    xp.maximum(a, b, out=y)
 
 
 class MaxPool2dGrad(Function):
@@ -199,8 +216,10 @@ class MaxPool2dGrad(Function):
             # so backend_threads can split the whole routing as one elementwise call.
             tiled = gx.reshape(n, c, oh, sh, ow, sw)
             spread = (n, c, oh, 1, ow, 1)
+            mask = scratch.take(MASK, xp, gy.shape, xp.bool_)  # no temporary, no page faults
             backend_threads.split(_route_into, tiled, gy.reshape(spread),
-                                  pool.index.reshape(spread))
+                                  pool.index.reshape(spread), mask.reshape(spread))
+            scratch.give(MASK, mask)
             return gx
         gx.fill(0)
         if not any(pool.pad) and sh >= pool.kernel[0] and sw >= pool.kernel[1]:
@@ -226,15 +245,17 @@ class MaxPool2dGrad(Function):
         return MaxPool2dGrad(self.pool)(tgy)
 
 
-def _route_into(tiled, gy, index):
+def _route_into(tiled, gy, index, mask):
     """tiled[n, c, i, u, j, v] = gy[n, c, i, j] where (u, v) is the argmax of window (i, j),
-    else 0: gx of a max-pool whose windows tile x; gy and index come broadcast to its shape."""
+    else 0: gx of a max-pool whose windows tile x. gy, index and ``mask`` (a bool work
+    array) come broadcast to its shape."""
     xp = get_array_module(tiled)
     kh, kw = tiled.shape[3], tiled.shape[5]
-    gy, index = gy[:, :, :, 0, :, 0], index[:, :, :, 0, :, 0]
+    gy, index, mask = (a[:, :, :, 0, :, 0] for a in (gy, index, mask))
     for u in range(kh):
         for v in range(kw):
-            xp.multiply(gy, index == u * kw + v, out=tiled[:, :, :, u, :, v])
+            xp.equal(index, u * kw + v, out=mask)
+            xp.multiply(gy, mask, out=tiled[:, :, :, u, :, v])
 
 
 class MaxPool2dGather(Function):
