@@ -4,11 +4,17 @@
 of its own loss with respect to all six parameters (64 × 668,426 floats), against the loop
 of 64 single-sample gradients the transform replaces; torch.func the same way. float32.
 
-    python bench/func_vmap.py                         # all four, one process each: a table
+    python bench/func_vmap.py                         # all six, one process each: a table
     python bench/func_vmap.py --framework chainrule   # one pair, one JSON line
+
+The table's processes run on one thread each (OMP/OpenBLAS/MKL_NUM_THREADS=1, unless set):
+on the shared 2-core machine two BLAS threads made each GEMM of the step ~20x slower
+whenever the other core was busy, ~28 ms against ~1.2 (bench/README.md). Set
+OMP_NUM_THREADS=2 to compare on two.
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -106,9 +112,12 @@ IMPLEMENTATIONS = {
 def table(argv):
     """Every implementation in its own process; medians and the loop/vmap speed-ups."""
     medians = {}
+    env = dict(os.environ)
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(variable, env.get("OMP_NUM_THREADS", "1"))
     for name in IMPLEMENTATIONS:
         run = subprocess.run([sys.executable, __file__, "--framework", name, *argv],
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, env=env)
         if run.returncode:
             print(f"{name}: error: {(run.stderr.strip().splitlines() or ['?'])[-1]}")
             continue
