@@ -309,6 +309,21 @@ def test_an_embedding_whose_gradient_is_asked_for_goes_the_plain_way():
     np.testing.assert_allclose(embed.W.grad.data, fused, rtol=1e-5, atol=1e-6)
 
 
+def test_an_embedding_written_since_the_lookup_is_read_as_it_is_now():
+    """x = W_e[ids], then W_e or x written in place: the layer reads x, not the table."""
+    module, embed = nn.LSTM(3, 4), nn.Embedding(5, 3)
+    ids = np.random.default_rng(0).integers(0, 5, (2, 6))
+    for written in ("table", "rows"):
+        x = embed(ids)
+        expected = module(cr.Variable(x.data.copy() + (written == "rows")))[0].data
+        if written == "table":
+            embed.W.data[...] += 1
+            expected = module(cr.Variable(x.data.copy()))[0].data
+        else:
+            x.data[...] += 1
+        np.testing.assert_allclose(module(x)[0].data, expected, rtol=1e-6)
+
+
 def test_gradcheck_through_an_embedding_and_an_lstm_in_float64():
     module = nn.LSTM(2, 3, dtype=np.float64)
     ids = np.random.default_rng(0).integers(0, 4, (2, 3))

@@ -121,8 +121,11 @@ class ClassLoss(Function):
         xp = get_array_module(gy)
         e, sums = self.softmax_parts
         g = xp.divide(e, sums)
-        index = self.labels[:, None]
-        xp.put_along_axis(g, index, xp.take_along_axis(g, index, axis=1) - 1, axis=1)
+        if g.ndim == 2:
+            g[xp.arange(len(g)), self.labels] -= 1
+        else:
+            index = self.labels[:, None]
+            xp.put_along_axis(g, index, xp.take_along_axis(g, index, axis=1) - 1, axis=1)
         scale = gy * self.scale()
         g *= scale if self.reduce else xp.expand_dims(scale, 1)
         return g
