@@ -236,6 +236,16 @@ def test_eval_on_ranks_that_cannot_read_the_checkpoint_reports_it_once(tmp_path)
     assert line.startswith("chainrule eval: error: ") and "missing.safetensors" in line
 
 
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_ranks_below_one_is_refused_in_one_sentence(command, capsys, tmp_path):
+    from chainrule.app import cli
+
+    args = ["--out", str(tmp_path)] if command == "train" else [str(tmp_path / "x")]
+    assert cli.main([command, *args, "--ranks", "0"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "chainrule: error: --ranks must be at least 1, got 0")
+
+
 def test_without_ranks_leaves_the_ranks_their_own_command():
     assert parallel.without_ranks(["--ranks", "4", "--epochs", "2", "--ranks=3"]) == [
         "--epochs", "2"]
