@@ -13,6 +13,7 @@ from chainrule import backend_threads
 def threads(monkeypatch):
     """Split everything over ``n`` threads (3 by default: an odd count, uneven slabs)."""
     monkeypatch.setattr(backend_threads, "MIN_BYTES", 0)
+    monkeypatch.setattr(backend_threads._Pool, "LOSSES", 1 << 30)  # tiny splits always lose
     before = backend_threads.threads()
 
     def use(n=3):
@@ -103,6 +104,7 @@ def test_small_or_single_thread_runs_unsplit(monkeypatch):
     record = lambda o, x: seen.append(o.shape)  # noqa: E731
     backend_threads.split(record, np.empty((64, 2)), np.ones((64, 2)))  # under MIN_BYTES
     monkeypatch.setattr(backend_threads, "MIN_BYTES", 0)
+    monkeypatch.setattr(backend_threads._Pool, "LOSSES", 1 << 30)  # tiny splits always lose
     before = backend_threads.threads()
     try:
         backend_threads.set_threads(1)
@@ -193,3 +195,31 @@ def test_an_idle_worker_holds_no_slab_of_the_output(threads):
     before = sys.getrefcount(out)
     backend_threads.ufunc(np.negative, np.arange(9.0), out=out)
     assert sys.getrefcount(out) == before
+
+
+def test_splits_that_keep_losing_pause(threads, monkeypatch):
+    """A worker slowed down (as by a busy core) makes splits lose: after LOSSES of them the
+    calls run unsplit on the caller's thread, PAUSE calls long."""
+    import time
+
+    monkeypatch.setattr(backend_threads._Pool, "LOSSES", 3)
+    monkeypatch.setattr(backend_threads._Pool, "PAUSE", 5)
+    backend_threads.set_threads(2)
+    caller = threading.get_ident()
+    cuts = []
+
+    def slow_worker(lo, hi):
+        cuts.append(threading.get_ident() == caller)
+        if threading.get_ident() != caller:
+            time.sleep(0.002)
+
+    for _ in range(3):
+        backend_threads.parallel_for(slow_worker, 2, nbytes=1 << 30)
+    assert len(cuts) == 6 and cuts.count(True) == 3  # split: one cut here, one on the worker
+    cuts.clear()
+    for _ in range(5):  # paused: one cut each, on the caller
+        backend_threads.parallel_for(slow_worker, 2, nbytes=1 << 30)
+    assert cuts == [True] * 5
+    cuts.clear()
+    backend_threads.parallel_for(slow_worker, 2, nbytes=1 << 30)  # the pause is over
+    assert sorted(cuts) == [False, True]

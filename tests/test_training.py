@@ -122,6 +122,17 @@ def test_bad_settings_are_refused_before_training(tmp_path):
         runtime.blas_threads(-1)
 
 
+def test_threads_setting_bounds_the_elementwise_threads_too():
+    from chainrule import backend_threads
+
+    before = backend_threads.threads()
+    with runtime.blas_threads(1):
+        assert backend_threads.threads() == 1
+    assert backend_threads.threads() == before
+    with runtime.blas_threads(0):  # 0 leaves every setting alone
+        assert backend_threads.threads() == before
+
+
 def test_mlp_and_cnn_give_class_scores_for_a_batch():
     x = cr.Variable(np.zeros((5, 1, 8, 8), np.float32), requires_grad=False)
     mlp = builders.build_model("mlp", (1, 8, 8), 10, hidden=[32, 16])

@@ -26,14 +26,17 @@ import atexit
 import os
 import threading
 from _thread import allocate_lock
+from time import perf_counter
 
 import numpy as np
 
 ENV_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
-# Below this many bytes of output a split does not pay. On bench's 2-core machine a wake-up
-# and report back (two bare-lock hand-offs) take 15 µs at best, relu on one thread 31 µs on
-# 256 KiB and 190 µs on 1.6 MiB: half of 512 KiB saves about as much as the hand-off costs.
+# Below this many bytes written a split does not pay. On bench's 2-core machine a wake-up
+# and report back (two bare-lock hand-offs) took 15 µs at best, relu on one thread 31 µs on
+# 256 KiB and 150 µs on 1.6 MiB: half of 512 KiB saves about as much as the hand-off costs.
+# (Measured under load from other jobs; with the second core busy elsewhere a split waits
+# for it: relu on 1.6 MiB took 181 µs split against 150 unsplit. See bench/README.md.)
 MIN_BYTES = 1 << 19
 
 
@@ -95,10 +98,29 @@ class _Worker:
 
 
 class _Pool:
+    # Splits lost in a row (net of wins) before pausing, and how many calls a pause lasts.
+    LOSSES, PAUSE = 4, 200
+
     def __init__(self):
         self.threads = default_threads()
         self.workers = []
         self.busy = allocate_lock()  # held while a split runs; a concurrent call runs unsplit
+        self.losses = 0
+        self.paused = 0  # calls left to run unsplit
+
+    def judge(self, took, alone):
+        """After a split that ``took`` seconds, where one thread would have taken about
+        ``alone`` (the caller's own cut, scaled to the whole range): pause splitting once
+        splits keep losing. They lose when the other cores are busy with other work and a
+        worker waits to be scheduled: on bench's 2-core machine under load 8, splitting made
+        cnn_step 1.29x slower (median of 150 interleaved step pairs).
+        """
+        if took > alone:
+            self.losses += 1
+            if self.losses >= self.LOSSES:
+                self.losses, self.paused = 0, self.PAUSE
+        elif self.losses:
+            self.losses -= 1
 
     def ensure_workers(self):
         while len(self.workers) < self.threads - 1:
@@ -126,6 +148,7 @@ def set_threads(n):
         raise ValueError(f"set_threads: need at least 1 thread, got {n}")
     with _pool.busy:
         _pool.threads = n
+        _pool.losses = _pool.paused = 0
         extra, _pool.workers = _pool.workers[n - 1:], _pool.workers[:n - 1]
         for worker in extra:
             worker.stop()
@@ -170,21 +193,26 @@ def parallel_for(fn, length, nbytes):
 
     The cuts must write disjoint memory and read nothing another cut writes. NumPy's error
     handling (``np.errstate``) of the caller holds in every cut; the first error raised in
-    any cut is raised here, after every cut has finished.
+    any cut is raised here, after every cut has finished. Splits that stop paying are
+    paused for a while (``_Pool.judge``).
     """
     pool = _pool
     parts = min(pool.threads, length)
-    if parts < 2 or nbytes < MIN_BYTES or not pool.busy.acquire(False):
+    if parts < 2 or nbytes < MIN_BYTES or pool.paused or not pool.busy.acquire(False):
+        if pool.paused:
+            pool.paused -= 1
         fn(0, length)
         return
     try:
         workers = pool.ensure_workers()[:parts - 1]
         errstate = np.geterr()
+        start = perf_counter()
         for k, worker in enumerate(workers, 1):
             worker.task = (fn, (length * k // parts, length * (k + 1) // parts), errstate)
             worker.wake.release()
         try:
             fn(0, length // parts)
+            mine = perf_counter() - start
         finally:
             for worker in workers:
                 worker.done.acquire()  # every cut is written before anyone reads
@@ -193,11 +221,12 @@ def parallel_for(fn, length, nbytes):
                 worker.error = None
         if errors:
             raise errors[0]
+        pool.judge(perf_counter() - start, mine * length / (length // parts))
     finally:
         pool.busy.release()
 
 
-def split(fn, out, *inputs):
+def split(fn, out, *inputs, nbytes=None):
     """``fn(out, *inputs)``, run as ``fn(out_slab, *input_slabs)`` on several threads when
     ``out`` is large (``parallel_for``). Returns ``out``.
 
@@ -206,10 +235,12 @@ def split(fn, out, *inputs):
     ``out``'s shape: each slab writes only its own cut). ``inputs`` are arrays broadcastable
     to ``out.shape`` (cut alongside it where they span the cut axis, left unbroadcast) or
     anything else (passed whole, e.g. a scalar).
-    Unsplit when: one thread, ``out`` small or not a NumPy array, or ``out`` overlapping an
-    input other than itself.
+    ``nbytes`` is the memory the call writes (default ``out.nbytes``; more when ``fn`` also
+    writes work arrays). Unsplit when: one thread, ``nbytes`` small, ``out`` not a NumPy
+    array, or ``out`` overlapping an input other than itself.
     """
-    if _pool.threads < 2 or type(out) is not np.ndarray or out.nbytes < MIN_BYTES:
+    nbytes = out.nbytes if nbytes is None else nbytes
+    if _pool.threads < 2 or type(out) is not np.ndarray or nbytes < MIN_BYTES:
         fn(out, *inputs)
         return out
     axis = _split_axis(out, 2)
@@ -230,7 +261,7 @@ def split(fn, out, *inputs):
         where = before + (slice(lo, hi),)
         fn(out[where], *(a[where] if span else a for a, span in zip(shaped, spans)))
 
-    parallel_for(cut, out.shape[axis], out.nbytes)
+    parallel_for(cut, out.shape[axis], nbytes)
     return out
 
 

@@ -5,6 +5,7 @@ import signal
 import sys
 import threading
 
+from chainrule import backend_threads
 from chainrule.app.builders import ConfigError
 
 
@@ -34,19 +35,36 @@ def ctrl_c_between_steps():
 
 
 def blas_threads(n):
-    """Limit NumPy's BLAS to ``n`` threads inside the block (0: leave it alone).
+    """Limit NumPy's BLAS, and chainrule's own threads for large elementwise work
+    (``chainrule.backend_threads``), to ``n`` threads inside the block (0: leave them alone).
 
     A network's small matrix products gain nothing from more threads, and on a
     busy machine BLAS threads waiting for each other made training 20x slower.
-    Needs threadpoolctl (the ``[train]`` extra); without it nothing changes.
+    The BLAS limit needs threadpoolctl (the ``[train]`` extra); without it BLAS keeps
+    its own setting.
     """
     if n < 0:
         raise ConfigError(f"--threads must be 0 (BLAS default) or more, got {n}")
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n or None, user_api="blas")
+        limits = contextlib.nullcontext()
+    else:
+        limits = threadpool_limits(limits=n or None, user_api="blas")
+    return _elementwise_threads(n, limits)
+
+
+@contextlib.contextmanager
+def _elementwise_threads(n, inner):
+    before = backend_threads.threads()
+    if n:
+        backend_threads.set_threads(n)
+    try:
+        with inner:
+            yield
+    finally:
+        if n:
+            backend_threads.set_threads(before)
 
 
 def progress_bar(total, desc):

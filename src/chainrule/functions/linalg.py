@@ -45,9 +45,9 @@ class Linear(Function):
     """
 
     keeps_outputs = False
+    rows = None  # forward's (rows, in) copy of a non-contiguous x, kept for W's gradient
 
     def forward(self, x, W, b=None):
-        self.rows = None
         if x.ndim < 2:
             y = x @ W
         else:

@@ -70,7 +70,8 @@ class MaxPool2d(_Pool):
         windows = [view[:, :, u, v] for u, v in self.offsets()]
         # Split over the batch (backend_threads): each half's copy and tournament on its own
         # core, in its own cache.
-        backend_threads.split(_max_pool_into, y, self.index, taps, *windows, *planes, *work)
+        backend_threads.split(_max_pool_into, y, self.index, taps, *windows, *planes, *work,
+                              nbytes=planes.nbytes)
         self._settle_edge_windows(windows, y)
         scratch.give(PLANES, planes)
         scratch.give(WORK, work)
