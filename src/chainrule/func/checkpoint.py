@@ -2,7 +2,9 @@
 
 ``checkpoint(fn, *args)`` keeps none of ``fn``'s inner activations: fn runs without
 recording, and the call enters the graph as one node holding fn's inputs alone; backward
-runs ``fn`` again, recording, and differentiates that. A deep model split into √L
+runs ``fn`` again, recording, on aliases of its inputs (so the recomputation's graph
+joins the one around it: engine.grad stops at the aliases, and a backward with
+``create_graph`` differentiates again), and differentiates that. A deep model split into √L
 checkpointed segments keeps about √L activations instead of L, for one more forward pass.
 Random operations draw the same numbers the second time: the NumPy generator's state is
 taken before the first run and put back for the second.
@@ -17,6 +19,7 @@ argument is such a weight (or a Variable of the graph around fn, which is as goo
 
 import numpy as np
 
+from chainrule.core import ops
 from chainrule.core.engine import grad as engine_grad
 from chainrule.core.function import Function
 from chainrule.core.mode import enable_grad, grad_mode, refresh
@@ -28,14 +31,15 @@ def checkpoint(fn, *args):
 
     ``fn`` returns a Variable or a tuple of them. The Variables it reads besides its
     arguments (a layer's weights, captured or a Module's own) get their gradients as usual:
-    ``backward`` and ``chainrule.grad`` both see them. Higher-order gradients through a
-    checkpoint are not supported::
+    ``backward`` and ``chainrule.grad`` both see them, and so do higher-order gradients
+    (the recomputation is recorded then, as any backward with ``create_graph``). Inside
+    ``vmap`` fn simply runs, recorded: the node has no batching rule::
 
         h = x
         for block in blocks:
             h = checkpoint(block, h)
     """
-    if not grad_mode.enabled:  # nothing would be kept anyway
+    if not grad_mode.enabled or grad_mode.batch is not None:  # nothing kept; or in vmap
         return fn(*args)
     rng = np.random.get_state()
     inputs = [a for a in args if isinstance(a, Variable)]
@@ -66,11 +70,6 @@ def unrecorded(fn, args, inputs, name):
         grad_mode.enabled, grad_mode.observer = previous
         refresh()
     return outs, list(found.values())
-
-
-def fresh(x):
-    """A leaf with x's array: fn's recomputed graph starts here, cut from the graph that made x."""
-    return Variable(x._data, requires_grad=x.requires_grad)
 
 
 def name_of(fn):
@@ -113,15 +112,13 @@ class Checkpoint(Function):
         return arrays if len(arrays) > 1 else arrays[0]
 
     def backward(self, *gys):
-        if grad_mode.enabled:
-            raise RuntimeError(f"{self.name}: higher-order gradients (create_graph) cannot "
-                               "pass through a checkpoint")
-        leaves = [fresh(x) for x in self.inputs[:self.count]]
+        create_graph = grad_mode.enabled  # a backward with create_graph (func.grad nests so)
         weights = list(self.inputs[self.count:])
         state = np.random.get_state()
         np.random.set_state(self.rng)  # the same random draws as the first run
         try:
             with enable_grad():
+                leaves = [ops.alias(x) for x in self.inputs[:self.count]]
                 outs = call(self.fn, self.args, leaves, self.name)
         finally:
             np.random.set_state(state)
@@ -131,6 +128,7 @@ class Checkpoint(Function):
             return (None,) * len(self.inputs)
         ys, gs = zip(*pairs)
         found = dict(zip(map(id, wanted), engine_grad(list(ys), wanted, list(gs),
+                                                      create_graph=create_graph,
                                                       allow_unused=True)))
         return tuple(found.get(id(v)) for v in leaves + weights)
 
