@@ -26,7 +26,7 @@ import atexit
 import os
 import threading
 from _thread import allocate_lock
-from time import perf_counter
+from time import perf_counter, thread_time
 
 import numpy as np
 
@@ -110,10 +110,12 @@ class _Pool:
 
     def judge(self, took, alone):
         """After a split that ``took`` seconds, where one thread would have taken about
-        ``alone`` (the caller's own cut, scaled to the whole range): pause splitting once
-        splits keep losing. They lose when the other cores are busy with other work and a
-        worker waits to be scheduled: on bench's 2-core machine under load 8, splitting made
-        cnn_step 1.29x slower (median of 150 interleaved step pairs).
+        ``alone`` (the CPU time of the caller's own cut, scaled to the whole range): pause
+        splitting once splits keep losing. They lose when the other cores are busy with
+        other work and a worker waits to be scheduled: on bench's 2-core machine under
+        load 8, splitting made cnn_step 1.29x slower (median of 150 interleaved step pairs),
+        and 1.30x with one other job running (load 2), where the caller's cut timed in
+        wall time (stretched by a worker on its core) had hidden the losses.
         """
         if took > alone:
             self.losses += 1
@@ -211,8 +213,11 @@ def parallel_for(fn, length, nbytes):
             worker.task = (fn, (length * k // parts, length * (k + 1) // parts), errstate)
             worker.wake.release()
         try:
+            # The caller's cut in CPU time: a worker sharing the caller's core stretches the
+            # cut's wall time, which would make a split that gained nothing look like a win.
+            cpu = thread_time()
             fn(0, length // parts)
-            mine = perf_counter() - start
+            mine = thread_time() - cpu
         finally:
             for worker in workers:
                 worker.done.acquire()  # every cut is written before anyone reads
