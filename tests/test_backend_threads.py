@@ -198,28 +198,28 @@ def test_an_idle_worker_holds_no_slab_of_the_output(threads):
 
 
 def test_splits_that_keep_losing_pause(threads, monkeypatch):
-    """A worker slowed down (as by a busy core) makes splits lose: after LOSSES of them the
-    calls run unsplit on the caller's thread, PAUSE calls long."""
-    import time
-
+    """A split slower than its caller's cut scaled to the whole range loses; LOSSES losses net
+    of wins pause splitting for PAUSE calls, which run unsplit on the caller's thread."""
     monkeypatch.setattr(backend_threads._Pool, "LOSSES", 3)
     monkeypatch.setattr(backend_threads._Pool, "PAUSE", 5)
     backend_threads.set_threads(2)
+    pool = backend_threads._pool
+    pool.judge(took=2.0, alone=1.0)
+    pool.judge(took=0.5, alone=1.0)  # a win takes one loss back
+    pool.judge(took=2.0, alone=1.0)
+    pool.judge(took=2.0, alone=1.0)
+    assert pool.paused == 0
+    pool.judge(took=2.0, alone=1.0)
+    assert pool.paused == 5
     caller = threading.get_ident()
     cuts = []
 
-    def slow_worker(lo, hi):
+    def record(lo, hi):
         cuts.append(threading.get_ident() == caller)
-        if threading.get_ident() != caller:
-            time.sleep(0.002)
 
-    for _ in range(3):
-        backend_threads.parallel_for(slow_worker, 2, nbytes=1 << 30)
-    assert len(cuts) == 6 and cuts.count(True) == 3  # split: one cut here, one on the worker
-    cuts.clear()
     for _ in range(5):  # paused: one cut each, on the caller
-        backend_threads.parallel_for(slow_worker, 2, nbytes=1 << 30)
+        backend_threads.parallel_for(record, 2, nbytes=1 << 30)
     assert cuts == [True] * 5
     cuts.clear()
-    backend_threads.parallel_for(slow_worker, 2, nbytes=1 << 30)  # the pause is over
+    backend_threads.parallel_for(record, 2, nbytes=1 << 30)  # the pause is over
     assert sorted(cuts) == [False, True]
