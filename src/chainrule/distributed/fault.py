@@ -2,9 +2,12 @@
 
 import contextlib
 import sys
+import time
 import traceback
 
 from chainrule.distributed.world import world
+
+ABORT_GRACE_S = 0.2  # how long a failing rank waits for its message to leave before Abort
 
 
 @contextlib.contextmanager
@@ -39,4 +42,8 @@ def _abort(what, code, trace=""):
     sys.stderr.write(f"{trace}rank {w.rank} failed: {what}\n")
     sys.stderr.flush()
     sys.stdout.flush()
+    # The message is in the pipe to the launcher's proxy, which forwards it when it next
+    # reads; Abort kills that proxy too, and on a loaded machine it once did so first (the
+    # fault test saw an empty stderr). A moment's grace lets it read: 0.2 s of a fault path.
+    time.sleep(ABORT_GRACE_S)
     w.abort(code)
