@@ -17,6 +17,13 @@ bench/distributed.py asks for it), else the CPUs this process may run on. ``set_
 changes it. Work under ``MIN_BYTES`` runs on the calling thread: waking a worker costs
 ~15 µs, more than it saves on a small array.
 
+What it buys depends on the machine. On bench's shared 2-core VM it buys nothing: waking its
+idle second vCPU costs 51-55 µs and one core already saturates memory bandwidth (a 102 MB
+fill: 4.8 ms on one thread, 4.2 on two), so cnn_step read 10.2-11.3 ms split against
+9.7-13.4 unsplit; splits that keep losing pause themselves (``_Pool.judge``), which holds
+the cost near 2%. It is kept for machines with more cores and bandwidth, where PyTorch's
+own intra-op threads pay; ``set_threads(1)`` turns it off.
+
 Safe with fork (a child starts without workers and makes its own on first use), with
 threads (a call made while another thread is splitting runs unsplit) and at exit (the
 workers are daemons, told to stop by an atexit hook).
