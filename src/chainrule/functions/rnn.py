@@ -23,7 +23,7 @@ W_h (H, G·H); b_h (G·H,); h, c (N, H); G = 1, 4, 3 for rnn, lstm, gru. A seque
 ``h'`` or ``(h', c')``. ``reverse=True`` runs from the last step to the first.
 """
 
-from chainrule.backend import get_array_module, scratch
+from chainrule.backend import get_array_module, matrix_sums, scratch
 from chainrule.core import Function, Variable, as_variable, grad, is_grad_enabled
 from chainrule.functions.activation import relu, sigmoid
 from chainrule.functions.math import tanh
@@ -162,9 +162,7 @@ class Recurrence(TangentRecurrence, Function):
         h_prev = self.hs[self.reverse: steps + self.reverse].reshape(-1, W_h.shape[0])
         dgh = dghs.reshape(-1, dghs.shape[-1])
         gW_h = h_prev.T @ dgh if self.inputs[1].requires_grad else None
-        # b_h's gradient, the column sums, as a matrix-vector product: 50 µs on lstm_step's
-        # (1120, 512) against sum(axis=0)'s 93
-        gb_h = xp.ones(len(dgh), dgh.dtype) @ dgh if self.inputs[2].requires_grad else None
+        gb_h = matrix_sums(dgh, axis=0) if self.inputs[2].requires_grad else None
         gxw = das if self.owns_layout(xw) else self.in_layout(das, xw, "grads")
         self.give_back()
         return (gxw, gW_h, gb_h, *carry)
