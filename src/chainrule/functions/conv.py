@@ -16,6 +16,8 @@ again, so gradients of every order are convolutions.
 
 import operator
 
+import numpy as np
+
 from chainrule import backend_threads
 from chainrule.backend import get_array_module, scratch
 from chainrule.core import Function, as_variable, ops
@@ -129,6 +131,29 @@ def _columns(x, kernel, stride, pad):
     return col.reshape(c * kh * kw, n * oh * ow), (oh, ow)
 
 
+def _matrix(tag, xp, rows, cols, dtype, zeros=False):
+    """A (rows, cols) scratch matrix for a GEMM, each row padded to an odd number of cache lines.
+
+    A row of 4 KiB multiples (bench CNN's 7168 wide columns: 7 × 4 KiB) puts the 16 rows a
+    GEMM kernel touches together in the same L1 cache set; OpenBLAS then ran the second conv's
+    products 1.1-1.5x slower (its transposed conv's (144, 32) @ (32, 7168): 1.33 against
+    0.86 ms, one thread, interleaved). With an odd number of 64-byte lines per row those rows
+    fall in 16 different sets. The padding is never written (so ``zeros`` stays zero there);
+    ``_give_matrix`` hands the matrix back.
+    """
+    line = max(64 // np.dtype(dtype).itemsize, 1)
+    lines = -(-cols // line)
+    padded = (lines + 1 - lines % 2) * line
+    return scratch.take(tag, xp, (rows, padded), dtype, zeros=zeros)[:, :cols]
+
+
+def _give_matrix(tag, matrix):
+    """Give back a ``_matrix`` (or any view of it) to the scratch pool."""
+    while matrix.base is not None:
+        matrix = matrix.base
+    scratch.give(tag, matrix)
+
+
 def copy_into(out, x):
     """out[...] = x: an elementwise copy for ``backend_threads.split``."""
     out[...] = x
@@ -161,7 +186,7 @@ def _wide_columns(xpad, kernel, oh):
     s_n, s_c, s_h, s_w = xpad.strides
     view = xp.lib.stride_tricks.as_strided(
         xpad, shape=(c, kh, kw, n, oh * wp), strides=(s_c, s_h, s_w, s_n, s_w))
-    col = scratch.take(COLUMNS, xp, (c * kh * kw, n * oh * wp), xpad.dtype)
+    col = _matrix(COLUMNS, xp, c * kh * kw, n * oh * wp, xpad.dtype)
     target = col.reshape(view.shape)
 
     def gather(lo, hi):  # images lo..hi: a split over the batch (backend_threads)
@@ -184,9 +209,10 @@ def _widen(g, wp):
     the appended ones stay zero from one use to the next.
     """
     n, c, oh, ow = g.shape
-    wide = scratch.take((WIDE, ow), get_array_module(g), (c, n, oh, wp), g.dtype, zeros=True)
-    backend_threads.split(copy_into, wide[..., :ow], g.transpose(1, 0, 2, 3))
-    return wide.reshape(c, -1)
+    wide = _matrix((WIDE, ow), get_array_module(g), c, n * oh * wp, g.dtype, zeros=True)
+    backend_threads.split(copy_into, wide.reshape(c, n, oh, wp)[..., :ow],
+                          g.transpose(1, 0, 2, 3))
+    return wide
 
 
 def _wide_fold(col, shape, kernel, oh):
@@ -239,7 +265,7 @@ def _give_columns(col, stride):
     """Hand ``_conv_columns``'s matrix back to the scratch pool (only stride 1 took it there;
     a strided im2col may be a view of its input)."""
     if tuple(stride) == (1, 1):
-        scratch.give(COLUMNS, col)
+        _give_matrix(COLUMNS, col)
 
 
 def _check_channels(x, W, axis):
@@ -278,12 +304,12 @@ class Conv2d(Function):
         if b is None:
             y = (W.reshape(o, -1) @ col).reshape(o, n, oh, width)[..., :ow]
         else:  # the GEMM result is scratch: the bias add packs the wide columns out of it
-            gemm = scratch.take(GEMM, xp, (o, col.shape[1]), xp.result_type(W, col))
+            gemm = _matrix(GEMM, xp, o, col.shape[1], xp.result_type(W, col))
             xp.matmul(W.reshape(o, -1), col, out=gemm)
             y = gemm.reshape(o, n, oh, width)[..., :ow]
             y = backend_threads.ufunc(xp.add, y, b.reshape(o, 1, 1, 1), dtype=y.dtype,
                                       out=scratch.result("conv2d", xp, y.shape, y.dtype))
-            scratch.give(GEMM, gemm)
+            _give_matrix(GEMM, gemm)
         return y.transpose(1, 0, 2, 3)  # (O, N, OH, OW) -> (N, O, OH, OW), a view
 
     def backward(self, gy):
@@ -332,19 +358,19 @@ class Conv2dGradW(Function):
             if o < len(col):
                 gy2 = widened = _widen(gy, col.shape[1] // (n * oh))
             else:  # copied into scratch: a fresh 0.9 MB cost bench's CNN 122 page faults a step
-                narrowed = scratch.take(NARROW, get_array_module(col), (len(col), n, oh, ow),
-                                        col.dtype)
+                narrowed = _matrix(NARROW, get_array_module(col), len(col), n * oh * ow,
+                                   col.dtype)
                 wide = col.reshape(len(col), n, oh, _row_width(col, n, oh, ow))[..., :ow]
-                backend_threads.split(copy_into, narrowed, wide)
-                col = narrowed.reshape(len(col), -1)
+                backend_threads.split(copy_into, narrowed.reshape(wide.shape), wide)
+                col = narrowed
         # col @ gy2ᵀ, transposed after: OpenBLAS runs this long-K product with the wide operand
         # untransposed, 0.87 ms against 1.27 ms for gy2 @ colᵀ (bench CNN's second conv, 1 core)
         gW = (col @ gy2.T).T.reshape((o, x.shape[1]) + self.kernel)
         _give_columns(columns, self.stride)
         if widened is not None:
-            scratch.give((WIDE, ow), widened.base)
+            _give_matrix((WIDE, ow), widened)
         if narrowed is not None:
-            scratch.give(NARROW, narrowed)
+            _give_matrix(NARROW, narrowed)
         return gW
 
     def backward(self, ggW):
@@ -397,12 +423,12 @@ class ConvTranspose2d(Function):
         if self.stride == (1, 1):
             (ph, pw), wp = self.pad, size[1] + 2 * self.pad[1]
             widened = _widen(x, wp)
-            col = scratch.take(GEMM, get_array_module(x), (o * kh * kw, widened.shape[1]),
-                               get_array_module(x).result_type(W, widened))
+            col = _matrix(GEMM, get_array_module(x), o * kh * kw, widened.shape[1],
+                          get_array_module(x).result_type(W, widened))
             get_array_module(x).matmul(W.reshape(c, -1).T, widened, out=col)
-            scratch.give((WIDE, w), widened.base)
+            _give_matrix((WIDE, w), widened)
             y = _wide_fold(col, (n, o, size[0] + 2 * ph + 1, wp), (kh, kw), h)
-            scratch.give(GEMM, col)
+            _give_matrix(GEMM, col)
             y = y[:, :, ph:ph + size[0], pw:pw + size[1]]
         else:
             col = W.reshape(c, -1).T @ x.transpose(1, 0, 2, 3).reshape(c, -1)
