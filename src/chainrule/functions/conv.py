@@ -20,7 +20,7 @@ import operator
 import numpy as np
 
 from chainrule import backend_threads
-from chainrule.backend import get_array_module, scratch
+from chainrule.backend import get_array_module, matrix_sums, scratch
 from chainrule.core import Function, as_variable, ops
 from chainrule.core.aliases import either
 from chainrule.functions.tangent import total
@@ -310,6 +310,27 @@ def _check_channels(x, W, axis):
         )
 
 
+class BiasGrad(ops.Sum):
+    """gb[o] = Σ_{n,i,j} gy[n, o, i, j]: a convolution's bias gradient (a Sum over (0, 2, 3)).
+
+    As matrix-vector products with ones when gy is one block (``backend.matrix_sums``, BLAS):
+    bench CNN's two bias gradients took 0.13 ms with NumPy's sum over three axes.
+    """
+
+    def __init__(self):
+        super().__init__(axis=(0, 2, 3))
+
+    def forward(self, gy):
+        n, c = gy.shape[:2]
+        if not gy.size or get_array_module(gy) is not np:
+            return super().forward(gy)
+        if gy.flags.c_contiguous:  # (N, C·H·W): the images summed, then each channel's row
+            return matrix_sums(matrix_sums(gy.reshape(n, -1), 0).reshape(c, -1), 1)
+        if is_channels_major(gy) and gy.transpose(1, 0, 2, 3).flags.c_contiguous:
+            return matrix_sums(gy.transpose(1, 0, 2, 3).reshape(c, -1), 1)
+        return super().forward(gy)
+
+
 class Conv2d(Function):
     """y[n, o, i, j] = Σ_{c,u,v} W[o, c, u, v] xpad[n, c, i·sh + u, j·sw + v] + b[o]
 
@@ -354,7 +375,7 @@ class Conv2d(Function):
             gW = Conv2dGradW(W.shape[2:], self.stride, self.pad, col)(x, gy)
         if len(self.inputs) == 2:
             return gx, gW
-        return gx, gW, gy.sum(axis=(0, 2, 3))
+        return gx, gW, BiasGrad()(gy)
 
     def jvp(self, tx, tW, tb=None):
         """dy = conv2d(dx, W) + conv2d(x, dW) + db"""
@@ -472,7 +493,7 @@ class ConvTranspose2d(Function):
             gW = Conv2dGradW(W.shape[2:], self.stride, self.pad)(gy, x)
         if len(self.inputs) == 2:
             return gx, gW
-        return gx, gW, gy.sum(axis=(0, 2, 3))
+        return gx, gW, BiasGrad()(gy)
 
     def jvp(self, tx, tW, tb=None):
         """dy = conv_transpose2d(dx, W) + conv_transpose2d(x, dW) + db"""
