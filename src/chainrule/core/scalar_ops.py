@@ -17,7 +17,7 @@ def on_python_floats(x, c):
     c a Python number. NumPy spends ~730 ns on arithmetic with a 0-d array, Python ~15 ns
     on floats, and both round the same IEEE double op; a caller returns ``np.array(y)``
     for a finite y and leaves inf and NaN to NumPy, with its warnings. deep_chain is 300,000
-    such ops (forward and backward): 1.4 -> 1.2 s.
+    such ops (forward and backward): 77.2k -> 68.0k instructions per iteration (callgrind).
     """
     return (type(c) is float or type(c) is int) and type(x) is np.ndarray and x.ndim == 0 \
         and x.dtype is FLOAT64
