@@ -39,6 +39,34 @@ def test_per_sample_gradients_equal_a_loop_of_single_sample_gradients():
     assert [g.shape for g in batched] == [(7,) + p.shape for p in params]
 
 
+@pytest.mark.parametrize("dtype, threads", [(np.float64, 1), (np.float32, 1), (np.float32, 3)])
+def test_per_sample_gradients_in_chunks_and_over_threads_equal_the_loop(dtype, threads,
+                                                                        monkeypatch):
+    """The weight gradients written a sample or two per einsum (batch_rules.CHUNK_BYTES),
+    the samples cut over threads, equal the loop's; float32 stays float32."""
+    from chainrule import backend_threads
+    from chainrule.func import batch_rules
+
+    rng = np.random.default_rng(2)
+    params = [cr.Variable(p.data.astype(dtype)) for p in mlp(rng, (9, 8, 7, 3))]
+    x, t = rng.standard_normal((11, 9)).astype(dtype), rng.integers(0, 3, 11)
+    monkeypatch.setattr(batch_rules, "CHUNK_BYTES", 2 * 9 * 8 * np.dtype(dtype).itemsize)
+    monkeypatch.setattr(backend_threads, "MIN_BYTES", 0)
+    before = backend_threads.threads()
+    try:
+        backend_threads.set_threads(threads)
+        batched = vmap(grad(mlp_loss), in_dims=(None, 0, 0))(params, x, t)
+    finally:
+        backend_threads.set_threads(before)
+    tolerance = {"rtol": 1e-10, "atol": 1e-12} if dtype == np.float64 else {"rtol": 1e-5,
+                                                                            "atol": 1e-6}
+    for i in range(11):
+        one = grad(mlp_loss)(params, cr.Variable(x[i]), t[i])
+        for g, h in zip(batched, one):
+            assert g.dtype == dtype
+            np.testing.assert_allclose(g.data[i], h.data, **tolerance)
+
+
 def test_per_sample_gradients_match_torch_func():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
