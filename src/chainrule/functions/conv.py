@@ -200,10 +200,9 @@ def _wide_columns(xpad, kernel, oh):
 # Scratch tags (see backend.Scratch): conv2d's im2col matrix, a GEMM result before its bias
 # add, _widen's zero-padded gradient (whose tag adds the geometry of its zeros), the im2col
 # matrix without its wide columns (Conv2dGradW when the kernel has few taps), and the
-# transposed convolution's taps (whose tag adds the zero margin in front of each row) and
-# its sum over whole frames, before the padding is cropped off.
+# transposed convolution's taps (whose tag adds the zero margin in front of each row).
 COLUMNS, GEMM, WIDE, NARROW = "conv columns", "conv gemm", "conv widened", "conv narrowed"
-TAPS, FRAMES = "conv taps", "conv frames"
+TAPS = "conv taps"
 
 
 def _widen(g, rows, wp):
@@ -251,23 +250,15 @@ def _transposed_wide(x, W, size, pad):
     shifted = xp.lib.stride_tricks.as_strided(
         taps[:, margin:], shape=(o, kh, kw, frames.shape[1]),
         strides=(kh * kw * row, kw * row - wp * item, row - item, item))
-    shape = (o, frames.shape[1])
-    planes = scratch.take(FRAMES, xp, shape, dtype) if ph or pw else scratch.result(
-        "conv_transpose2d", xp, shape, dtype)
+    planes = scratch.result("conv_transpose2d", xp, (o, frames.shape[1]), dtype)
 
     def fold(lo, hi):  # output channels lo..hi (backend_threads)
         xp.add.reduce(shifted[lo:hi], axis=(1, 2), out=planes[lo:hi])
 
     backend_threads.parallel_for(fold, o, planes.nbytes)
     _give_matrix((TAPS, margin), taps)
-    y = planes.reshape(o, n, hp, wp)
-    if ph or pw:  # the padding cropped off by a copy: a cropped view (runs of OW) made bench
-        # CNN's first max-pool gradient twice as slow (0.50 against 0.28 ms) on its input
-        cropped = y[:, :, ph:ph + oh, pw:pw + ow]
-        y = backend_threads.split(copy_into, scratch.result("conv_transpose2d", xp,
-                                                            cropped.shape, dtype), cropped)
-        scratch.give(FRAMES, planes)
-    return y.transpose(1, 0, 2, 3)  # stored channels-major
+    y = planes.reshape(o, n, hp, wp).transpose(1, 0, 2, 3)  # stored channels-major
+    return y[:, :, ph:ph + oh, pw:pw + ow]
 
 
 def _conv_columns(x, kernel, stride, pad, oh):
