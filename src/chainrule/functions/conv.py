@@ -355,6 +355,11 @@ class Conv2d(Function):
         width = _row_width(col, n, oh, ow)
         if b is None:
             y = (W.reshape(o, -1) @ col).reshape(o, n, oh, width)[..., :ow]
+        elif width == ow and xp is np and W.dtype == col.dtype == b.dtype:
+            # narrow columns: the GEMM writes the result itself and the bias is added in place
+            y = scratch.result("conv2d", xp, (o, n, oh, ow), col.dtype)
+            xp.matmul(W.reshape(o, -1), col, out=y.reshape(o, -1))
+            backend_threads.ufunc(xp.add, y, b.reshape(o, 1, 1, 1), out=y)
         else:  # the GEMM result is scratch: the bias add packs the wide columns out of it
             gemm = _matrix(GEMM, xp, o, col.shape[1], xp.result_type(W, col))
             xp.matmul(W.reshape(o, -1), col, out=gemm)
