@@ -188,3 +188,15 @@ def test_stride_one_paths_match_the_loops_across_images_and_repeated_calls(kerne
     x, W = random_array(5, (2, 2, 4, 4)), random_array(6, (2, 2) + kernel)
     check_op(lambda x, W: conv2d(x, W, None, 1, pad), [x, W], order=1,
              torch_fn=lambda x, W: torch.nn.functional.conv2d(x, W, None, 1, pad))
+
+
+def test_conv2d_with_few_taps_gathers_narrow_columns_and_matches_loops_and_torch():
+    """C·kh·kw <= O (a first layer on one channel): the im2col matrix holds only output
+    columns, and the weight gradient reads it as it is."""
+    x, W, b = random_array(0, (3, 1, 6, 5)), random_array(1, (10, 1, 3, 3)), random_array(2, (10,))
+    for dtype in (np.float64, np.float32):
+        y = conv2d(x.astype(dtype), W.astype(dtype), b.astype(dtype), 1, 1)
+        np.testing.assert_allclose(y.data, conv2d_reference(x, W, b, 1, 1), rtol=1e-5, atol=1e-5)
+    check_op(lambda x, W, b: conv2d(x, W, b, 1, 1), [x[:2, :, :4, :4], W, b], order=1,
+             reference=lambda x, W, b: conv2d_reference(x, W, b, 1, 1),
+             torch_fn=lambda x, W, b: torch.nn.functional.conv2d(x, W, b, 1, 1))

@@ -173,21 +173,25 @@ def _wide_padded(x, pad, tag):
     return xpad
 
 
-def _wide_columns(xpad, kernel, oh):
+def _wide_columns(xpad, kernel, oh, ow=None):
     """Stride-1 im2col as (C·kh·kw, N·OH·Wp), one copy of contiguous runs of OH·Wp.
 
     With stride 1, window (u, v) over a flattened padded plane is the run starting at
     u·Wp + v: output (i, j) reads flat index (i + u)·Wp + j + v. The run covers Wp columns
     per output row; the last kw - 1 of them are not outputs ("wide" columns, sliced off
     or met by zeros). xpad comes from ``_wide_padded``. The result is a scratch array
-    (tag ``COLUMNS``).
+    (tag ``COLUMNS``). With ``ow`` given the columns are narrow, (C·kh·kw, N·OH·OW).
     """
     xp = get_array_module(xpad)
     (n, c, _, wp), (kh, kw) = xpad.shape, kernel
     s_n, s_c, s_h, s_w = xpad.strides
-    view = xp.lib.stride_tricks.as_strided(
-        xpad, shape=(c, kh, kw, n, oh * wp), strides=(s_c, s_h, s_w, s_n, s_w))
-    col = _matrix(COLUMNS, xp, c * kh * kw, n * oh * wp, xpad.dtype)
+    if ow is None:
+        view = xp.lib.stride_tricks.as_strided(
+            xpad, shape=(c, kh, kw, n, oh * wp), strides=(s_c, s_h, s_w, s_n, s_w))
+    else:  # narrow: only the OW output columns of each row (runs of OW)
+        view = xp.lib.stride_tricks.as_strided(
+            xpad, shape=(c, kh, kw, n, oh, ow), strides=(s_c, s_h, s_w, s_n, s_h, s_w))
+    col = _matrix(COLUMNS, xp, c * kh * kw, n * oh * (wp if ow is None else ow), xpad.dtype)
     target = col.reshape(view.shape)
 
     def gather(lo, hi):  # images lo..hi: a split over the batch (backend_threads)
@@ -200,10 +204,9 @@ def _wide_columns(xpad, kernel, oh):
 # Scratch tags (see backend.Scratch): conv2d's im2col matrix, a GEMM result before its bias
 # add, _widen's zero-padded gradient (whose tag adds the geometry of its zeros), the im2col
 # matrix without its wide columns (Conv2dGradW when the kernel has few taps), and the
-# transposed convolution's taps (whose tag adds the zero margin in front of each row) and
-# its sum over whole frames, before the padding is cropped off.
+# transposed convolution's taps (whose tag adds the zero margin in front of each row).
 COLUMNS, GEMM, WIDE, NARROW = "conv columns", "conv gemm", "conv widened", "conv narrowed"
-TAPS, FRAMES = "conv taps", "conv frames"
+TAPS = "conv taps"
 
 
 def _widen(g, rows, wp):
@@ -251,34 +254,27 @@ def _transposed_wide(x, W, size, pad):
     shifted = xp.lib.stride_tricks.as_strided(
         taps[:, margin:], shape=(o, kh, kw, frames.shape[1]),
         strides=(kh * kw * row, kw * row - wp * item, row - item, item))
-    shape = (o, frames.shape[1])
-    planes = scratch.take(FRAMES, xp, shape, dtype) if ph or pw else scratch.result(
-        "conv_transpose2d", xp, shape, dtype)
+    planes = scratch.result("conv_transpose2d", xp, (o, frames.shape[1]), dtype)
 
     def fold(lo, hi):  # output channels lo..hi (backend_threads)
         xp.add.reduce(shifted[lo:hi], axis=(1, 2), out=planes[lo:hi])
 
     backend_threads.parallel_for(fold, o, planes.nbytes)
     _give_matrix((TAPS, margin), taps)
-    y = planes.reshape(o, n, hp, wp)
-    if ph or pw:  # the padding cropped off by a copy: a cropped view (runs of OW) made bench
-        # CNN's first max-pool gradient twice as slow (0.50 against 0.28 ms) on its input
-        cropped = y[:, :, ph:ph + oh, pw:pw + ow]
-        y = backend_threads.split(copy_into, scratch.result("conv_transpose2d", xp,
-                                                            cropped.shape, dtype), cropped)
-        scratch.give(FRAMES, planes)
-    return y.transpose(1, 0, 2, 3)  # stored channels-major
+    y = planes.reshape(o, n, hp, wp).transpose(1, 0, 2, 3)  # stored channels-major
+    return y[:, :, ph:ph + oh, pw:pw + ow]
 
 
-def _conv_columns(x, kernel, stride, pad, oh):
-    """conv2d's im2col matrix: wide (``_wide_columns``) for stride 1, else ``_columns``.
+def _conv_columns(x, kernel, stride, pad, oh, ow=None):
+    """conv2d's im2col matrix: wide (``_wide_columns``) for stride 1, narrow when ``ow`` is
+    given, else ``_columns``.
 
     For stride 1 it is a scratch array: ``_give_columns`` hands it back once it is read.
     """
     if tuple(stride) == (1, 1):
         tag = ("conv padded", tuple(pad))
         xpad = _wide_padded(x, pad, tag)
-        col = _wide_columns(xpad, kernel, oh)
+        col = _wide_columns(xpad, kernel, oh, ow)
         scratch.give(tag, xpad)
         return col
     return _columns(x, kernel, stride, pad)[0]
@@ -350,12 +346,20 @@ class Conv2d(Function):
         oh, ow = conv_geometry(x.shape, W.shape[2:], self.stride, self.pad)
         o = W.shape[0]
         xp = get_array_module(x)
-        col = _conv_columns(x, W.shape[2:], self.stride, self.pad, oh)
+        # Few taps (bench CNN's first conv: 9 rows against 16 outputs): narrow columns, which
+        # Conv2dGradW reads as they are; wide ones it would narrow with a 0.9 MB copy.
+        narrow = x.shape[1] * W.shape[2] * W.shape[3] <= o
+        col = _conv_columns(x, W.shape[2:], self.stride, self.pad, oh, ow if narrow else None)
         self.col = col  # backward's gW reuses it instead of gathering the windows again
         n = x.shape[0]
         width = _row_width(col, n, oh, ow)
         if b is None:
             y = (W.reshape(o, -1) @ col).reshape(o, n, oh, width)[..., :ow]
+        elif width == ow and xp is np and W.dtype == col.dtype == b.dtype:
+            # narrow columns: the GEMM writes the result itself and the bias is added in place
+            y = scratch.result("conv2d", xp, (o, n, oh, ow), col.dtype)
+            xp.matmul(W.reshape(o, -1), col, out=y.reshape(o, -1))
+            backend_threads.ufunc(xp.add, y, b.reshape(o, 1, 1, 1), out=y)
         else:  # the GEMM result is scratch: the bias add packs the wide columns out of it
             gemm = _matrix(GEMM, xp, o, col.shape[1], xp.result_type(W, col))
             xp.matmul(W.reshape(o, -1), col, out=gemm)
