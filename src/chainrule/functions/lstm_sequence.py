@@ -18,11 +18,14 @@ product. Per step, ``prev`` being the row of the state it reads (``Recurrence.ro
     gates[prev]  (5H, N)   σ(o), σ(i), σ(f), tanh(g), then the c the step reads
     hT[row]      (H+1, N)  the state h, and a row of ones that adds b_h inside the GEMM
     R[t]         (4H, N)   what da needs: [tanh c' σ'(o), tanh(g) σ'(i), c σ'(f), σ(i) tanh'(g)]
+                           over s² (below)
     Q[t]         (H, N)    σ(o) (1 - tanh² c'): the path from h' to c'
 
 and backward runs dc += dh Q, da[o] = dh R[o], da[i f g] = dc R[i f g], dc *= σ(f),
-dh = W_h da. The sigmoids are σ(a) = tanh(a/2)/2 + 1/2: the halving sits in the weights
-and in the inputs, so one tanh call activates all four gates.
+dh = W_h da. The sigmoids are σ(a) = tanh(a/2)/2 + 1/2: the halving (s = 1/2) sits in the
+weights and in the inputs, so one tanh call activates all four gates, and with u = tanh(s a)
+every gate's slope is s² (1 - u²), two calls on the whole block; the s² goes into backward's
+copy of W_h and the gradients.
 
 The inputs arrive as xw (T, N, 4H) (any of Recurrence's layouts), transposed once into
 the internal layout, or as a table (V, 4H) with integer ``ids``: step t's inputs are the
@@ -118,6 +121,8 @@ class LSTMSequence(LSTM):
         if x is not None:
             y += x
         xp.tanh(y, out=y)
+        xp.multiply(y, y, out=R)  # the slopes over s²: 1 - u²
+        xp.subtract(1, R, out=R)
         sig = y[:3 * H]
         sig *= 0.5
         sig += 0.5
@@ -125,10 +130,6 @@ class LSTMSequence(LSTM):
         c = xp.add(pair[:H], pair[H:], out=self.gates[new, 4 * H:])
         tanh_c = xp.tanh(c, out=self.tanh_c[t])
         h = xp.multiply(y[:H], tanh_c, out=self.hT[new, :H])
-        xp.subtract(1, sig, out=R[:3 * H])  # σ' = σ (1 - σ), tanh' = 1 - tanh²
-        R[:3 * H] *= sig
-        xp.multiply(y[3 * H:], y[3 * H:], out=R[3 * H:])
-        xp.subtract(1, R[3 * H:], out=R[3 * H:])
         R[:H] *= tanh_c
         R[H:3 * H] *= block[3 * H:]
         R[3 * H:] *= y[H:2 * H]
@@ -149,9 +150,9 @@ class LSTMSequence(LSTM):
         if gys[0] is not None:  # (T, N, H) time-major, transposed once
             ghs = self.take("ghs", xp, (T, H, N), W_h.dtype)
             ghs[...] = xp.moveaxis(gys[0]._data, self.time_axis, 0).transpose(0, 2, 1)
-        W = self.take("W_h", xp, (H, 4 * H), W_h.dtype)  # W_h's columns in the internal order
-        for mine, theirs, _ in _blocks(H):
-            W[:, mine] = W_h[:, theirs]
+        W = self.take("W_h", xp, (H, 4 * H), W_h.dtype)  # W_h s², columns in the internal order
+        for mine, theirs, scale in _blocks(H):
+            xp.multiply(W_h[:, theirs], scale * scale, out=W[:, mine])
         das = self.take("das", xp, (T, 4 * H, N), W_h.dtype)
         work, order = xp.empty((H, N), W_h.dtype), self.order(T)
         for t in reversed(order):
@@ -170,7 +171,8 @@ class LSTMSequence(LSTM):
         return (*grads, dh.T.copy(), dc.T.copy())
 
     def parameter_grads(self, das):
-        """The gradients of xw (or the table), W_h and b_h from every step's da (T, 4H, N)."""
+        """The gradients of xw (or the table), W_h and b_h from every step's da over s²
+        (T, 4H, N)."""
         xp = get_array_module(das)
         T, G, N = das.shape
         H = G // 4
@@ -185,13 +187,13 @@ class LSTMSequence(LSTM):
             h_prev = self.hs[self.reverse: T + self.reverse].reshape(T * N, H)
             mine = h_prev.T @ flat.T
             gW_h = xp.empty_like(mine)
-            for j, k, _ in blocks:
-                gW_h[:, k] = mine[:, j]
+            for j, k, scale in blocks:
+                xp.multiply(mine[:, j], scale * scale, out=gW_h[:, k])
         if self.inputs[2].requires_grad:
             mine = matrix_sums(flat, axis=1)
             gb_h = xp.empty_like(mine)
-            for j, k, _ in blocks:
-                gb_h[k] = mine[j]
+            for j, k, scale in blocks:
+                xp.multiply(mine[j], scale * scale, out=gb_h[k])
         if self.inputs[0].requires_grad and self.ids is not None:
             ids = xp.moveaxis(self.ids, self.time_axis, 0).reshape(-1)
             onehot = self.take("onehot", xp, (T * N, len(xw)), das.dtype)
@@ -199,13 +201,13 @@ class LSTMSequence(LSTM):
             onehot[xp.arange(T * N), ids] = 1
             mine = flat @ onehot  # (4H, V): each table row's da summed over its steps
             gx = xp.empty(mine.shape[::-1], das.dtype)
-            for j, k, _ in blocks:
-                gx[:, k] = mine[j].T
+            for j, k, scale in blocks:
+                xp.multiply(mine[j].T, scale * scale, out=gx[:, k])
         elif self.inputs[0].requires_grad:
             gx = scratch.result(("rnn", "grads"), xp, xw.shape, xw.dtype)
             steps = self.time_major(gx)
-            for j, k, _ in blocks:
-                steps[..., k] = das[:, j].transpose(0, 2, 1)
+            for j, k, scale in blocks:
+                xp.multiply(das[:, j].transpose(0, 2, 1), scale * scale, out=steps[..., k])
         return gx, gW_h, gb_h
 
     def parts(self, t):
