@@ -14,7 +14,7 @@ import chainrule.functions as F
 from chainrule import backend_threads
 from chainrule.backend import scratch
 from chainrule.core import ops
-from chainrule.func import grad, vmap
+from chainrule.func import batch_rules, grad, vmap
 from chainrule.func.batch_rules import RowTimesMatrix, SampleOuter
 from harness import check_op, random_array, seeds
 
@@ -46,7 +46,8 @@ def test_sample_outer(batch, n, m, seed):
              reference=lambda a, g: a[:, :, None] * g[:, None, :])
 
 
-def test_sample_outer_split_over_threads_equals_one_thread(monkeypatch):
+def test_sample_outer_in_chunks_and_over_threads_equals_one_product(monkeypatch):
+    """Chunks of two samples (the last one short) inside uneven cuts over three threads."""
     rng = np.random.default_rng(1)
     a = cr.Variable(rng.standard_normal((5, 7)).astype(np.float32))
     g = cr.Variable(rng.standard_normal((5, 3)).astype(np.float32))
@@ -54,12 +55,20 @@ def test_sample_outer_split_over_threads_equals_one_thread(monkeypatch):
     monkeypatch.setattr(backend_threads, "MIN_BYTES", 0)
     try:
         backend_threads.set_threads(1)
-        one = SampleOuter()(a, g).data.copy()
-        backend_threads.set_threads(3)  # uneven slabs of the batch: 1, 2 and 2 samples
-        np.testing.assert_array_equal(SampleOuter()(a, g).data, one)
+        whole = SampleOuter()(a, g).data.copy()
+        monkeypatch.setattr(batch_rules, "CHUNK_BYTES", 2 * 7 * 3 * 4)
+        chunked = SampleOuter()(a, g).data.copy()
+        backend_threads.set_threads(3)  # uneven cuts of the batch: 1, 2 and 2 samples
+        np.testing.assert_array_equal(SampleOuter()(a, g).data, whole)
     finally:
         backend_threads.set_threads(before)
-    np.testing.assert_array_equal(one, a.data[:, :, None] * g.data[:, None, :])
+    np.testing.assert_array_equal(chunked, whole)
+    np.testing.assert_array_equal(whole, a.data[:, :, None] * g.data[:, None, :])
+
+
+def test_sample_outer_of_an_empty_batch():
+    y = SampleOuter()(cr.Variable(np.ones((0, 3))), cr.Variable(np.ones((0, 2))))
+    assert y.shape == (0, 3, 2)
 
 
 def test_sample_outer_of_mixed_dtypes_is_the_wider_one():

@@ -39,20 +39,57 @@ def test_per_sample_gradients_equal_a_loop_of_single_sample_gradients():
     assert [g.shape for g in batched] == [(7,) + p.shape for p in params]
 
 
-def test_per_sample_gradients_match_torch_func():
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(1)
-    params = mlp(rng)
-    x, t = rng.standard_normal((5, 6)), rng.integers(0, 3, 5)
-    ours = vmap(grad(mlp_loss), in_dims=(None, 0, 0))(params, x, t)
+@pytest.mark.parametrize("dtype, threads", [(np.float64, 1), (np.float32, 1), (np.float32, 3)])
+def test_per_sample_gradients_in_chunks_and_over_threads_equal_the_loop(dtype, threads,
+                                                                        monkeypatch):
+    """The weight gradients written a sample or two per einsum (batch_rules.CHUNK_BYTES),
+    the samples cut over threads, equal the loop's; float32 stays float32."""
+    from chainrule import backend_threads
+    from chainrule.func import batch_rules
 
-    def torch_loss(ps, x, t):
+    rng = np.random.default_rng(2)
+    params = [cr.Variable(p.data.astype(dtype)) for p in mlp(rng, (9, 8, 7, 3))]
+    x, t = rng.standard_normal((11, 9)).astype(dtype), rng.integers(0, 3, 11)
+    monkeypatch.setattr(batch_rules, "CHUNK_BYTES", 2 * 9 * 8 * np.dtype(dtype).itemsize)
+    monkeypatch.setattr(backend_threads, "MIN_BYTES", 0)
+    before = backend_threads.threads()
+    try:
+        backend_threads.set_threads(threads)
+        batched = vmap(grad(mlp_loss), in_dims=(None, 0, 0))(params, x, t)
+    finally:
+        backend_threads.set_threads(before)
+    tolerance = {"rtol": 1e-10, "atol": 1e-12} if dtype == np.float64 else {"rtol": 1e-5,
+                                                                            "atol": 1e-6}
+    for i in range(11):
+        one = grad(mlp_loss)(params, cr.Variable(x[i]), t[i])
+        for g, h in zip(batched, one):
+            assert g.dtype == dtype
+            np.testing.assert_allclose(g.data[i], h.data, **tolerance)
+
+
+def torch_mlp_loss(torch):
+    def loss(ps, x, t):
         h = x[None]
         for i in range(0, len(ps) - 2, 2):
             h = torch.relu(h @ ps[i] + ps[i + 1])
         return torch.nn.functional.cross_entropy(h @ ps[-2] + ps[-1], t[None])
 
-    theirs = torch.func.vmap(torch.func.grad(torch_loss), in_dims=(None, 0, 0))(
+    return loss
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 2 * 9 * 8 * 8])
+def test_per_sample_gradients_match_torch_func(chunk_bytes, monkeypatch):
+    """Also with the weight gradients written two samples per einsum (CHUNK_BYTES)."""
+    torch = pytest.importorskip("torch")
+    from chainrule.func import batch_rules
+
+    if chunk_bytes:
+        monkeypatch.setattr(batch_rules, "CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(1)
+    params = mlp(rng, (9, 8, 7, 3))
+    x, t = rng.standard_normal((5, 9)), rng.integers(0, 3, 5)
+    ours = vmap(grad(mlp_loss), in_dims=(None, 0, 0))(params, x, t)
+    theirs = torch.func.vmap(torch.func.grad(torch_mlp_loss(torch)), in_dims=(None, 0, 0))(
         [torch.tensor(p.data) for p in params], torch.tensor(x), torch.tensor(t))
     for g, h in zip(ours, theirs):
         np.testing.assert_allclose(g.data, h.numpy(), rtol=1e-10, atol=1e-12)

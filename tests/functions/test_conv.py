@@ -159,3 +159,32 @@ def test_conv_transpose2d_channel_mismatch_and_bad_stride_raise():
         conv2d(np.ones((1, 1, 3, 3)), cr.Variable(np.ones((1, 1, 2, 2))), stride=(1, 2, 3))
     with pytest.raises(ValueError, match=r"col2im: col must be \(N, C, KH, KW, OH, OW\)"):
         col2im(cr.Variable(np.ones((1, 1, 2, 2, 3, 3))), (1, 1, 5, 5), 2, to_matrix=False)
+
+
+@pytest.mark.parametrize("kernel, pad", [((3, 3), (1, 1)), ((3, 2), (0, 1)), ((2, 3), (1, 0))])
+def test_stride_one_paths_match_the_loops_across_images_and_repeated_calls(kernel, pad):
+    """Stride 1 runs on the wide im2col, padded GEMM rows and the transposed conv's sum of
+    shifted views, whose shifts run across image frames; scratch buffers come back with the
+    zeros they keep. Several images, float64 and float32, each call against the loop
+    reference, and central differences and torch on the float64 one."""
+    for seed, dtype in enumerate([np.float64, np.float32, np.float64]):
+        x = random_array(seed, (3, 2, 6, 5)).astype(dtype)
+        W = random_array(seed + 10, (4, 2) + kernel).astype(dtype)
+        b = random_array(seed + 20, (4,)).astype(dtype)
+        y = conv2d(x, W, b, 1, pad)
+        rtol = 1e-12 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(y.data, conv2d_reference(x, W, b, 1, pad), rtol=rtol,
+                                   atol=rtol)
+        gy = random_array(seed + 30, y.shape).astype(dtype)
+        # conv2d's input gradient: gy scattered back through every window, by loops
+        back = np.zeros((3, 2, 6 + 2 * pad[0], 5 + 2 * pad[1]))
+        for u in range(kernel[0]):
+            for v in range(kernel[1]):
+                back[:, :, u:u + gy.shape[2], v:v + gy.shape[3]] += np.einsum(
+                    "noij,oc->ncij", gy, W[:, :, u, v])
+        back = back[:, :, pad[0]:pad[0] + 6, pad[1]:pad[1] + 5]
+        np.testing.assert_allclose(conv_transpose2d(gy, W, None, 1, pad).data, back,
+                                   rtol=rtol, atol=rtol * 10)
+    x, W = random_array(5, (2, 2, 4, 4)), random_array(6, (2, 2) + kernel)
+    check_op(lambda x, W: conv2d(x, W, None, 1, pad), [x, W], order=1,
+             torch_fn=lambda x, W: torch.nn.functional.conv2d(x, W, None, 1, pad))

@@ -110,6 +110,28 @@ def test_pools_keep_float32_on_channels_major_conv_outputs(pool):
     np.testing.assert_array_equal(y.data, expected.data)
 
 
+@pytest.mark.parametrize("kernel, stride, pad", [(2, 2, 0), (3, 2, 1), (2, 1, 0)])
+def test_max_pool2d_on_channels_major_input_equals_the_c_order_one(kernel, stride, pad):
+    """A conv output (stored channels-major) is pooled in its own layout: the same maxima,
+    the same first-maximum routing of ties, and the same gradient as its C-order copy, for
+    an upstream gradient in either layout."""
+    rng = np.random.default_rng(1)
+    x = rng.integers(-3, 4, size=(3, 2, 8, 8)).astype(np.float64)  # many ties
+    W = rng.integers(-1, 2, size=(4, 2, 3, 3)).astype(np.float64)
+    h = conv2d(x, W, None, 1, 1).data
+    assert h.strides[1] > h.strides[0]  # channels-major
+    gy = rng.normal(size=max_pool2d(h, kernel, stride, pad).shape)
+    for upstream in (gy, np.ascontiguousarray(gy.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)):
+        grads = []
+        for array in (h, np.ascontiguousarray(h)):
+            hv = cr.Variable(array.copy() if array.flags.c_contiguous else array)
+            y = max_pool2d(hv, kernel, stride, pad)
+            y.backward(upstream)
+            grads.append((y.data, hv.grad.data))
+        np.testing.assert_array_equal(grads[0][0], grads[1][0])
+        np.testing.assert_array_equal(grads[0][1], grads[1][1])
+
+
 @pytest.mark.parametrize("pool, name", [(max_pool2d, "max_pool2d"), (avg_pool2d, "avg_pool2d")])
 def test_pool_errors_name_the_op(pool, name):
     with pytest.raises(ValueError, match=rf"{name}: pad \(2, 2\) must be at most half"):

@@ -4,8 +4,23 @@ The constant is a setting of the op, not an input, so no constant Variable is
 made and no gradient is computed for it (see ``ScalarOp``).
 """
 
+import numpy as np
+
 from chainrule.backend import get_array_module
 from chainrule.core.function import Function, records_backward
+
+FLOAT64 = np.dtype(np.float64)
+
+
+def on_python_floats(x, c):
+    """Whether ``x ± c`` and ``x * c`` may run on Python floats: x a float64 0-d NumPy array,
+    c a Python number. NumPy spends ~730 ns on arithmetic with a 0-d array, Python ~15 ns
+    on floats, and both round the same IEEE double op; a caller returns ``np.array(y)``
+    for a finite y and leaves inf and NaN to NumPy, with its warnings. deep_chain is 300,000
+    such ops (forward and backward): 77.2k -> 68.0k instructions per iteration (callgrind).
+    """
+    return (type(c) is float or type(c) is int) and type(x) is np.ndarray and x.ndim == 0 \
+        and x.dtype is FLOAT64
 
 
 class ScalarOp(Function):
@@ -42,7 +57,12 @@ class AddScalar(ScalarOp):
     verb = "add"
 
     def forward(self, x):
-        return x + self.c
+        c = self.c
+        if on_python_floats(x, c):
+            y = x.item() + c
+            if y - y == 0:  # finite
+                return np.array(y)
+        return x + c
 
     def backward(self, gy):
         return gy
@@ -57,7 +77,12 @@ class SubScalar(ScalarOp):
     verb = "sub"
 
     def forward(self, x):
-        return x - self.c
+        c = self.c
+        if on_python_floats(x, c):
+            y = x.item() - c
+            if y - y == 0:  # finite
+                return np.array(y)
+        return x - c
 
     def backward(self, gy):
         return gy
@@ -72,7 +97,12 @@ class RSubScalar(ScalarOp):
     verb = "sub"
 
     def forward(self, x):
-        return self.c - x
+        c = self.c
+        if on_python_floats(x, c):
+            y = c - x.item()
+            if y - y == 0:  # finite
+                return np.array(y)
+        return c - x
 
     def backward(self, gy):
         return -gy
@@ -87,11 +117,16 @@ class MulScalar(ScalarOp):
     verb = "mul"
 
     def forward(self, x):
-        return x * self.c
+        c = self.c
+        if on_python_floats(x, c):
+            y = x.item() * c
+            if y - y == 0:  # finite
+                return np.array(y)
+        return x * c
 
     def backward(self, gy):
         if not records_backward():  # on the arrays (see records_backward)
-            return gy._derived(gy._data * self.c)
+            return gy._derived(self.forward(gy._data))
         return MulScalar(self.c)(gy)
 
     def jvp(self, t):

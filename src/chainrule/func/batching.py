@@ -52,9 +52,15 @@ def wrapper_rule(*names):
     return register
 
 
+SIGNATURES = {}  # wrapper -> inspect.Signature: making one costs more than binding it
+
+
 def arguments(wrapper, args, kwargs):
     """The wrapper's arguments by name, defaults filled in."""
-    bound = inspect.signature(wrapper).bind(*args, **kwargs)
+    signature = SIGNATURES.get(wrapper)
+    if signature is None:
+        signature = SIGNATURES[wrapper] = inspect.signature(wrapper)
+    bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()
     return dict(bound.arguments)
 

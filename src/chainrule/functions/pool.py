@@ -17,6 +17,7 @@ from chainrule.functions.conv import (
     as_pair,
     col2im_array,
     conv_geometry,
+    copy_into,
     is_channels_major,
     window_view,
 )
@@ -63,19 +64,35 @@ class MaxPool2d(_Pool):
         view = window_view(x, self.kernel, self.stride, self.pad, fill=-float("inf"))
         n, c, kh, kw, oh, ow = view.shape
         shape, taps = (n, c, oh, ow), kh * kw
-        planes = scratch.take(PLANES, xp, (taps,) + shape, x.dtype)
-        work = scratch.take(WORK, xp, (max(taps // 2, 1),) + shape, xp.int8)
-        y = scratch.result("max_pool2d", xp, shape, x.dtype)
-        self.index = xp.empty(shape, xp.int8 if taps < 128 else xp.int32)
+        # Every array in x's layout (channels-major after a convolution, as relu keeps it):
+        # the window copies, the tournament and the gradient's routing then run with their
+        # operands in one order (bench CNN's first pool, one thread: forward 0.69 -> 0.51 ms,
+        # gradient 0.82 -> 0.54).
+        planes = self._like_x(lambda s: scratch.take(PLANES, xp, s, x.dtype), (taps,) + shape)
+        work = self._like_x(lambda s: scratch.take(WORK, xp, s, xp.int8),
+                            (max(taps // 2, 1),) + shape)
+        y = self._like_x(lambda s: scratch.result("max_pool2d", xp, s, x.dtype), shape)
+        self.index = self._like_x(lambda s: xp.empty(s, xp.int8 if taps < 128 else xp.int32),
+                                  shape)
         windows = [view[:, :, u, v] for u, v in self.offsets()]
         # Split over the batch (backend_threads): each half's copy and tournament on its own
         # core, in its own cache.
         backend_threads.split(_max_pool_into, y, self.index, taps, *windows, *planes, *work,
                               nbytes=planes.nbytes)
         self._settle_edge_windows(windows, y)
-        scratch.give(PLANES, planes)
-        scratch.give(WORK, work)
+        scratch.give(PLANES, planes if planes.base is None else planes.base)
+        scratch.give(WORK, work if work.base is None else work.base)
         return y
+
+    def _like_x(self, make, shape):
+        """``make(storage)`` seen as ``shape`` (..., N, C, OH, OW); stored (..., C, N, OH, OW)
+        when x is channels-major."""
+        if not self.channels_major:
+            return make(shape)
+        lead = len(shape) - 4
+        storage = shape[:lead] + (shape[lead + 1], shape[lead]) + shape[lead + 2:]
+        axes = tuple(range(lead)) + (lead + 1, lead) + (lead + 2, lead + 3)
+        return make(storage).transpose(axes)
 
     def _settle_edge_windows(self, windows, y):
         """Give NaN and all -inf windows the argmax PyTorch gives them.
@@ -127,8 +144,9 @@ class MaxPool2d(_Pool):
 
 
 # Scratch tags (see backend.Scratch): max-pool's window planes, its tournament's work arrays
-# (a comparison's mask and the indices of the pairs not yet merged), its gradient's mask.
-PLANES, WORK, MASK = "pool planes", "pool work", "pool mask"
+# (a comparison's mask and the indices of the pairs not yet merged), its gradient's mask
+# and its copy of an upstream gradient that came in another layout.
+PLANES, WORK, MASK, SAME = "pool planes", "pool work", "pool mask", "pool gy copy"
 
 
 def _max_pool_into(y, index, taps, *arrays):
@@ -217,10 +235,19 @@ class MaxPool2dGrad(Function):
             # so backend_threads can split the whole routing as one elementwise call.
             tiled = gx.reshape(n, c, oh, sh, ow, sw)
             spread = (n, c, oh, 1, ow, 1)
-            mask = scratch.take(MASK, xp, gy.shape, xp.bool_)  # no temporary, no page faults
+            mask = scratch.take_like(MASK, pool.index, xp.bool_)  # no temporary, no faults
+            copied = None
+            if gy.strides != _strides_like(pool.index, gy.itemsize):
+                # gy in another layout than the argmax (a flatten's gradient is C order): one
+                # copy into it, as the routing with mixed layouts took 0.31-0.44 ms against
+                # 0.18-0.24 on bench CNN's second pool (one thread).
+                copied = scratch.take_like(SAME, pool.index, gy.dtype)
+                gy = backend_threads.split(copy_into, copied, gy)
             backend_threads.split(_route_into, tiled, gy.reshape(spread),
                                   pool.index.reshape(spread), mask.reshape(spread))
-            scratch.give(MASK, mask)
+            for tag, array in ((MASK, mask), (SAME, copied)):
+                if array is not None:
+                    scratch.give(tag, array if array.base is None else array.base)
             return gx
         gx.fill(0)
         if not any(pool.pad) and sh >= pool.kernel[0] and sw >= pool.kernel[1]:
@@ -244,6 +271,11 @@ class MaxPool2dGrad(Function):
 
     def jvp(self, tgy):
         return MaxPool2dGrad(self.pool)(tgy)
+
+
+def _strides_like(array, itemsize):
+    """The strides ``array`` would have with items of ``itemsize`` bytes (its layout)."""
+    return tuple(s // array.itemsize * itemsize for s in array.strides)
 
 
 def _route_into(tiled, gy, index, mask):
