@@ -221,7 +221,8 @@ def test_stride_one_convolutions_in_chunks_of_images_equal_one_chunk(monkeypatch
 
     whole = run()
     # per image: the second conv's columns (27 rows) and the transposed conv's taps (27 rows)
-    monkeypatch.setattr(conv, "CHUNK_BYTES", images_a_chunk * 27 * 8 * 8 * 7)
+    per_thread = -(-images_a_chunk * 27 * 8 * 8 * 7 // conv.backend_threads.threads())
+    monkeypatch.setattr(conv, "CHUNK_BYTES", per_thread)
     for got, expected in zip(run(), whole):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(whole[0], conv2d_reference(x, W, b, 1, 1), rtol=1e-12)

@@ -269,9 +269,12 @@ def _transposed_wide(x, W, size, pad):
     return y[:, :, ph:ph + oh, pw:pw + ow]
 
 
-# Bytes of one chunk's im2col columns or transposed-conv taps: about a core's L2 cache.
-# bench CNN's step, one thread, p10: 7.9-8.1 ms with 512 KiB or 1 MiB chunks, 8.1-8.3 with
-# 256 KiB, 8.5-8.6 with 2 MiB, 8.9-9.3 unchunked.
+# Bytes of one chunk's im2col columns or transposed-conv taps per BLAS thread: about a
+# core's L2 cache. bench CNN's step, one thread, p10: 7.9-8.1 ms with 512 KiB or 1 MiB
+# chunks, 8.1-8.3 with 256 KiB, 8.5-8.6 with 2 MiB, 8.9-9.3 unchunked. With two threads
+# every chunk's GEMM hands work to the second one: at quiet moments (p10 of 40 interleaved
+# steps) 7.6-8.0 ms in chunks against 8.0-8.3 whole; while other jobs held the second core,
+# each hand-off waited for it (10.7-12.8 against 9.9), so the chunks grow with the threads.
 CHUNK_BYTES = 1 << 19
 
 
@@ -283,7 +286,7 @@ def _image_chunks(n, per_image):
     is still in cache. Whole, bench CNN's second conv's 4.1 MB columns went out to memory
     between the gather and the GEMM: 1.5 ms for both in the step, against 1.1 in chunks.
     """
-    k = max(1, min(n, CHUNK_BYTES // max(per_image, 1)))
+    k = max(1, min(n, CHUNK_BYTES * backend_threads.threads() // max(per_image, 1)))
     return [(lo, min(n, lo + k)) for lo in range(0, n, k)] or [(0, 0)]
 
 
