@@ -67,20 +67,29 @@ def test_per_sample_gradients_in_chunks_and_over_threads_equal_the_loop(dtype, t
             np.testing.assert_allclose(g.data[i], h.data, **tolerance)
 
 
-def test_per_sample_gradients_match_torch_func():
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(1)
-    params = mlp(rng)
-    x, t = rng.standard_normal((5, 6)), rng.integers(0, 3, 5)
-    ours = vmap(grad(mlp_loss), in_dims=(None, 0, 0))(params, x, t)
-
-    def torch_loss(ps, x, t):
+def torch_mlp_loss(torch):
+    def loss(ps, x, t):
         h = x[None]
         for i in range(0, len(ps) - 2, 2):
             h = torch.relu(h @ ps[i] + ps[i + 1])
         return torch.nn.functional.cross_entropy(h @ ps[-2] + ps[-1], t[None])
 
-    theirs = torch.func.vmap(torch.func.grad(torch_loss), in_dims=(None, 0, 0))(
+    return loss
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 2 * 9 * 8 * 8])
+def test_per_sample_gradients_match_torch_func(chunk_bytes, monkeypatch):
+    """Also with the weight gradients written two samples per einsum (CHUNK_BYTES)."""
+    torch = pytest.importorskip("torch")
+    from chainrule.func import batch_rules
+
+    if chunk_bytes:
+        monkeypatch.setattr(batch_rules, "CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(1)
+    params = mlp(rng, (9, 8, 7, 3))
+    x, t = rng.standard_normal((5, 9)), rng.integers(0, 3, 5)
+    ours = vmap(grad(mlp_loss), in_dims=(None, 0, 0))(params, x, t)
+    theirs = torch.func.vmap(torch.func.grad(torch_mlp_loss(torch)), in_dims=(None, 0, 0))(
         [torch.tensor(p.data) for p in params], torch.tensor(x), torch.tensor(t))
     for g, h in zip(ours, theirs):
         np.testing.assert_allclose(g.data, h.numpy(), rtol=1e-10, atol=1e-12)
