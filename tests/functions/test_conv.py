@@ -200,3 +200,29 @@ def test_conv2d_with_few_taps_gathers_narrow_columns_and_matches_loops_and_torch
     check_op(lambda x, W, b: conv2d(x, W, b, 1, 1), [x[:2, :, :4, :4], W, b], order=1,
              reference=lambda x, W, b: conv2d_reference(x, W, b, 1, 1),
              torch_fn=lambda x, W, b: torch.nn.functional.conv2d(x, W, b, 1, 1))
+
+
+@pytest.mark.parametrize("images_a_chunk", [1, 2])
+def test_stride_one_convolutions_in_chunks_of_images_equal_one_chunk(monkeypatch,
+                                                                     images_a_chunk):
+    """conv2d's wide columns, its weight gradient and conv_transpose2d run by chunks of
+    images (a last chunk shorter): values and gradients equal the one-chunk ones."""
+    from chainrule.functions import conv
+
+    x, W, b = random_array(0, (5, 3, 6, 5)), random_array(1, (4, 3, 3, 3)), random_array(2, (4,))
+    gy = random_array(3, (5, 4, 6, 5))
+
+    def run():
+        xv, Wv, bv = cr.Variable(x), cr.Variable(W), cr.Variable(b)
+        y = conv2d(xv, Wv, bv, 1, 1)
+        grads = cr.grad(y, [xv, Wv, bv], grad_outputs=[gy])
+        back = conv_transpose2d(gy, W, None, 1, 1)
+        return [y.data, back.data] + [g.data for g in grads]
+
+    whole = run()
+    # per image: the second conv's columns (27 rows) and the transposed conv's taps (27 rows)
+    per_thread = -(-images_a_chunk * 27 * 8 * 8 * 7 // conv.backend_threads.threads())
+    monkeypatch.setattr(conv, "CHUNK_BYTES", per_thread)
+    for got, expected in zip(run(), whole):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(whole[0], conv2d_reference(x, W, b, 1, 1), rtol=1e-12)
