@@ -226,3 +226,18 @@ def test_stride_one_convolutions_in_chunks_of_images_equal_one_chunk(monkeypatch
     for got, expected in zip(run(), whole):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(whole[0], conv2d_reference(x, W, b, 1, 1), rtol=1e-12)
+
+
+def test_weight_gradient_over_a_long_batch_in_pieces_equals_the_sum():
+    """A thin weight gradient over many pixels (9 taps × 16 outputs over 40 images of 28 × 28)
+    is multiplied in pieces along the pixels: it equals the sum over every window."""
+    from chainrule.functions.conv import _thin_product
+
+    a, b = random_array(0, (9, 30000)), random_array(1, (30000, 16))
+    np.testing.assert_allclose(_thin_product(a, b), a @ b, rtol=1e-12, atol=1e-9)
+    x, W = random_array(2, (40, 1, 28, 28)), cr.Variable(random_array(3, (16, 1, 3, 3)))
+    y = conv2d(x, W, None, 1, 1)
+    gy = random_array(4, y.shape)
+    y.backward(gy)
+    expected = np.einsum("ncuvij,noij->ocuv", windows_reference(x, (3, 3), 1, 1), gy)
+    np.testing.assert_allclose(W.grad.data, expected, rtol=1e-10)
