@@ -188,3 +188,56 @@ def test_stride_one_paths_match_the_loops_across_images_and_repeated_calls(kerne
     x, W = random_array(5, (2, 2, 4, 4)), random_array(6, (2, 2) + kernel)
     check_op(lambda x, W: conv2d(x, W, None, 1, pad), [x, W], order=1,
              torch_fn=lambda x, W: torch.nn.functional.conv2d(x, W, None, 1, pad))
+
+
+def test_conv2d_with_few_taps_gathers_narrow_columns_and_matches_loops_and_torch():
+    """C·kh·kw <= O (a first layer on one channel): the im2col matrix holds only output
+    columns, and the weight gradient reads it as it is."""
+    x, W, b = random_array(0, (3, 1, 6, 5)), random_array(1, (10, 1, 3, 3)), random_array(2, (10,))
+    for dtype in (np.float64, np.float32):
+        y = conv2d(x.astype(dtype), W.astype(dtype), b.astype(dtype), 1, 1)
+        np.testing.assert_allclose(y.data, conv2d_reference(x, W, b, 1, 1), rtol=1e-5, atol=1e-5)
+    check_op(lambda x, W, b: conv2d(x, W, b, 1, 1), [x[:2, :, :4, :4], W, b], order=1,
+             reference=lambda x, W, b: conv2d_reference(x, W, b, 1, 1),
+             torch_fn=lambda x, W, b: torch.nn.functional.conv2d(x, W, b, 1, 1))
+
+
+@pytest.mark.parametrize("images_a_chunk", [1, 2])
+def test_stride_one_convolutions_in_chunks_of_images_equal_one_chunk(monkeypatch,
+                                                                     images_a_chunk):
+    """conv2d's wide columns, its weight gradient and conv_transpose2d run by chunks of
+    images (a last chunk shorter): values and gradients equal the one-chunk ones."""
+    from chainrule.functions import conv
+
+    x, W, b = random_array(0, (5, 3, 6, 5)), random_array(1, (4, 3, 3, 3)), random_array(2, (4,))
+    gy = random_array(3, (5, 4, 6, 5))
+
+    def run():
+        xv, Wv, bv = cr.Variable(x), cr.Variable(W), cr.Variable(b)
+        y = conv2d(xv, Wv, bv, 1, 1)
+        grads = cr.grad(y, [xv, Wv, bv], grad_outputs=[gy])
+        back = conv_transpose2d(gy, W, None, 1, 1)
+        return [y.data, back.data] + [g.data for g in grads]
+
+    whole = run()
+    # per image: the second conv's columns (27 rows) and the transposed conv's taps (27 rows)
+    per_thread = -(-images_a_chunk * 27 * 8 * 8 * 7 // conv.backend_threads.threads())
+    monkeypatch.setattr(conv, "CHUNK_BYTES", per_thread)
+    for got, expected in zip(run(), whole):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(whole[0], conv2d_reference(x, W, b, 1, 1), rtol=1e-12)
+
+
+def test_weight_gradient_over_a_long_batch_in_pieces_equals_the_sum():
+    """A thin weight gradient over many pixels (9 taps × 16 outputs over 40 images of 28 × 28)
+    is multiplied in pieces along the pixels: it equals the sum over every window."""
+    from chainrule.functions.conv import _thin_product
+
+    a, b = random_array(0, (9, 30000)), random_array(1, (30000, 16))
+    np.testing.assert_allclose(_thin_product(a, b), a @ b, rtol=1e-12, atol=1e-9)
+    x, W = random_array(2, (40, 1, 28, 28)), cr.Variable(random_array(3, (16, 1, 3, 3)))
+    y = conv2d(x, W, None, 1, 1)
+    gy = random_array(4, y.shape)
+    y.backward(gy)
+    expected = np.einsum("ncuvij,noij->ocuv", windows_reference(x, (3, 3), 1, 1), gy)
+    np.testing.assert_allclose(W.grad.data, expected, rtol=1e-10)

@@ -137,6 +137,92 @@ def test_float32_stays_float32():
     assert hs.dtype == np.float32 and all(x.grad.dtype == np.float32 for x in xs)
 
 
+def lookup(steps, batch, hidden, vocab, seed, time_axis=0):
+    """A table (V, 4H), ids in time_axis's layout, then W_h, b_h, h, c: lstm's ids form."""
+    shape = (steps, batch) if time_axis == 0 else (batch, steps)
+    ids = np.random.default_rng(seed).integers(0, vocab, shape)
+    return random_array(seed, (vocab, 4 * hidden)), ids, inputs("lstm", steps, batch, hidden,
+                                                                 seed + 1)[1:]
+
+
+@pytest.mark.parametrize(("time_axis", "reverse"), [(0, False), (1, True)])
+def test_lstm_of_a_table_through_ids_is_lstm_of_its_rows(time_axis, reverse):
+    table, ids, rest = lookup(4, 3, 2, 5, seed=12, time_axis=time_axis)
+    xs = [cr.Variable(a) for a in [table, *rest]]
+    options = {"time_axis": time_axis, "reverse": reverse}
+    got = F.lstm(*xs, ids=ids, **options)
+    want = F.lstm(F.embedding(ids, xs[0]), *xs[1:], **options)
+    for y, ref in zip(got, want):
+        np.testing.assert_allclose(y.data, ref.data, rtol=1e-12, atol=1e-15)
+    gy = cr.Variable(np.random.default_rng(1).standard_normal(flat(got).shape))
+    for g, ref in zip(cr.grad(flat(got), xs, gy), cr.grad(flat(want), xs, gy)):
+        np.testing.assert_allclose(g.data, ref.data, rtol=1e-10, atol=1e-12)
+
+
+def test_lstm_through_ids_plain_backward_equals_the_recorded_one():
+    table, ids, rest = lookup(6, 3, 4, 5, seed=15)
+    xs = [cr.Variable(a) for a in [table, *rest]]
+    gy = np.random.default_rng(0).standard_normal(flat(F.lstm(*xs, ids=ids)).shape)
+    plain = cr.grad(flat(F.lstm(*xs, ids=ids)), xs, cr.Variable(gy))
+    recorded = cr.grad(flat(F.lstm(*xs, ids=ids)), xs, cr.Variable(gy), create_graph=True)
+    for g, r in zip(plain, recorded):
+        assert r.creator is not None
+        np.testing.assert_allclose(g.data, r.data, rtol=1e-10, atol=1e-12)
+
+
+def test_lstm_through_ids_reused_work_arrays_never_touch_what_a_caller_holds():
+    (table, ids, rest), (other, _, more) = lookup(4, 3, 5, 6, 3, 1), lookup(4, 3, 5, 6, 7, 1)
+    xs, ys = [cr.Variable(a) for a in [table, *rest]], [cr.Variable(a) for a in [other, *more]]
+    first = F.lstm(*xs, ids=ids, time_axis=1)
+    held = [y.data.copy() for y in first]
+    flat(F.lstm(*ys, ids=ids, time_axis=1)).sum().backward()  # its arrays while first's taken
+    flat(first).sum().backward()  # gives first's work arrays back
+    once = [x.grad.data.copy() for x in xs]
+    F.lstm(*[cr.Variable(2 * a) for a in [table, *rest]], ids=ids, time_axis=1)  # takes them
+    for y, h in zip(first, held):
+        np.testing.assert_array_equal(y.data, h)
+    for x in xs:
+        x.grad = None
+    flat(first).sum().backward()  # a second backward through first: recomputed, same
+    for x, g in zip(xs, once):
+        np.testing.assert_allclose(x.grad.data, g, rtol=1e-12)
+
+
+def test_lstm_through_ids_gradients_at_orders_1_and_2():
+    table, ids, rest = lookup(3, 2, 2, 4, seed=13, time_axis=1)
+    cr.gradcheck(lambda *xs: flat(F.lstm(*xs, ids=ids, time_axis=1, reverse=True)),
+                 [table, *rest], order=2)
+
+
+@given(steps=st.integers(1, 4), batch=st.integers(1, 3), hidden=st.integers(1, 3),
+       vocab=st.integers(1, 4), seed=seeds)
+def test_lstm_through_ids_gradients_over_random_sizes(steps, batch, hidden, vocab, seed):
+    table, ids, rest = lookup(steps, batch, hidden, vocab, seed % 1000)
+    cr.gradcheck(lambda *xs: flat(F.lstm(*xs, ids=ids)), [table, *rest])
+
+
+def test_vmap_of_lstm_through_ids_runs_once_per_table():
+    from chainrule.func import vmap
+
+    table, ids, (W_h, b_h, h, c) = lookup(3, 2, 2, 4, seed=14)
+    tables = np.stack([table, 2 * table])
+    with pytest.warns(UserWarning, match="a table read through ids"):
+        got = vmap(lambda tab: F.lstm(tab, W_h, b_h, h, c, ids=ids)[0])(tables)
+    for one, tab in zip(got.data, tables):
+        np.testing.assert_allclose(one, F.lstm(tab, W_h, b_h, h, c, ids=ids)[0].data,
+                                   rtol=1e-12)
+
+
+@pytest.mark.parametrize(("ids", "message"), [
+    (np.zeros((2, 3)), r"lstm: ids must be non-empty \(T, N\) integers"),
+    (np.zeros(3, dtype=int), r"lstm: ids must be non-empty \(T, N\) integers"),
+    (np.full((2, 3), 5), r"lstm: with ids, xw must be a table \(V, 4·H\) with every id in"),
+])
+def test_bad_ids_name_the_operation(ids, message):
+    with pytest.raises(ValueError, match=message):
+        F.lstm(np.zeros((5, 8)), np.zeros((2, 8)), ids=ids)
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (((2, 3, 8), (2, 4)), r"lstm: W_h must be \(H, 4·H\), got shape \(2, 4\)"),
     (((2, 3, 6), (2, 8)), r"lstm: xw must be \(T, N, 8\) with time_axis 0"),

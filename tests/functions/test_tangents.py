@@ -38,6 +38,7 @@ from chainrule.functions import math as fmath
 from chainrule.functions.embedding import Embedding
 from chainrule.functions.im2col import Col2im, Im2col
 from chainrule.functions.loss import ClassLoss
+from chainrule.functions.lstm_sequence import LSTMSequence
 from chainrule.functions.rnn import GRU, LSTM, RNN
 from harness import broadcast_shapes, random_array, seeds, shapes
 
@@ -475,6 +476,16 @@ def test_one_step_tangents(kind):
     fn, cls = RECURRENCES[kind]
     xw, *rest = rnn_inputs(kind, 1, 2, 3, seed=4)
     check_tangent(fn, [xw[0], *rest], cls)
+
+
+@pytest.mark.parametrize(("time_axis", "reverse"), [(0, False), (1, True)])
+def test_lstm_through_ids_tangents(time_axis, reverse):
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 4, (3, 2) if time_axis == 0 else (2, 3))
+    xw, *rest = rnn_inputs("lstm", 3, 2, 2, seed=5)
+    table = rng.standard_normal((4, xw.shape[-1]))
+    check_tangent(lambda *xs: F.lstm(*xs, ids=ids, time_axis=time_axis, reverse=reverse),
+                  [table, *rest], LSTMSequence)
 
 
 def test_relu_rnn_tangent():

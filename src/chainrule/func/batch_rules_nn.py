@@ -202,6 +202,8 @@ def recurrence(batch, function, inputs, batched):
     xw is (T, N, G) (time_axis 0), (N, T, G) (time_axis 1) or (N, G) (one step); states (N, H)."""
     if any(batched[1:3]):
         return loop(batch, function, inputs, batched, "recurrent weights per sample")
+    if getattr(function, "ids", None) is not None:  # lstm's table read through ids
+        return loop(batch, function, inputs, batched, "a table read through ids")
     xw, W_h, b_h = inputs[:3]
     xw = xw if batched[0] else batch.expand(xw)
     states = [fold(s if b else batch.expand(s)) for s, b in zip(inputs[3:], batched[3:])]

@@ -41,6 +41,7 @@ from chainrule.functions.loss_regression import (
     mse_loss,
     smooth_l1_loss,
 )
+from chainrule.functions.lstm_sequence import lstm
 from chainrule.functions.math import (
     abs,
     add,
@@ -72,7 +73,7 @@ from chainrule.functions.reduction import (
     sum,
     var,
 )
-from chainrule.functions.rnn import gru, lstm, rnn
+from chainrule.functions.rnn import gru, rnn
 from chainrule.functions.shape import (
     broadcast_to,
     cat,

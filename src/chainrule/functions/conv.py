@@ -173,21 +173,25 @@ def _wide_padded(x, pad, tag):
     return xpad
 
 
-def _wide_columns(xpad, kernel, oh):
+def _wide_columns(xpad, kernel, oh, ow=None):
     """Stride-1 im2col as (C·kh·kw, N·OH·Wp), one copy of contiguous runs of OH·Wp.
 
     With stride 1, window (u, v) over a flattened padded plane is the run starting at
     u·Wp + v: output (i, j) reads flat index (i + u)·Wp + j + v. The run covers Wp columns
     per output row; the last kw - 1 of them are not outputs ("wide" columns, sliced off
     or met by zeros). xpad comes from ``_wide_padded``. The result is a scratch array
-    (tag ``COLUMNS``).
+    (tag ``COLUMNS``). With ``ow`` given the columns are narrow, (C·kh·kw, N·OH·OW).
     """
     xp = get_array_module(xpad)
     (n, c, _, wp), (kh, kw) = xpad.shape, kernel
     s_n, s_c, s_h, s_w = xpad.strides
-    view = xp.lib.stride_tricks.as_strided(
-        xpad, shape=(c, kh, kw, n, oh * wp), strides=(s_c, s_h, s_w, s_n, s_w))
-    col = _matrix(COLUMNS, xp, c * kh * kw, n * oh * wp, xpad.dtype)
+    if ow is None:
+        view = xp.lib.stride_tricks.as_strided(
+            xpad, shape=(c, kh, kw, n, oh * wp), strides=(s_c, s_h, s_w, s_n, s_w))
+    else:  # narrow: only the OW output columns of each row (runs of OW)
+        view = xp.lib.stride_tricks.as_strided(
+            xpad, shape=(c, kh, kw, n, oh, ow), strides=(s_c, s_h, s_w, s_n, s_h, s_w))
+    col = _matrix(COLUMNS, xp, c * kh * kw, n * oh * (wp if ow is None else ow), xpad.dtype)
     target = col.reshape(view.shape)
 
     def gather(lo, hi):  # images lo..hi: a split over the batch (backend_threads)
@@ -198,12 +202,11 @@ def _wide_columns(xpad, kernel, oh):
 
 
 # Scratch tags (see backend.Scratch): conv2d's im2col matrix, a GEMM result before its bias
-# add, _widen's zero-padded gradient (whose tag adds the geometry of its zeros), the im2col
-# matrix without its wide columns (Conv2dGradW when the kernel has few taps), and the
-# transposed convolution's taps (whose tag adds the zero margin in front of each row) and
-# its sum over whole frames, before the padding is cropped off.
-COLUMNS, GEMM, WIDE, NARROW = "conv columns", "conv gemm", "conv widened", "conv narrowed"
-TAPS, FRAMES = "conv taps", "conv frames"
+# add, _widen's zero-padded gradient (whose tag adds the geometry of its zeros), the
+# transposed convolution's taps (whose tag adds the zero margin in front of each row), and
+# the im2col columns of one chunk of images.
+COLUMNS, GEMM, WIDE = "conv columns", "conv gemm", "conv widened"
+TAPS, CHUNK = "conv taps", "conv column chunk"
 
 
 def _widen(g, rows, wp):
@@ -223,17 +226,19 @@ def _widen(g, rows, wp):
 
 
 def _transposed_wide(x, W, size, pad):
-    """conv_transpose2d with stride 1: one GEMM, then one sum of kh·kw shifted views of it.
+    """conv_transpose2d with stride 1: GEMMs, then sums of kh·kw shifted views of them.
 
     Each image of x sits in the top-left corner of a frame of zeros the size of the padded
-    output, Hp × Wp (``_widen``), so ``taps = Wᵀ x`` (O·kh·kw, N·Hp·Wp) holds, in row
-    (o, u, v), the contribution that lands u·Wp + v further on in the same flat frames. Each
-    row of ``taps`` starts after a zero margin of (kh - 1)·Wp + kw - 1, so every shift is a
-    plain strided view, and the output is ``np.add.reduce`` over the (u, v) axes of one
+    output, Hp × Wp (``_widen``), so ``taps = Wᵀ x`` (O·kh·kw, Hp·Wp per image) holds, in
+    row (o, u, v), the contribution that lands u·Wp + v further on in the same flat frames.
+    Each row of ``taps`` starts after a zero margin of (kh - 1)·Wp + kw - 1, so every shift
+    is a plain strided view, and the output is ``np.add.reduce`` over the (u, v) axes of one
     view: no fill, no kh·kw separate adds. A shift that runs off a frame's start reads the
-    previous frame's last rows or a row's last kw - 1 columns, where x is zero. On bench's
-    CNN (second conv's input gradient) the sum took 0.17-0.27 ms against 0.42-0.61 for the
-    earlier fold of kh·kw adds; the GEMM's frames are 16/14 longer.
+    previous frame's last rows or a row's last kw - 1 columns, where x is zero, so its taps
+    are zero too: chunks of images (``_image_chunks``) are independent, and each chunk's
+    taps are summed while they are still in cache. On bench's CNN (second conv's input
+    gradient) the sum took 0.17-0.27 ms against 0.42-0.61 for the earlier fold of kh·kw
+    adds; the GEMM's frames are 16/14 longer.
     """
     xp = get_array_module(x)
     c, o, kh, kw = W.shape
@@ -241,44 +246,82 @@ def _transposed_wide(x, W, size, pad):
     (ph, pw), (oh, ow) = pad, size
     hp, wp = oh + 2 * ph, ow + 2 * pw
     frames = _widen(x, hp, wp)
-    margin = (kh - 1) * wp + kw - 1
+    margin, frame = (kh - 1) * wp + kw - 1, hp * wp
     dtype = xp.result_type(W, frames)
-    taps = _matrix((TAPS, margin), xp, o * kh * kw, margin + frames.shape[1], dtype,
+    chunks = _image_chunks(n, o * kh * kw * frame * dtype.itemsize)
+    taps = _matrix((TAPS, margin), xp, o * kh * kw, margin + chunks[0][1] * frame, dtype,
                    zeros=True)
-    xp.matmul(W.reshape(c, -1).T, frames, out=taps[:, margin:])
-    _give_matrix((WIDE, x.shape[2], x.shape[3], hp, wp), frames)
     row, item = taps.strides[0], taps.itemsize
+    planes = scratch.result("conv_transpose2d", xp, (o, n * frame), dtype)
+    Wt = W.reshape(c, -1).T
     shifted = xp.lib.stride_tricks.as_strided(
-        taps[:, margin:], shape=(o, kh, kw, frames.shape[1]),
+        taps[:, margin:], shape=(o, kh, kw, chunks[0][1] * frame),
         strides=(kh * kw * row, kw * row - wp * item, row - item, item))
-    shape = (o, frames.shape[1])
-    planes = scratch.take(FRAMES, xp, shape, dtype) if ph or pw else scratch.result(
-        "conv_transpose2d", xp, shape, dtype)
-
-    def fold(lo, hi):  # output channels lo..hi (backend_threads)
-        xp.add.reduce(shifted[lo:hi], axis=(1, 2), out=planes[lo:hi])
-
-    backend_threads.parallel_for(fold, o, planes.nbytes)
+    for lo, hi in chunks:
+        width = (hi - lo) * frame
+        xp.matmul(Wt, frames[:, lo * frame:lo * frame + width],
+                  out=taps[:, margin:margin + width])
+        xp.add.reduce(shifted[..., :width], axis=(1, 2),
+                      out=planes[:, lo * frame:lo * frame + width])
+    _give_matrix((WIDE, x.shape[2], x.shape[3], hp, wp), frames)
     _give_matrix((TAPS, margin), taps)
-    y = planes.reshape(o, n, hp, wp)
-    if ph or pw:  # the padding cropped off by a copy: a cropped view (runs of OW) made bench
-        # CNN's first max-pool gradient twice as slow (0.50 against 0.28 ms) on its input
-        cropped = y[:, :, ph:ph + oh, pw:pw + ow]
-        y = backend_threads.split(copy_into, scratch.result("conv_transpose2d", xp,
-                                                            cropped.shape, dtype), cropped)
-        scratch.give(FRAMES, planes)
-    return y.transpose(1, 0, 2, 3)  # stored channels-major
+    y = planes.reshape(o, n, hp, wp).transpose(1, 0, 2, 3)  # stored channels-major
+    return y[:, :, ph:ph + oh, pw:pw + ow]
 
 
-def _conv_columns(x, kernel, stride, pad, oh):
-    """conv2d's im2col matrix: wide (``_wide_columns``) for stride 1, else ``_columns``.
+# Bytes of one chunk's im2col columns or transposed-conv taps per BLAS thread: about a
+# core's L2 cache. bench CNN's step, one thread, p10: 7.9-8.1 ms with 512 KiB or 1 MiB
+# chunks, 8.1-8.3 with 256 KiB, 8.5-8.6 with 2 MiB, 8.9-9.3 unchunked. With two threads
+# every chunk's GEMM hands work to the second one: at quiet moments (p10 of 40 interleaved
+# steps) 7.6-8.0 ms in chunks against 8.0-8.3 whole; while other jobs held the second core,
+# each hand-off waited for it (10.7-12.8 against 9.9), so the chunks grow with the threads.
+CHUNK_BYTES = 1 << 19
+
+
+def _image_chunks(n, per_image):
+    """Ranges (lo, hi) covering n images, each about ``CHUNK_BYTES`` of ``per_image`` bytes.
+
+    A stride-1 convolution gathers its im2col columns (or writes its transposed taps) one
+    chunk at a time into one small scratch matrix that the GEMM (or the sum) reads while it
+    is still in cache. Whole, bench CNN's second conv's 4.1 MB columns went out to memory
+    between the gather and the GEMM: 1.5 ms for both in the step, against 1.1 in chunks.
+    """
+    k = max(1, min(n, CHUNK_BYTES * backend_threads.threads() // max(per_image, 1)))
+    return [(lo, min(n, lo + k)) for lo in range(0, n, k)] or [(0, 0)]
+
+
+def _column_chunks(x, kernel, pad, oh):
+    """Stride-1 wide im2col (``_wide_columns``) by chunks of images: yields (lo, hi, col),
+    col the (C·kh·kw, (hi - lo)·OH·Wp) columns of images lo..hi in a scratch matrix that the
+    next chunk overwrites."""
+    xp = get_array_module(x)
+    tag = ("conv padded", tuple(pad))
+    xpad = _wide_padded(x, pad, tag)
+    (n, c, _, wp), (kh, kw) = xpad.shape, kernel
+    s_n, s_c, s_h, s_w = xpad.strides
+    view = xp.lib.stride_tricks.as_strided(
+        xpad, shape=(c, kh, kw, n, oh * wp), strides=(s_c, s_h, s_w, s_n, s_w))
+    rows, per_image = c * kh * kw, oh * wp
+    chunks = _image_chunks(n, rows * per_image * xpad.itemsize)
+    buffer = _matrix(CHUNK, xp, rows, chunks[0][1] * per_image, xpad.dtype)
+    for lo, hi in chunks:
+        col = buffer[:, :(hi - lo) * per_image]
+        col.reshape(c, kh, kw, hi - lo, per_image)[...] = view[:, :, :, lo:hi]
+        yield lo, hi, col
+    _give_matrix(CHUNK, buffer)
+    scratch.give(tag, xpad)
+
+
+def _conv_columns(x, kernel, stride, pad, oh, ow=None):
+    """conv2d's im2col matrix: wide (``_wide_columns``) for stride 1, narrow when ``ow`` is
+    given, else ``_columns``.
 
     For stride 1 it is a scratch array: ``_give_columns`` hands it back once it is read.
     """
     if tuple(stride) == (1, 1):
         tag = ("conv padded", tuple(pad))
         xpad = _wide_padded(x, pad, tag)
-        col = _wide_columns(xpad, kernel, oh)
+        col = _wide_columns(xpad, kernel, oh, ow)
         scratch.give(tag, xpad)
         return col
     return _columns(x, kernel, stride, pad)[0]
@@ -308,6 +351,27 @@ def _check_channels(x, W, axis):
         raise ValueError(
             f"input has {x.shape[1]} channels but W {W.shape} expects {W.shape[axis]}"
         )
+
+
+# OpenBLAS multiplies products of at most about 10^6 multiply-adds with its "small matrix"
+# kernels, which do not pack the operands; above that, a thin result over a long inner
+# dimension ran about 3x slower: bench CNN's first conv's weight gradient, 9 × 16 over
+# K = 25088, took 0.30 ms whole and 0.09 in four pieces of K = 6272 (one thread or two).
+SMALL_PRODUCT = 10 ** 6
+
+
+def _thin_product(a, b):
+    """a @ b, in pieces along the inner dimension that stay small products when the result
+    is thin and the inner dimension long (pieces of at least 2048); else one product."""
+    (m, k), n = a.shape, b.shape[1]
+    pieces = -(-m * n * k // SMALL_PRODUCT)
+    if pieces < 2 or k // pieces < 2048 or get_array_module(a) is not np:
+        return a @ b
+    width = -(-k // pieces)
+    out = a[:, :width] @ b[:width]
+    for lo in range(width, k, width):
+        out += a[:, lo:lo + width] @ b[lo:lo + width]
+    return out
 
 
 class BiasGrad(ops.Sum):
@@ -350,16 +414,36 @@ class Conv2d(Function):
         oh, ow = conv_geometry(x.shape, W.shape[2:], self.stride, self.pad)
         o = W.shape[0]
         xp = get_array_module(x)
-        col = _conv_columns(x, W.shape[2:], self.stride, self.pad, oh)
-        self.col = col  # backward's gW reuses it instead of gathering the windows again
         n = x.shape[0]
-        width = _row_width(col, n, oh, ow)
-        if b is None:
-            y = (W.reshape(o, -1) @ col).reshape(o, n, oh, width)[..., :ow]
-        else:  # the GEMM result is scratch: the bias add packs the wide columns out of it
-            gemm = _matrix(GEMM, xp, o, col.shape[1], xp.result_type(W, col))
-            xp.matmul(W.reshape(o, -1), col, out=gemm)
-            y = gemm.reshape(o, n, oh, width)[..., :ow]
+        # Few taps (bench CNN's first conv: 9 rows against 16 outputs): narrow columns, which
+        # Conv2dGradW reads as they are; wide ones it would narrow with a 0.9 MB copy.
+        narrow = x.shape[1] * W.shape[2] * W.shape[3] <= o
+        if tuple(self.stride) == (1, 1) and not narrow and n:
+            # wide columns by chunks of images, each read by its GEMM while in cache;
+            # Conv2dGradW gathers them again the same way
+            width = x.shape[3] + 2 * self.pad[1]
+            dtype = xp.result_type(W, x)
+            gemm = (xp.empty((o, n * oh * width), dtype) if b is None
+                    else _matrix(GEMM, xp, o, n * oh * width, dtype))
+            for lo, hi, col in _column_chunks(x, W.shape[2:], self.pad, oh):
+                xp.matmul(W.reshape(o, -1), col, out=gemm[:, lo * oh * width:hi * oh * width])
+        else:
+            col = _conv_columns(x, W.shape[2:], self.stride, self.pad, oh,
+                                ow if narrow else None)
+            self.col = col  # backward's gW reuses it instead of gathering the windows again
+            width = _row_width(col, n, oh, ow)
+            if b is not None and width == ow and xp is np and W.dtype == col.dtype == b.dtype:
+                # narrow: the GEMM writes the result itself and the bias is added in place
+                y = scratch.result("conv2d", xp, (o, n, oh, ow), col.dtype)
+                xp.matmul(W.reshape(o, -1), col, out=y.reshape(o, -1))
+                backend_threads.ufunc(xp.add, y, b.reshape(o, 1, 1, 1), out=y)
+                return y.transpose(1, 0, 2, 3)
+            gemm = W.reshape(o, -1) @ col if b is None else _matrix(
+                GEMM, xp, o, col.shape[1], xp.result_type(W, col))
+            if b is not None:
+                xp.matmul(W.reshape(o, -1), col, out=gemm)
+        y = gemm.reshape(o, n, oh, width)[..., :ow]
+        if b is not None:  # the GEMM result is scratch: the bias add packs the wide columns
             y = backend_threads.ufunc(xp.add, y, b.reshape(o, 1, 1, 1), dtype=y.dtype,
                                       out=scratch.result("conv2d", xp, y.shape, y.dtype))
             _give_matrix(GEMM, gemm)
@@ -401,31 +485,29 @@ class Conv2dGradW(Function):
 
     def forward(self, x, gy):
         n, o, oh, ow = gy.shape
-        col = self.col
-        if col is None:
-            col = _conv_columns(x, self.kernel, self.stride, self.pad, oh)
-        self.col = None  # only the forward needs it
-        gy2 = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # free when gy is channels-major
-        columns, widened, narrowed = col, None, None
-        if col.shape[1] != gy2.shape[1]:  # wide columns: pad gy with zeros or drop them
-            if o < len(col):
-                wp = col.shape[1] // (n * oh)
-                gy2 = widened = _widen(gy, oh, wp)
-            else:  # copied into scratch: a fresh 0.9 MB cost bench's CNN 122 page faults a step
-                narrowed = _matrix(NARROW, get_array_module(col), len(col), n * oh * ow,
-                                   col.dtype)
-                wide = col.reshape(len(col), n, oh, _row_width(col, n, oh, ow))[..., :ow]
-                backend_threads.split(copy_into, narrowed.reshape(wide.shape), wide)
-                col = narrowed
+        xp = get_array_module(gy)
+        col, self.col = self.col, None  # only the forward needs it
+        taps = x.shape[1] * self.kernel[0] * self.kernel[1]
+        stride_one = tuple(self.stride) == (1, 1)
         # col @ gy2ᵀ, transposed after: OpenBLAS runs this long-K product with the wide operand
         # untransposed, 0.87 ms against 1.27 ms for gy2 @ colᵀ (bench CNN's second conv, 1 core)
-        gW = (col @ gy2.T).T.reshape((o, x.shape[1]) + self.kernel)
-        _give_columns(columns, self.stride)
-        if widened is not None:
+        if col is None and stride_one and taps > o and n:
+            # wide columns by chunks of images, as Conv2d's forward gathered them, against gy
+            # widened with zero columns to match; the chunks' products add up
+            wp = x.shape[3] + 2 * self.pad[1]
+            widened = _widen(gy, oh, wp)
+            gW = None
+            for lo, hi, col in _column_chunks(x, self.kernel, self.pad, oh):
+                part = col @ widened[:, lo * oh * wp:hi * oh * wp].T
+                gW = part if gW is None else xp.add(gW, part, out=gW)
             _give_matrix((WIDE, oh, ow, oh, wp), widened)
-        if narrowed is not None:
-            _give_matrix(NARROW, narrowed)
-        return gW
+        else:
+            if col is None:
+                col = _conv_columns(x, self.kernel, self.stride, self.pad, oh,
+                                    ow if stride_one and taps <= o else None)
+            gW = _thin_product(col, gy.transpose(1, 0, 2, 3).reshape(o, -1).T)
+            _give_columns(col, self.stride)
+        return gW.T.reshape((o, x.shape[1]) + self.kernel)
 
     def backward(self, ggW):
         x, gy = self.inputs

@@ -65,6 +65,13 @@ class Recurrence(TangentRecurrence, Function):
         self.reverse = int(reverse)
         self.taken = []  # (tag, array) of the scratch arrays this call holds
 
+    def sequence(self, xw):
+        """The inputs as a (T, N, G·H) sequence (or one step) in chainrule operations."""
+        return xw
+
+    def sequence_shape(self, xw):
+        return xw.shape
+
     def order(self, steps):
         return range(steps - 1, -1, -1) if self.reverse else range(steps)
 
@@ -377,8 +384,9 @@ class GRU(GRUTangent, Recurrence):
 
 
 
-def _recurrence(kind, function, xw, W_h, b_h, states, time_axis):
-    """Check the shapes, fill absent biases and states with zeros, and run ``function``."""
+def _recurrence(kind, function, xw, W_h, b_h, states, time_axis, batch=None):
+    """Check the shapes, fill absent biases and states with zeros, and run ``function``
+    (``batch``: the rows of the states when xw is a table read through ids)."""
     xw, W_h = as_variable(xw), as_variable(W_h)
     gates = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
     if W_h.ndim != 2 or W_h.shape[1] != gates * W_h.shape[0]:
@@ -389,7 +397,8 @@ def _recurrence(kind, function, xw, W_h, b_h, states, time_axis):
         raise ValueError(f"{kind}: xw must be (T, N, {gates * hidden}) with time_axis 0, "
                          f"(N, T, {gates * hidden}) with time_axis 1 or (N, {gates * hidden}) "
                          f"for one step, got shape {xw.shape} with time_axis {time_axis}")
-    batch = xw.shape[0] if xw.ndim == 2 else xw.shape[1 - time_axis]
+    if batch is None:
+        batch = xw.shape[0] if xw.ndim == 2 else xw.shape[1 - time_axis]
     xp = get_array_module(xw.data)
     if b_h is None:
         b_h = xw.constant(xp.zeros(gates * hidden, dtype=xw.dtype))
@@ -417,15 +426,6 @@ def rnn(xw, W_h, b_h=None, h=None, nonlinearity="tanh", time_axis=0, reverse=Fal
         raise ValueError(f"rnn: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     function = RNN(time_axis, reverse, nonlinearity)
     return _recurrence("rnn", function, xw, W_h, b_h, [("h", h)], time_axis)
-
-
-def lstm(xw, W_h, b_h=None, h=None, c=None, time_axis=0, reverse=False):
-    """LSTM recurrence over xw's steps, gates i, f, g, o (see the module doc).
-
-    >>> hs, h, c = lstm(x @ W_x + b_x, W_h, b_h)  # x (T, N, C) -> hs (T, N, H), h, c (N, H)
-    """
-    function = LSTM(time_axis, reverse)
-    return _recurrence("lstm", function, xw, W_h, b_h, [("h", h), ("c", c)], time_axis)
 
 
 def gru(xw, W_h, b_h=None, h=None, time_axis=0, reverse=False):

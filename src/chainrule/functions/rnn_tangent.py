@@ -29,8 +29,12 @@ class TangentRecurrence:
         recording = is_grad_enabled() and any(x.requires_grad for x in self.inputs)
         if not recording and not self.taken:  # buffers given back by a backward: refill them
             self.forward(*[x._data for x in self.inputs])
-        single = xw.ndim == 2
-        ths = [None] * (1 if single else xw.shape[self.time_axis])
+        shape = self.sequence_shape(xw)
+        # a table read through ids (lstm's ``ids``) stands for the sequence of its rows
+        xw = self.sequence(xw) if recording else xw
+        txw = None if txw is None else self.sequence(txw)
+        single = len(shape) == 2
+        ths = [None] * (1 if single else shape[self.time_axis])
         index = [slice(None)] * 3
         for t in self.order(len(ths)):
             xw_t, txw_t = xw, txw

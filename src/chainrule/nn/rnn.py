@@ -102,8 +102,9 @@ class _Recurrent(Module):
             outs = []
             for suffix in self.suffixes(layer):
                 W_x, W_h, b_x, b_h = self.weights(suffix)
+                ids = None
                 if layer == 0 and lookup:  # x = W_e[ids]: x W_x + b_x = (W_e W_x + b_x)[ids]
-                    xw = F.embedding(lookup[0], F.linear(lookup[1], W_x, b_x))
+                    xw, ids = F.linear(lookup[1], W_x, b_x), lookup[0]
                 elif self.folds_bias and b_x is not None:
                     # b_x + b_h added once, in the recurrence's copy of xw: no pass of
                     # the linear's own over the (T, N, 4H) projection, one bias gradient
@@ -111,7 +112,7 @@ class _Recurrent(Module):
                 else:
                     xw = F.linear(x, W_x, b_x)
                 out, *final = self.recurrence(xw, W_h, b_h, carries[len(finals)], 0,
-                                              suffix.endswith("reverse"))
+                                              suffix.endswith("reverse"), ids)
                 outs.append(out)
                 finals.append(final)
             x = outs[0] if len(outs) == 1 else F.concat(outs, axis=-1)
@@ -220,7 +221,8 @@ class RNN(_Recurrent):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype)
 
-    def recurrence(self, xw, W_h, b_h, carry, time_axis, reverse):
+    def recurrence(self, xw, W_h, b_h, carry, time_axis, reverse, ids=None):
+        xw = xw if ids is None else F.embedding(ids, xw)
         return F.rnn(xw, W_h, b_h, *carry, nonlinearity=self.nonlinearity,
                      time_axis=time_axis, reverse=reverse)
 
@@ -237,9 +239,9 @@ class LSTM(_Recurrent):
 
     kind, carried = "lstm", 2
 
-    def recurrence(self, xw, W_h, b_h, carry, time_axis, reverse):
-        hs, h, c = F.lstm(xw, W_h, b_h, *carry, time_axis=time_axis, reverse=reverse)
-        return hs, h, c
+    def recurrence(self, xw, W_h, b_h, carry, time_axis, reverse, ids=None):
+        # a table's rows at ids go in as the table and the ids: no (T, N, 4H) array
+        return F.lstm(xw, W_h, b_h, *carry, time_axis=time_axis, reverse=reverse, ids=ids)
 
 
 class GRU(_Recurrent):
@@ -254,7 +256,8 @@ class GRU(_Recurrent):
 
     kind, carried, folds_bias = "gru", 1, False
 
-    def recurrence(self, xw, W_h, b_h, carry, time_axis, reverse):
+    def recurrence(self, xw, W_h, b_h, carry, time_axis, reverse, ids=None):
+        xw = xw if ids is None else F.embedding(ids, xw)
         return F.gru(xw, W_h, b_h, *carry, time_axis=time_axis, reverse=reverse)
 
 
