@@ -53,12 +53,14 @@ class Linear(Function):
         else:
             # (..., in) as one (rows, in) matrix: one GEMM, where NumPy's batched matmul would
             # run one small GEMM per leading index (1.7x slower on lstm_step's (32, 35, 128) @ W)
-            rows = x.reshape(-1, x.shape[-1])
             xp = get_array_module(x)
-            # x was not contiguous: keep the copy for W's gradient (a copying reshape returns a
-            # view of its copy, so ``rows.base`` does not tell; lstm_step's batch-first output
-            # layer copied its (32, 35, 128) input again in every backward, 0.06-0.27 ms)
-            if not xp.may_share_memory(rows, x):
+            if x.flags.c_contiguous:
+                rows = x.reshape(-1, x.shape[-1])
+            else:  # copied into a reused buffer, kept for W's gradient: lstm_step's batch-
+                # first output layer copied its (32, 35, 128) input again in every backward
+                rows = scratch.result("linear rows", xp, (x.size // x.shape[-1], x.shape[-1]),
+                                      x.dtype)
+                rows.reshape(x.shape)[...] = x
                 self.rows = rows
             # a large result reuses an earlier one that nothing holds any more (Scratch.result):
             # lstm_step's 2.3 MB input projection faulted in 560 pages a step without it
