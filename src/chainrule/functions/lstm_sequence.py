@@ -1,4 +1,5 @@
-"""The LSTM over a whole sequence, run feature-major: each step's arrays are (features, N).
+"""The LSTM over a sequence read from a table through ids, run feature-major: each step's
+arrays are (features, N).
 
 Why the layout. A step is one GEMM and a dozen NumPy calls forward, one GEMM and a
 dozen back, on (N, H) blocks per gate. Stored batch-major, a gate is an (N, H) column
@@ -16,7 +17,8 @@ sigmoids are one block and σ(i), σ(f) lie next to tanh(g) and the cell state f
 product. Per step, ``prev`` being the row of the state it reads (``Recurrence.rows``):
 
     gates[prev]  (5H, N)   σ(o), σ(i), σ(f), tanh(g), then the c the step reads
-    hT[row]      (H+1, N)  the state h, and a row of ones that adds b_h inside the GEMM
+    hT[row]      (H+1+V, N) the state h, a row of ones that adds b_h inside the GEMM, and
+                           the one-hot of the ids the step reads (they pick the table's rows)
     R[t]         (4H, N)   what da needs: [tanh c' σ'(o), tanh(g) σ'(i), c σ'(f), σ(i) tanh'(g)]
                            over s² (below)
     Q[t]         (H, N)    σ(o) (1 - tanh² c'): the path from h' to c'
@@ -27,11 +29,13 @@ weights and in the inputs, so one tanh call activates all four gates, and with u
 every gate's slope is s² (1 - u²), two calls on the whole block; the s² goes into backward's
 copy of W_h and the gradients.
 
-The inputs arrive as xw (T, N, 4H) (any of Recurrence's layouts), transposed once into
-the internal layout, or as a table (V, 4H) with integer ``ids``: step t's inputs are the
-table's rows ids[t], as when xw = (W_e W_x + b_x)[ids] for an embedding lookup
-(nn.LSTM does that). Then the inputs come from one batched GEMM with the ids' one-hot
-columns, and the table's gradient from one GEMM, with no (T, N, 4H) array either way.
+The inputs are a table (V, 4H) and integer ``ids``: step t's inputs are the table's rows
+ids[t], as when xw = (W_e W_x + b_x)[ids] for an embedding lookup (nn.LSTM does that).
+The one-hot of each step's ids sits in the state's last rows and the table in W's, so the
+step's GEMM picks the inputs, and the table's gradient is one GEMM: no (T, N, 4H) array
+either way. A plain xw (T, N, 4H) stays with ``LSTM``, batch-major: transposing it in and
+its gradient out (0.7 ms each way for bench/lstm_step.py's sizes on one thread) costs
+about what the loop wins.
 """
 
 from chainrule.backend import get_array_module, matrix_sums, scratch
@@ -50,19 +54,19 @@ def _blocks(H):
 
 
 class LSTMSequence(LSTM):
-    """``LSTM`` over T >= 1 steps, feature-major inside (see the module doc); one-step
-    calls (LSTMCell) stay with ``LSTM``, whose batch-major step needs no transposes."""
+    """``LSTM`` over the rows of a table xw at ``ids`` (T, N) (or (N, T) with time_axis 1),
+    feature-major inside (see the module doc)."""
 
-    def __init__(self, time_axis=0, reverse=False, ids=None):
+    def __init__(self, time_axis, reverse, ids):
         super().__init__(time_axis, reverse)
-        self.ids = ids  # in the layout of time_axis, or None
+        self.ids = ids
 
     def sequence(self, xw):
-        """The (T, N, 4H) inputs in chainrule operations: xw, or the table's rows at ids."""
-        return xw if self.ids is None else embedding(self.ids, xw)
+        """The (T, N, 4H) inputs in chainrule operations: the table's rows at ids."""
+        return embedding(self.ids, xw)
 
     def sequence_shape(self, xw):
-        return xw.shape if self.ids is None else self.ids.shape + xw.shape[-1:]
+        return self.ids.shape + xw.shape[-1:]
 
     def recompute(self, xw, W_h, b_h, *carry):
         return super().recompute(self.sequence(xw), W_h, b_h, *carry)
@@ -70,32 +74,27 @@ class LSTMSequence(LSTM):
     def forward(self, xw, W_h, b_h, h, c):
         xp = get_array_module(xw)
         self.give_back()
-        ids = None if self.ids is None else xp.moveaxis(self.ids, self.time_axis, 0)
-        T, N = ids.shape if ids is not None else self.time_major(xw).shape[:2]
-        H, dtype = W_h.shape[0], xw.dtype
-        V = 0 if ids is None else len(xw)
+        ids = xp.moveaxis(self.ids, self.time_axis, 0)
+        (T, N), (V, _), H, dtype = ids.shape, xw.shape, W_h.shape[0], xw.dtype
         first, last = (T, 0) if self.reverse else (0, T)  # rows of the initial, final state
         # W_h, b_h (a row for the state's row of ones) and a table (rows for the state's one-
         # hot ids) in the internal order, sigmoid columns halved
         W = self.W = self.take("W", xp, (H + 1 + V, 4 * H), dtype)
+        # and W_h s² for backward's GEMM, made here while W_h is in the cache (25 µs here,
+        # 110 in backward)
+        self.W_back = self.take("W back", xp, (H, 4 * H), dtype)
         for mine, theirs, scale in _blocks(H):
             xp.multiply(W_h[:, theirs], scale, out=W[:H, mine])
+            xp.multiply(W_h[:, theirs], scale * scale, out=self.W_back[:, mine])
             xp.multiply(b_h[theirs], scale, out=W[H, mine])
-            if V:
-                xp.multiply(xw[:, theirs], scale, out=W[H + 1:, mine])
+            xp.multiply(xw[:, theirs], scale, out=W[H + 1:, mine])
         # the states feature-major, (H + 1 + V, N) a row: h, ones, the one-hot ids step t reads
         self.hT = self.take("hT", xp, (T + 1, H + 1 + V, N), dtype)
         self.hT[:, H] = 1
         self.hT[first, :H] = h.T
-        x = None
-        if V:  # the GEMM picks the table's rows: 46 -> 67 µs a step, no (T, N, 4H) array
-            self.hT[:, H + 1:] = 0
-            self.hT[xp.arange(T)[:, None] + self.reverse, H + 1 + ids, xp.arange(N)] = 1
-        else:  # each step's inputs, transposed and halved
-            x = self.take("x", xp, (T, 4 * H, N), dtype)
-            steps = self.time_major(xw)
-            for mine, theirs, scale in _blocks(H):
-                xp.multiply(steps[..., theirs].transpose(0, 2, 1), scale, out=x[:, mine])
+        # the GEMM picks the table's rows: 46 -> 67 µs a step on one thread, 28 -> 44 on two
+        self.hT[:, H + 1:] = 0
+        self.hT[xp.arange(T)[:, None] + self.reverse, H + 1 + ids, xp.arange(N)] = 1
         self.gates = self.take("gates", xp, (T + 1, 5 * H, N), dtype)
         self.gates[first, 4 * H:] = c.T
         self.tanh_c = self.take("tanh c", xp, (T, H, N), dtype)
@@ -103,7 +102,7 @@ class LSTMSequence(LSTM):
         self.Q = self.take("Q", xp, (T, H, N), dtype)
         pair = xp.empty((2 * H, N), dtype)
         for t in self.order(T):
-            self.step_forward(t, None if x is None else x[t], pair)
+            self.step_forward(t, pair)
         # the states batch-major, (T+1, N, H): hs goes out as a view, backward reads h_{t-1}
         self.hs = scratch.result(("rnn", "hs"), xp, (T + 1, N, H), dtype)
         self.hs[...] = self.hT[:, :H].transpose(0, 2, 1)
@@ -111,15 +110,13 @@ class LSTMSequence(LSTM):
         finals = (self.hs[last].copy(), self.gates[last, 4 * H:].T.copy())
         return (xp.moveaxis(hs, 0, self.time_axis), *finals)
 
-    def step_forward(self, t, x, pair):
+    def step_forward(self, t, pair):
         """Step t: its activated gates, c', h', and backward's coefficients R[t], Q[t]."""
         xp = get_array_module(pair)
         prev, new = self.rows(t)
         H = self.Q.shape[1]
         block, R = self.gates[prev], self.R[t]
         y = xp.matmul(self.W.T, self.hT[prev], out=block[:4 * H])
-        if x is not None:
-            y += x
         xp.tanh(y, out=y)
         xp.multiply(y, y, out=R)  # the slopes over s²: 1 - u²
         xp.subtract(1, R, out=R)
@@ -150,9 +147,7 @@ class LSTMSequence(LSTM):
         if gys[0] is not None:  # (T, N, H) time-major, transposed once
             ghs = self.take("ghs", xp, (T, H, N), W_h.dtype)
             ghs[...] = xp.moveaxis(gys[0]._data, self.time_axis, 0).transpose(0, 2, 1)
-        W = self.take("W_h", xp, (H, 4 * H), W_h.dtype)  # W_h s², columns in the internal order
-        for mine, theirs, scale in _blocks(H):
-            xp.multiply(W_h[:, theirs], scale * scale, out=W[:, mine])
+        W = self.W_back
         das = self.take("das", xp, (T, 4 * H, N), W_h.dtype)
         work, order = xp.empty((H, N), W_h.dtype), self.order(T)
         for t in reversed(order):
@@ -171,7 +166,7 @@ class LSTMSequence(LSTM):
         return (*grads, dh.T.copy(), dc.T.copy())
 
     def parameter_grads(self, das):
-        """The gradients of xw (or the table), W_h and b_h from every step's da over s²
+        """The gradients of the table, W_h and b_h from every step's da over s²
         (T, 4H, N)."""
         xp = get_array_module(das)
         T, G, N = das.shape
@@ -189,25 +184,22 @@ class LSTMSequence(LSTM):
             gW_h = xp.empty_like(mine)
             for j, k, scale in blocks:
                 xp.multiply(mine[:, j], scale * scale, out=gW_h[:, k])
-        if self.inputs[2].requires_grad:
-            mine = matrix_sums(flat, axis=1)
-            gb_h = xp.empty_like(mine)
-            for j, k, scale in blocks:
-                xp.multiply(mine[j], scale * scale, out=gb_h[k])
-        if self.inputs[0].requires_grad and self.ids is not None:
+        rows = None  # (4H, V): each table row's da summed over its steps
+        if self.inputs[0].requires_grad or self.inputs[2].requires_grad:
             ids = xp.moveaxis(self.ids, self.time_axis, 0).reshape(-1)
             onehot = self.take("onehot", xp, (T * N, len(xw)), das.dtype)
             onehot.fill(0)
             onehot[xp.arange(T * N), ids] = 1
-            mine = flat @ onehot  # (4H, V): each table row's da summed over its steps
-            gx = xp.empty(mine.shape[::-1], das.dtype)
+            rows = flat @ onehot
+        if self.inputs[2].requires_grad:  # every da summed: over the table's rows
+            mine = matrix_sums(rows, axis=1)
+            gb_h = xp.empty_like(mine)
             for j, k, scale in blocks:
-                xp.multiply(mine[j].T, scale * scale, out=gx[:, k])
-        elif self.inputs[0].requires_grad:
-            gx = scratch.result(("rnn", "grads"), xp, xw.shape, xw.dtype)
-            steps = self.time_major(gx)
+                xp.multiply(mine[j], scale * scale, out=gb_h[k])
+        if self.inputs[0].requires_grad:
+            gx = xp.empty(rows.shape[::-1], das.dtype)
             for j, k, scale in blocks:
-                xp.multiply(das[:, j].transpose(0, 2, 1), scale * scale, out=steps[..., k])
+                xp.multiply(rows[j].T, scale * scale, out=gx[:, k])
         return gx, gW_h, gb_h
 
     def parts(self, t):
@@ -229,10 +221,7 @@ def lstm(xw, W_h, b_h=None, h=None, c=None, time_axis=0, reverse=False, ids=None
     """
     if ids is not None:
         return _lookup(xw, W_h, b_h, h, c, time_axis, reverse, ids)
-    if getattr(xw, "ndim", None) == 3:
-        function = LSTMSequence(time_axis, reverse)
-    else:
-        function = LSTM(time_axis, reverse)
+    function = LSTM(time_axis, reverse)
     return _recurrence("lstm", function, xw, W_h, b_h, [("h", h), ("c", c)], time_axis)
 
 
