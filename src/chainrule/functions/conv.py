@@ -232,7 +232,7 @@ def _transposed_wide(x, W, size, pad):
     output, Hp × Wp (``_widen``), so ``taps = Wᵀ x`` (O·kh·kw, Hp·Wp per image) holds, in
     row (o, u, v), the contribution that lands u·Wp + v further on in the same flat frames.
     Each row of ``taps`` starts after a zero margin of (kh - 1)·Wp + kw - 1, so every shift
-    is a plain strided view, and the output is ``np.add.reduce`` over the (u, v) axes of one
+    is a plain strided view, and the output is one sum over the (u, v) axes of one
     view: no fill, no kh·kw separate adds. A shift that runs off a frame's start reads the
     previous frame's last rows or a row's last kw - 1 columns, where x is zero, so its taps
     are zero too: chunks of images (``_image_chunks``) are independent, and each chunk's
@@ -261,8 +261,7 @@ def _transposed_wide(x, W, size, pad):
         width = (hi - lo) * frame
         xp.matmul(Wt, frames[:, lo * frame:lo * frame + width],
                   out=taps[:, margin:margin + width])
-        xp.add.reduce(shifted[..., :width], axis=(1, 2),
-                      out=planes[:, lo * frame:lo * frame + width])
+        shifted[..., :width].sum(axis=(1, 2), out=planes[:, lo * frame:lo * frame + width])
     _give_matrix((WIDE, x.shape[2], x.shape[3], hp, wp), frames)
     _give_matrix((TAPS, margin), taps)
     y = planes.reshape(o, n, hp, wp).transpose(1, 0, 2, 3)  # stored channels-major
@@ -279,14 +278,16 @@ CHUNK_BYTES = 1 << 19
 
 
 def _image_chunks(n, per_image):
-    """Ranges (lo, hi) covering n images, each about ``CHUNK_BYTES`` of ``per_image`` bytes.
+    """Ranges (lo, hi) covering n images of ``per_image`` bytes, as many as it takes to keep
+    each within about ``CHUNK_BYTES`` per BLAS thread, about evenly sized.
 
     A stride-1 convolution gathers its im2col columns (or writes its transposed taps) one
     chunk at a time into one small scratch matrix that the GEMM (or the sum) reads while it
     is still in cache. Whole, bench CNN's second conv's 4.1 MB columns went out to memory
     between the gather and the GEMM: 1.5 ms for both in the step, against 1.1 in chunks.
     """
-    k = max(1, min(n, CHUNK_BYTES * backend_threads.threads() // max(per_image, 1)))
+    pieces = -(-n * per_image // (CHUNK_BYTES * backend_threads.threads())) or 1
+    k = max(1, -(-n // pieces))  # images a chunk, about even
     return [(lo, min(n, lo + k)) for lo in range(0, n, k)] or [(0, 0)]
 
 
