@@ -207,7 +207,7 @@ def test_stride_one_convolutions_in_chunks_of_images_equal_one_chunk(monkeypatch
                                                                      images_a_chunk):
     """conv2d's wide columns, its weight gradient and conv_transpose2d run by chunks of
     images (a last chunk shorter): values and gradients equal the one-chunk ones."""
-    from chainrule.functions import conv
+    from chainrule.functions import conv_columns
 
     x, W, b = random_array(0, (5, 3, 6, 5)), random_array(1, (4, 3, 3, 3)), random_array(2, (4,))
     gy = random_array(3, (5, 4, 6, 5))
@@ -221,8 +221,8 @@ def test_stride_one_convolutions_in_chunks_of_images_equal_one_chunk(monkeypatch
 
     whole = run()
     # per image: the second conv's columns (27 rows) and the transposed conv's taps (27 rows)
-    per_thread = -(-images_a_chunk * 27 * 8 * 8 * 7 // conv.backend_threads.threads())
-    monkeypatch.setattr(conv, "CHUNK_BYTES", per_thread)
+    per_thread = -(-images_a_chunk * 27 * 8 * 8 * 7 // conv_columns.backend_threads.threads())
+    monkeypatch.setattr(conv_columns, "CHUNK_BYTES", per_thread)
     for got, expected in zip(run(), whole):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(whole[0], conv2d_reference(x, W, b, 1, 1), rtol=1e-12)
@@ -231,10 +231,10 @@ def test_stride_one_convolutions_in_chunks_of_images_equal_one_chunk(monkeypatch
 def test_weight_gradient_over_a_long_batch_in_pieces_equals_the_sum():
     """A thin weight gradient over many pixels (9 taps × 16 outputs over 40 images of 28 × 28)
     is multiplied in pieces along the pixels: it equals the sum over every window."""
-    from chainrule.functions.conv import _thin_product
+    from chainrule.functions.conv_columns import thin_product
 
     a, b = random_array(0, (9, 30000)), random_array(1, (30000, 16))
-    np.testing.assert_allclose(_thin_product(a, b), a @ b, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(thin_product(a, b), a @ b, rtol=1e-12, atol=1e-9)
     x, W = random_array(2, (40, 1, 28, 28)), cr.Variable(random_array(3, (16, 1, 3, 3)))
     y = conv2d(x, W, None, 1, 1)
     gy = random_array(4, y.shape)

@@ -1,4 +1,4 @@
-"""im2col and col2im as the DeZero book calls them, differentiable, on conv.py's window
+"""im2col and col2im as the DeZero book calls them, differentiable, on conv_columns.py's window
 machinery (``window_view``, ``col2im_array``).
 
 im2col gathers every kernel window of a zero-padded image; col2im adds windows back
@@ -10,7 +10,7 @@ ready for ``col @ W`` (the book's), or the array (N, C, KH, KW, OH, OW).
 from chainrule.backend import get_array_module
 from chainrule.core import Function, as_variable
 from chainrule.core.aliases import either
-from chainrule.functions.conv import as_pair, col2im_array, conv_geometry, window_view
+from chainrule.functions.conv_columns import as_pair, col2im_array, conv_geometry, window_view
 
 
 class Im2col(Function):

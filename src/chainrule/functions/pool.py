@@ -1,4 +1,4 @@
-"""Pooling: max_pool2d and avg_pool2d over the strided window view of conv.py.
+"""Pooling: max_pool2d and avg_pool2d over the strided window view of conv_columns.py.
 
 Both loop over the kh·kw kernel offsets, each step one vectorised operation on
 a whole (N, C, OH, OW) plane of the window view; never over pixels. Max-pool
@@ -13,7 +13,7 @@ from chainrule import backend_threads
 from chainrule.backend import get_array_module, scratch
 from chainrule.core import Function, as_variable
 from chainrule.core.aliases import either
-from chainrule.functions.conv import (
+from chainrule.functions.conv_columns import (
     as_pair,
     col2im_array,
     conv_geometry,
