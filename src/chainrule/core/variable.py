@@ -335,9 +335,7 @@ class Variable(TensorMethods):
         return ops.Add()(other, self)
 
     def __sub__(self, other):
-        if type(other) in _NUMBERS:
-            return scalar_ops.AddScalar(-other)(self)
-        if type(other) is np.ndarray:
+        if type(other) in _CONSTANTS:
             return scalar_ops.SubScalar(other)(self)
         return ops.Sub()(self, other)
 

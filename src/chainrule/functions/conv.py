@@ -5,9 +5,9 @@ im2col is one strided view of the padded input: ``view[n, c, u, v, i, j] =
 xpad[n, c, i·sh + u, j·sw + v]`` (no loop over pixels), copied into the matrix
 the GEMM wants, (C·kh·kw, N·OH·OW), so ``y = W (O, C·kh·kw) @ col`` is ONE matrix
 product whose (O, N, OH, OW) result is returned as a transposed view (N, O, OH, OW).
-With stride 1 the columns are "wide" (N·OH·Wp, see ``_wide_columns``): one copy of
-long contiguous runs; conv_transpose2d sums kh·kw shifted views of its GEMM in one call
-(``_transposed_wide``).
+With stride 1 the columns are "wide" (N·OH·Wp, see ``_column_chunks``): one copy of
+long contiguous runs, gathered and multiplied a chunk of images at a time; conv_transpose2d
+sums kh·kw shifted views of its GEMM (``_transposed_wide``).
 col2im adds kh·kw strided slices back (a loop over kernel offsets, not pixels).
 
 Backward follows Chainer and DeZero: conv2d's gx is conv_transpose2d(gy, W),
@@ -161,7 +161,7 @@ def copy_into(out, x):
 
 
 def _wide_padded(x, pad, tag):
-    """x (N, C, H, W) zero-padded into (N, C, Hp + 1, Wp), a spare row for ``_wide_columns``.
+    """x (N, C, H, W) zero-padded into (N, C, Hp + 1, Wp), a spare row for ``_column_chunks``.
 
     A scratch array of ``tag``, which fixes the pad: only the interior is ever written,
     so the border stays zero from one use to the next.
@@ -173,25 +173,15 @@ def _wide_padded(x, pad, tag):
     return xpad
 
 
-def _wide_columns(xpad, kernel, oh, ow=None):
-    """Stride-1 im2col as (C·kh·kw, N·OH·Wp), one copy of contiguous runs of OH·Wp.
-
-    With stride 1, window (u, v) over a flattened padded plane is the run starting at
-    u·Wp + v: output (i, j) reads flat index (i + u)·Wp + j + v. The run covers Wp columns
-    per output row; the last kw - 1 of them are not outputs ("wide" columns, sliced off
-    or met by zeros). xpad comes from ``_wide_padded``. The result is a scratch array
-    (tag ``COLUMNS``). With ``ow`` given the columns are narrow, (C·kh·kw, N·OH·OW).
-    """
+def _narrow_columns(xpad, kernel, oh, ow):
+    """Stride-1 im2col as (C·kh·kw, N·OH·OW) from ``_wide_padded``'s xpad: only output
+    columns (runs of OW), a scratch matrix (tag ``COLUMNS``)."""
     xp = get_array_module(xpad)
-    (n, c, _, wp), (kh, kw) = xpad.shape, kernel
+    (n, c, _, _), (kh, kw) = xpad.shape, kernel
     s_n, s_c, s_h, s_w = xpad.strides
-    if ow is None:
-        view = xp.lib.stride_tricks.as_strided(
-            xpad, shape=(c, kh, kw, n, oh * wp), strides=(s_c, s_h, s_w, s_n, s_w))
-    else:  # narrow: only the OW output columns of each row (runs of OW)
-        view = xp.lib.stride_tricks.as_strided(
-            xpad, shape=(c, kh, kw, n, oh, ow), strides=(s_c, s_h, s_w, s_n, s_h, s_w))
-    col = _matrix(COLUMNS, xp, c * kh * kw, n * oh * (wp if ow is None else ow), xpad.dtype)
+    view = xp.lib.stride_tricks.as_strided(
+        xpad, shape=(c, kh, kw, n, oh, ow), strides=(s_c, s_h, s_w, s_n, s_h, s_w))
+    col = _matrix(COLUMNS, xp, c * kh * kw, n * oh * ow, xpad.dtype)
     target = col.reshape(view.shape)
 
     def gather(lo, hi):  # images lo..hi: a split over the batch (backend_threads)
@@ -211,7 +201,7 @@ TAPS, CHUNK = "conv taps", "conv column chunk"
 
 def _widen(g, rows, wp):
     """g (N, C, OH, OW) as (C, N·rows·Wp): each image in the top-left of a rows × Wp frame of
-    zeros. With rows = OH it matches ``_wide_columns``; with the padded output's height it is
+    zeros. With rows = OH it matches ``_column_chunks``; with the padded output's height it is
     ``_transposed_wide``'s input.
 
     A ``_matrix`` tagged with the frame's geometry: only the image's part of each frame is
@@ -232,7 +222,7 @@ def _transposed_wide(x, W, size, pad):
     output, Hp × Wp (``_widen``), so ``taps = Wᵀ x`` (O·kh·kw, Hp·Wp per image) holds, in
     row (o, u, v), the contribution that lands u·Wp + v further on in the same flat frames.
     Each row of ``taps`` starts after a zero margin of (kh - 1)·Wp + kw - 1, so every shift
-    is a plain strided view, and the output is ``np.add.reduce`` over the (u, v) axes of one
+    is a plain strided view, and the output is one sum over the (u, v) axes of one
     view: no fill, no kh·kw separate adds. A shift that runs off a frame's start reads the
     previous frame's last rows or a row's last kw - 1 columns, where x is zero, so its taps
     are zero too: chunks of images (``_image_chunks``) are independent, and each chunk's
@@ -261,8 +251,7 @@ def _transposed_wide(x, W, size, pad):
         width = (hi - lo) * frame
         xp.matmul(Wt, frames[:, lo * frame:lo * frame + width],
                   out=taps[:, margin:margin + width])
-        xp.add.reduce(shifted[..., :width], axis=(1, 2),
-                      out=planes[:, lo * frame:lo * frame + width])
+        shifted[..., :width].sum(axis=(1, 2), out=planes[:, lo * frame:lo * frame + width])
     _give_matrix((WIDE, x.shape[2], x.shape[3], hp, wp), frames)
     _give_matrix((TAPS, margin), taps)
     y = planes.reshape(o, n, hp, wp).transpose(1, 0, 2, 3)  # stored channels-major
@@ -279,21 +268,30 @@ CHUNK_BYTES = 1 << 19
 
 
 def _image_chunks(n, per_image):
-    """Ranges (lo, hi) covering n images, each about ``CHUNK_BYTES`` of ``per_image`` bytes.
+    """Ranges (lo, hi) covering n images of ``per_image`` bytes, as many as it takes to keep
+    each within about ``CHUNK_BYTES`` per BLAS thread, about evenly sized.
 
     A stride-1 convolution gathers its im2col columns (or writes its transposed taps) one
     chunk at a time into one small scratch matrix that the GEMM (or the sum) reads while it
     is still in cache. Whole, bench CNN's second conv's 4.1 MB columns went out to memory
     between the gather and the GEMM: 1.5 ms for both in the step, against 1.1 in chunks.
     """
-    k = max(1, min(n, CHUNK_BYTES * backend_threads.threads() // max(per_image, 1)))
+    pieces = -(-n * per_image // (CHUNK_BYTES * backend_threads.threads())) or 1
+    k = max(1, -(-n // pieces))  # images a chunk, about even
     return [(lo, min(n, lo + k)) for lo in range(0, n, k)] or [(0, 0)]
 
 
 def _column_chunks(x, kernel, pad, oh):
-    """Stride-1 wide im2col (``_wide_columns``) by chunks of images: yields (lo, hi, col),
-    col the (C·kh·kw, (hi - lo)·OH·Wp) columns of images lo..hi in a scratch matrix that the
-    next chunk overwrites."""
+    """Stride-1 im2col, "wide", by chunks of images: yields (lo, hi, col), col the
+    (C·kh·kw, (hi - lo)·OH·Wp) columns of images lo..hi in a scratch matrix that the next
+    chunk overwrites.
+
+    With stride 1, window (u, v) over a flattened padded plane is the run starting at
+    u·Wp + v: output (i, j) reads flat index (i + u)·Wp + j + v. So each row of the matrix
+    is one copy of contiguous runs of OH·Wp per image, covering Wp columns per output row;
+    the last kw - 1 of them are not outputs ("wide" columns, sliced off the GEMM's result
+    or met by zeros in a widened gradient, ``_widen``).
+    """
     xp = get_array_module(x)
     tag = ("conv padded", tuple(pad))
     xpad = _wide_padded(x, pad, tag)
@@ -312,28 +310,16 @@ def _column_chunks(x, kernel, pad, oh):
     scratch.give(tag, xpad)
 
 
-def _conv_columns(x, kernel, stride, pad, oh, ow=None):
-    """conv2d's im2col matrix: wide (``_wide_columns``) for stride 1, narrow when ``ow`` is
-    given, else ``_columns``.
-
-    For stride 1 it is a scratch array: ``_give_columns`` hands it back once it is read.
-    """
+def _conv_columns(x, kernel, stride, pad, oh, ow):
+    """conv2d's whole im2col matrix, (C·kh·kw, N·OH·OW): ``_narrow_columns`` for stride 1
+    (a scratch array: ``_give_columns`` hands it back once it is read), else ``_columns``."""
     if tuple(stride) == (1, 1):
         tag = ("conv padded", tuple(pad))
         xpad = _wide_padded(x, pad, tag)
-        col = _wide_columns(xpad, kernel, oh, ow)
+        col = _narrow_columns(xpad, kernel, oh, ow)
         scratch.give(tag, xpad)
         return col
     return _columns(x, kernel, stride, pad)[0]
-
-
-def _row_width(col, n, oh, ow):
-    """Columns per output row of conv's im2col matrix (N·OH rows of them): Wp when wide, else OW.
-
-    For an empty batch NumPy cannot infer a reshape's -1 from no elements; any width then
-    gives the same empty result.
-    """
-    return col.shape[1] // (n * oh) if n else ow
 
 
 def _give_columns(col, stride):
@@ -415,8 +401,8 @@ class Conv2d(Function):
         o = W.shape[0]
         xp = get_array_module(x)
         n = x.shape[0]
-        # Few taps (bench CNN's first conv: 9 rows against 16 outputs): narrow columns, which
-        # Conv2dGradW reads as they are; wide ones it would narrow with a 0.9 MB copy.
+        # Few taps (bench CNN's first conv: 9 rows against 16 outputs): one matrix of output
+        # columns, small, kept for Conv2dGradW; many taps (stride 1): wide columns by chunks.
         narrow = x.shape[1] * W.shape[2] * W.shape[3] <= o
         if tuple(self.stride) == (1, 1) and not narrow and n:
             # wide columns by chunks of images, each read by its GEMM while in cache;
@@ -427,21 +413,15 @@ class Conv2d(Function):
                     else _matrix(GEMM, xp, o, n * oh * width, dtype))
             for lo, hi, col in _column_chunks(x, W.shape[2:], self.pad, oh):
                 xp.matmul(W.reshape(o, -1), col, out=gemm[:, lo * oh * width:hi * oh * width])
-        else:
-            col = _conv_columns(x, W.shape[2:], self.stride, self.pad, oh,
-                                ow if narrow else None)
+        else:  # the whole matrix of output columns: the GEMM writes the result itself and
+            # the bias is added in place
+            col = _conv_columns(x, W.shape[2:], self.stride, self.pad, oh, ow)
             self.col = col  # backward's gW reuses it instead of gathering the windows again
-            width = _row_width(col, n, oh, ow)
-            if b is not None and width == ow and xp is np and W.dtype == col.dtype == b.dtype:
-                # narrow: the GEMM writes the result itself and the bias is added in place
-                y = scratch.result("conv2d", xp, (o, n, oh, ow), col.dtype)
-                xp.matmul(W.reshape(o, -1), col, out=y.reshape(o, -1))
-                backend_threads.ufunc(xp.add, y, b.reshape(o, 1, 1, 1), out=y)
-                return y.transpose(1, 0, 2, 3)
-            gemm = W.reshape(o, -1) @ col if b is None else _matrix(
-                GEMM, xp, o, col.shape[1], xp.result_type(W, col))
+            y = scratch.result("conv2d", xp, (o, n, oh, ow), xp.result_type(W, col))
+            xp.matmul(W.reshape(o, -1), col, out=y.reshape(o, -1))
             if b is not None:
-                xp.matmul(W.reshape(o, -1), col, out=gemm)
+                backend_threads.ufunc(xp.add, y, b.reshape(o, 1, 1, 1), out=y)
+            return y.transpose(1, 0, 2, 3)  # (O, N, OH, OW) -> (N, O, OH, OW), a view
         y = gemm.reshape(o, n, oh, width)[..., :ow]
         if b is not None:  # the GEMM result is scratch: the bias add packs the wide columns
             y = backend_threads.ufunc(xp.add, y, b.reshape(o, 1, 1, 1), dtype=y.dtype,
@@ -503,8 +483,7 @@ class Conv2dGradW(Function):
             _give_matrix((WIDE, oh, ow, oh, wp), widened)
         else:
             if col is None:
-                col = _conv_columns(x, self.kernel, self.stride, self.pad, oh,
-                                    ow if stride_one and taps <= o else None)
+                col = _conv_columns(x, self.kernel, self.stride, self.pad, oh, ow)
             gW = _thin_product(col, gy.transpose(1, 0, 2, 3).reshape(o, -1).T)
             _give_columns(col, self.stride)
         return gW.T.reshape((o, x.shape[1]) + self.kernel)

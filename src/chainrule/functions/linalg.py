@@ -53,10 +53,15 @@ class Linear(Function):
         else:
             # (..., in) as one (rows, in) matrix: one GEMM, where NumPy's batched matmul would
             # run one small GEMM per leading index (1.7x slower on lstm_step's (32, 35, 128) @ W)
-            rows = x.reshape(-1, x.shape[-1])
-            if rows.base is None:  # x was not contiguous: keep the copy for W's gradient
-                self.rows = rows
             xp = get_array_module(x)
+            if x.flags.c_contiguous:
+                rows = x.reshape(-1, x.shape[-1])
+            else:  # copied into a reused buffer, kept for W's gradient: lstm_step's batch-
+                # first output layer copied its (32, 35, 128) input again in every backward
+                rows = scratch.result("linear rows", xp, (x.size // x.shape[-1], x.shape[-1]),
+                                      x.dtype)
+                rows.reshape(x.shape)[...] = x
+                self.rows = rows
             # a large result reuses an earlier one that nothing holds any more (Scratch.result):
             # lstm_step's 2.3 MB input projection faulted in 560 pages a step without it
             out = scratch.result("linear", xp, (len(rows), W.shape[1]), xp.result_type(x, W))
@@ -84,9 +89,11 @@ class Linear(Function):
         recorded matmul, reshape and transpose, and b's gradient by ``matrix_sums``
         (lstm_step's output layer and projection: 3.1 -> 2.5 ms a step, 1 thread)."""
         g = gy._data.reshape(-1, gy.shape[-1])
+        xp = get_array_module(g)
         gx = gW = gb = None
-        if x.requires_grad:
-            gx = gy._derived((g @ W._data.T).reshape(x.shape))
+        if x.requires_grad:  # a large gx reuses an earlier one nothing holds (Scratch.result)
+            out = scratch.result("linear gx", xp, (len(g), W.shape[0]), g.dtype)
+            gx = gy._derived(xp.matmul(g, W._data.T, out=out).reshape(x.shape))
         if W.requires_grad:
             rows = self.rows if self.rows is not None else x._data.reshape(-1, x.shape[-1])
             gW = gy._derived(rows.T @ g)

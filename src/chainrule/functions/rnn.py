@@ -15,7 +15,9 @@ dozen recorded operations with their backward (bench/lstm_step.py's training ste
 backpropagation through time on arrays as well, and gets W_h's gradient in one matmul over
 all steps. Under ``create_graph`` the backward instead recomputes the sequence with
 chainrule operations and differentiates that, so gradients of gradients stay exact.
-Forward mode runs a tangent recurrence beside the states (``rnn_tangent.py``).
+Forward mode runs a tangent recurrence beside the states (``rnn_tangent.py``). An LSTM
+over a table's rows at ids (``lstm(table, ..., ids=ids)``, nn.LSTM after an embedding) runs
+feature-major instead (``lstm_sequence.py``).
 
 Shapes: xw (T, N, G·H), or (N, T, G·H) with ``time_axis=1``, or (N, G·H) for one step;
 W_h (H, G·H); b_h (G·H,); h, c (N, H); G = 1, 4, 3 for rnn, lstm, gru. A sequence gives
