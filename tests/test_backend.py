@@ -124,3 +124,29 @@ def test_large_linear_results_survive_later_calls():
         F.linear(x * 2.0, W).sum().backward()
     np.testing.assert_array_equal(first.data, kept)
     np.testing.assert_allclose(kept, x.data @ W.data, rtol=1e-5)
+
+
+SPECIAL = np.array([-0.0, 0.0, np.nan, -np.nan, np.inf, -np.inf, 1e-45, -1e-45, 1.5, -2.5])
+
+
+@pytest.mark.parametrize("f", [np.maximum, np.minimum])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("c", [0, -0.0, 0.5, -np.inf])
+def test_with_constant_matches_the_scalar_call_bit_for_bit(f, dtype, c):
+    # more than a block, with edge values throughout; C order and a transposed layout
+    c_order = np.resize(SPECIAL, (3, backend.CONSTANT_BLOCK // 2 + 7)).astype(dtype)
+    for x in (c_order, np.ascontiguousarray(c_order.T).T):
+        out = np.empty_like(x)
+        assert backend.with_constant(f, x, c, out) is out
+        assert out.strides == x.strides
+        assert f(x, c).tobytes(order="A") == out.tobytes(order="A")
+
+
+def test_with_constant_takes_the_plain_call_where_it_cannot_use_a_block():
+    x = np.resize(SPECIAL, (4, 6))
+    cases = [(x[:, ::2], 0.0, np.empty((4, 3))),  # x strided: not one block
+             (x, 0.0, np.empty((6, 4)).T),  # out in another layout than x
+             (x, np.nan, np.empty((4, 6)))]  # a NaN constant: no block kept for it
+    for x, c, out in cases:
+        np.testing.assert_array_equal(backend.with_constant(np.maximum, x, c, out),
+                                      np.maximum(x, c))

@@ -122,6 +122,46 @@ def matrix_sums(matrix, axis):
     return matrix @ xp.ones(matrix.shape[1], matrix.dtype)
 
 
+_CONSTANT_BLOCKS = {}  # (dtype, the constant's bytes) -> a read-only block of it (with_constant)
+CONSTANT_BLOCK = 1 << 16  # elements: 256 KiB of float32, about a core's L2 with x and out
+
+
+def with_constant(f, x, c, out):
+    """``f(x, c, out=out)`` for NumPy's ``maximum`` or ``minimum`` and a Python number ``c``,
+    with ``c`` given as a block of its value instead of a scalar.
+
+    NumPy 2.4 runs these two with a scalar operand in an unvectorised loop: relu of bench
+    CNN's (32, 16, 28, 28) float32 took 200 µs as ``maximum(x, 0)`` and 63 µs against a
+    block of zeros, bit for bit the same (NaN, -0.0 and inf included). ``x`` and ``out``
+    must share one layout in one block of memory, else it is the plain call.
+    """
+    flat_x, flat_out = _flat(x), _flat(out)
+    if flat_x is None or flat_out is None or x.strides != out.strides or c != c:
+        return f(x, c, out=out)
+    value = x.dtype.type(c)
+    key = (x.dtype, value.tobytes())
+    block = _CONSTANT_BLOCKS.get(key)
+    if block is None:
+        block = _CONSTANT_BLOCKS[key] = np.full(CONSTANT_BLOCK, value)
+        block.flags.writeable = False
+    n = flat_x.size
+    for lo in range(0, n, CONSTANT_BLOCK):
+        hi = min(lo + CONSTANT_BLOCK, n)
+        f(flat_x[lo:hi], block[:hi - lo], out=flat_out[lo:hi])
+    return out
+
+
+def _flat(x):
+    """A 1-D view of NumPy array ``x`` in memory order, or None when it is not one block."""
+    if type(x) is not np.ndarray:
+        return None
+    if x.flags.c_contiguous:
+        return x.reshape(-1)
+    order = sorted(range(x.ndim), key=lambda i: -abs(x.strides[i]))
+    x = x.transpose(order)
+    return x.reshape(-1) if x.flags.c_contiguous else None
+
+
 class Scratch:
     """A pool of chainrule's own scratch arrays, kept from one training step for the next.
 

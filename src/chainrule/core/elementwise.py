@@ -11,7 +11,7 @@ abs'(0) = 0, clip passes the gradient at its bounds.
 
 
 from chainrule import backend_threads
-from chainrule.backend import device_of, get_array_module, scratch, to_device
+from chainrule.backend import device_of, get_array_module, scratch, to_device, with_constant
 from chainrule.core.function import Function, records_backward
 from chainrule.core.ops import plus, times
 
@@ -148,8 +148,9 @@ class ReLU(Function):
         xp = get_array_module(x)
         if x.dtype.kind != "f":
             return xp.maximum(x, 0)
-        # split over the BLAS threads when large (backend_threads; bench's CNN: 1.6 and 0.8 MB)
-        return backend_threads.ufunc(xp.maximum, x, 0, out=scratch.result_like("relu", x))
+        # split over the BLAS threads when large (backend_threads; bench's CNN: 1.6 and 0.8 MB),
+        # each part against a block of zeros (with_constant: 3x faster than a scalar 0)
+        return backend_threads.split(_relu_into, scratch.result_like("relu", x), x)
 
     def backward(self, gy):
         return ReluGrad()(gy, self.outputs[0]())
@@ -181,6 +182,10 @@ class ReluGrad(Function):
 
     def jvp(self, tgy, ty):
         return None if tgy is None else ReluGrad()(tgy, self.inputs[1])
+
+
+def _relu_into(out, x):
+    with_constant(get_array_module(x).maximum, x, 0, out)
 
 
 def _relu_grad_into(out, gy, y, mask):
