@@ -1,9 +1,15 @@
 import platform
+import sys
+import types
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from chainrule import backend
+from harness import broadcast_shapes
 
 
 def test_numpy_arrays_and_numbers_belong_to_numpy():
@@ -138,8 +144,9 @@ def test_with_constant_matches_the_scalar_call_bit_for_bit(f, dtype, c):
     for x in (c_order, np.ascontiguousarray(c_order.T).T):
         out = np.empty_like(x)
         assert backend.with_constant(f, x, c, out) is out
-        assert out.strides == x.strides
-        assert f(x, c).tobytes(order="A") == out.tobytes(order="A")
+        made = backend.with_constant(f, x, c)  # without out: a new array in x's layout
+        assert out.strides == made.strides == x.strides
+        assert f(x, c).tobytes(order="A") == out.tobytes(order="A") == made.tobytes(order="A")
 
 
 def test_with_constant_takes_the_plain_call_where_it_cannot_use_a_block():
@@ -150,3 +157,116 @@ def test_with_constant_takes_the_plain_call_where_it_cannot_use_a_block():
     for x, c, out in cases:
         np.testing.assert_array_equal(backend.with_constant(np.maximum, x, c, out),
                                       np.maximum(x, c))
+    # without out, whatever x's dtype is not the result's: the plain call, its dtype
+    for x, c in [(np.arange(4), 0.5), (np.ones(3, np.float32), np.float64(2)), (np.float32(1), 0)]:
+        expected = np.maximum(x, c)
+        got = backend.with_constant(np.maximum, x, c)
+        assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
+
+
+WHERE_DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64,
+                np.uint16, np.uint64]
+
+
+def any_bits(dtype, shape):
+    """Arrays of ``dtype`` with any bit pattern: every NaN payload, -0.0, ±inf, subnormals."""
+    dtype = np.dtype(dtype)
+    bits = np.dtype(f"i{dtype.itemsize}")
+    special = np.array(SPECIAL, dtype if dtype.kind == "f" else np.float64).view(bits)
+    info = np.iinfo(bits)
+    elements = st.one_of(st.sampled_from(special.tolist()),
+                         st.integers(int(info.min), int(info.max)))
+    return hnp.arrays(bits, shape, elements=elements).map(lambda a: a.view(dtype))
+
+
+@settings(max_examples=60)
+@given(data=st.data(), dtype=st.sampled_from(WHERE_DTYPES),
+       shapes3=broadcast_shapes(num_shapes=3, max_dims=4))
+def test_where_is_numpys_where_bit_for_bit(data, dtype, shapes3):
+    condition = data.draw(hnp.arrays(bool, shapes3[0]))
+    a, b = data.draw(any_bits(dtype, shapes3[1])), data.draw(any_bits(dtype, shapes3[2]))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(backend, "SELECT_MIN_SIZE", 0)
+        assert backend._bit_views(condition, a, b, None) is not None  # the bit-select runs
+        got = backend.where(condition, a, b)
+    expected = np.where(condition, a, b)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32, np.uint8])
+@pytest.mark.parametrize("number", [0.0, -0.0, np.nan, -np.inf, 0.1, 3, -1, "scalar", "0-d"])
+def test_where_with_a_number_is_numpys_where(dtype, number):
+    """A Python number converts to the array's dtype as in NumPy's where (zero bits skip a
+    pass); a NumPy scalar or 0-d array of the dtype broadcasts. Large: no patching."""
+    condition = np.resize([True, False, False], (3, backend.SELECT_MIN_SIZE))
+    x = np.resize(SPECIAL, condition.shape).astype(dtype)
+    if number in ("scalar", "0-d"):
+        number = dtype(7) if number == "scalar" else np.array(-0.0).astype(dtype)
+    for a, b in ((x, number), (number, x), (x[:, :1], number)):
+        expected = np.where(condition, a, b)
+        got = backend.where(condition, a, b)
+        assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
+
+
+def test_where_writes_into_out_even_where_out_is_an_operand():
+    rng = np.random.default_rng(0)
+    shape = (4, backend.SELECT_MIN_SIZE)
+    condition = rng.standard_normal(shape) > 0
+    a, b = rng.standard_normal(shape), rng.standard_normal(shape)
+    expected = np.where(condition, a, b)
+    for name in ("fresh", "a", "b", "transposed"):
+        left, right = a.copy(), b.copy()  # b is read after out is written: NumPy's where
+        out = {"fresh": np.empty(shape), "a": left, "b": right,
+               "transposed": np.empty(shape[::-1]).T}[name]
+        assert (backend._bit_views(condition, left, right, out) is None) == (name == "b")
+        assert backend.where(condition, left, right, out=out) is out
+        assert out.tobytes() == expected.tobytes()
+
+
+def test_where_keeps_the_layout_of_a_full_operand():
+    a = np.ones((backend.SELECT_MIN_SIZE, 4)).T  # channels-major, as conv outputs are kept
+    got = backend.where(a > 0, a, 0.0)
+    assert got.strides == a.strides
+
+
+@pytest.mark.parametrize("case", ["complex", "bool", "mixed", "int condition", "wrapped int",
+                                  "small", "byte-swapped", "long double", "subclass"])
+def test_where_leaves_to_numpy_what_the_bit_select_cannot_do(case):
+    n = backend.SELECT_MIN_SIZE
+    condition, a, b = np.arange(n) % 3 == 0, np.arange(n, dtype=np.float32), np.float32(-1)
+    if case == "complex":
+        a = a * 1j
+    elif case == "bool":
+        a = a > 5
+    elif case == "mixed":
+        b = np.ones(n)  # float64: the result is float64
+    elif case == "int condition":
+        condition = np.arange(n) % 3  # where reads nonzero as true
+    elif case == "wrapped int":
+        a, b = a.astype(np.int8), 300  # where wraps 300 into int8 as 44
+    elif case == "small":
+        condition, a = condition[:10], a[:10]
+    elif case == "long double":
+        a = a.astype(np.longdouble)  # 16 bytes on x86-64: no integer that wide
+    elif case == "byte-swapped":
+        a, b = a.astype(">f4"), a[::-1].astype(">f4")  # where returns native float32
+    else:
+        a = a.view(np.ma.MaskedArray)
+    assert backend._bit_views(condition, a, b, None) is None
+    expected = np.where(condition, a, b)
+    got = backend.where(condition, a, b)
+    assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
+
+
+def test_where_of_cupy_arrays_is_cupys_where(monkeypatch):
+    class FakeCupyArray:
+        shape, size = (3,), 3
+
+    calls = []
+    cupy = types.SimpleNamespace(ndarray=FakeCupyArray,
+                                 where=lambda *args: calls.append(args) or "cupy's")
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    condition = np.ones(backend.SELECT_MIN_SIZE, bool)
+    a = FakeCupyArray()
+    assert backend.where(condition, a, 0.0) == "cupy's" and calls == [(condition, a, 0.0)]

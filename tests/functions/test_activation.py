@@ -2,11 +2,14 @@
 
 import numpy as np
 import pytest
+from edge_rows import sprinkled
 from hypothesis import given
 
 import chainrule as cr
 import chainrule.functions as F
 from harness import check_op, random_array, seeds, shapes, torch
+
+pytestmark = pytest.mark.usefixtures("bit_select")  # where's bit-select on small arrays too
 
 
 def away_from_zero(seed, shape, margin=0.1):
@@ -180,6 +183,32 @@ def test_activation_edges_follow_pytorch():
     with np.errstate(over="raise"):
         F.silu(x).sum().backward()
     np.testing.assert_allclose(x.grad.data[[1, 3, 4]], [0.5, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_where_activations_are_numpys_where_byte_for_byte(dtype):
+    """leaky_relu, elu and softplus with their gradients take backend.where's bit-select and
+    a block for their one-sided clamp: the same bytes as NumPy's where and minimum (NaN
+    payloads, -0.0, ±inf included), on arrays large enough for it without the fixture."""
+    x = sprinkled((3, 4000)).astype(dtype)
+    x.view(f"i{x.itemsize}")[0, :3] = [-1, 1, -2]  # NaNs with other payloads
+    gy = sprinkled(x.shape, seed=1).astype(dtype)
+    with np.errstate(all="ignore"):
+        rows = [
+            (lambda v: F.leaky_relu(v, 0.2), np.where(x > 0, x, x * 0.2),
+             np.where(x > 0, gy, gy * 0.2)),
+            (lambda v: F.elu(v, 0.5), np.where(x > 0, x, 0.5 * np.expm1(np.minimum(x, 0))),
+             None),
+            (lambda v: F.softplus(v, 2.0, 3.0), np.where(
+                x * 2 > 3, x, np.log1p(np.exp(np.minimum(x * 2, 3.0))) / 2.0), None),
+        ]
+        for f, y_expected, gx_expected in rows:
+            v = cr.Variable(x)
+            y = f(v)
+            assert y.data.tobytes() == y_expected.tobytes()
+            y.backward(cr.Variable(gy))
+            if gx_expected is not None:
+                assert v.grad.data.tobytes() == gx_expected.tobytes()
 
 
 def test_activation_argument_errors():

@@ -25,6 +25,23 @@ def test_sigmoid_cross_entropy_matches_torch(shape, seed):
                  a, torch.as_tensor(t)))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_losses_clamp_large_arrays_as_numpys_maximum_does(dtype):
+    """Their max(·, c) runs against a block of c (backend.with_constant): the same bytes."""
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 1, 70_000).astype(dtype)
+    p[:4] = [0.0, 1.0, 1e-45, 0.5]  # log 0 = -inf, clamped to -100
+    x = rng.standard_normal(p.shape).astype(dtype) * 50
+    x[:4] = [np.inf, -np.inf, -0.0, 0.0]
+    t = rng.uniform(0, 1, p.shape).astype(dtype)
+    with np.errstate(all="ignore"):
+        bce = -(t * np.maximum(np.log(p), -100) + (1 - t) * np.maximum(np.log1p(-p), -100))
+        logits = (1 - t) * x + (np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0))
+        got = F.binary_cross_entropy(p, t, reduction="none").data
+        got_logits = F.binary_cross_entropy_with_logits(x, t, reduction="none").data
+    assert got.tobytes() == bce.tobytes() and got_logits.tobytes() == logits.tobytes()
+
+
 def test_sigmoid_cross_entropy_is_stable_and_takes_int_targets():
     x = cr.Variable(np.array([1000.0, -1000.0, 0.0]))
     with np.errstate(over="raise", invalid="raise", divide="raise"):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from edge_rows import sprinkled
 from hypothesis import given
 
 import chainrule as cr
@@ -68,6 +69,7 @@ def test_mse_and_l1_loss_broadcast_and_reduce(reduction, pair, seed):
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("delta", [1.0, 0.4])
 @given(shape=shapes(min_dims=1), seed=seeds)
+@pytest.mark.usefixtures("bit_select")
 def test_huber_and_smooth_l1_loss(reduction, delta, shape, seed):
     x1 = random_array(seed + 1, shape)
     x0 = x1 + clear_of(random_array(seed, shape), [delta])
@@ -79,6 +81,16 @@ def test_huber_and_smooth_l1_loss(reduction, delta, shape, seed):
              lambda a, b: REDUCE[reduction](np_huber(a - b, delta) / delta),
              torch_fn=lambda a, b: torch.nn.functional.smooth_l1_loss(
                  a, b, reduction=reduction, beta=delta))
+
+
+@pytest.mark.usefixtures("bit_select")  # backend.where's bit-select on small arrays too
+def test_huber_of_edge_values_is_numpys_where_byte_for_byte():
+    d = sprinkled((3, 5)).astype(np.float32)
+    with np.errstate(all="ignore"):
+        y = F.huber_loss(d, np.float32(0), reduction="none", delta=0.5)
+        a = np.abs(d)
+        expected = np.where(a < 0.5, 0.5 * d * d, (a - 0.25) * 0.5)
+    assert y.data.tobytes() == expected.tobytes()
 
 
 def test_smooth_l1_with_beta_0_is_l1_and_kinks_follow_torch():

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from edge_rows import sprinkled
 from hypothesis import given
 
 import chainrule as cr
@@ -65,6 +66,17 @@ def test_clip_with_one_bound_open():
     x = np.array([-2.0, 0.5, 3.0])
     check_op(lambda a: F.clip(a, None, 1.0), [x], lambda a: np.minimum(a, 1.0))
     check_op(lambda a: F.clip(a, 0.0, None), [x], lambda a: np.maximum(a, 0.0))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("bounds", [(0, None), (None, 0.0), (-0.0, None), (None, -np.inf)])
+def test_clip_with_one_bound_is_numpys_clip_byte_for_byte(dtype, bounds):
+    """One bound: maximum or minimum against a block of it (backend.with_constant)."""
+    x = sprinkled((2, 70_000)).astype(dtype)  # more than one block
+    with np.errstate(all="ignore"):
+        expected = np.clip(x, *bounds)
+    assert F.clip(x, *bounds).data.tobytes() == expected.tobytes()
+    assert F.clip(x.T, *bounds).data.tobytes() == expected.T.tobytes()
 
 
 def test_abs_and_clip_gradients_at_the_kinks_follow_pytorch():

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from edge_rows import sprinkled
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -112,12 +113,31 @@ def test_concat_and_stack_errors_name_the_function_and_shapes():
 
 
 @given(shapes3=broadcast_shapes(num_shapes=3), seed=seeds)
+@pytest.mark.usefixtures("bit_select")  # backend.where's bit-select on small arrays too
 def test_where_broadcasts_condition_and_both_branches(shapes3, seed):
     condition = random_array(seed, shapes3[0]) > 0
     x0, x1 = random_array(seed + 1, shapes3[1]), random_array(seed + 2, shapes3[2])
     check_op(lambda a, b: F.where(condition, a, b), [x0, x1],
              lambda a, b: np.where(condition, a, b),
              torch_fn=lambda a, b: torch.where(torch.as_tensor(condition), a, b))
+
+
+def test_where_on_large_arrays_is_numpys_where_byte_for_byte():
+    """F.where and its gradients take backend.where's bit-select on large arrays: the same
+    bytes as NumPy's where, NaN payloads, -0.0 and ±inf included, broadcasting too."""
+    condition = sprinkled((5000, 2)) > 0
+    x0, x1 = sprinkled((5000, 2), seed=1).astype(np.float32), sprinkled((1, 2), seed=2)
+    x1 = x1.astype(np.float32)
+    gy = sprinkled((5000, 2), seed=3).astype(np.float32)
+    y = F.where(condition, x0, -0.0)
+    assert y.data.tobytes() == np.where(condition, x0, np.float32(-0.0)).tobytes()
+    a, b = cr.Variable(x0), cr.Variable(x1)
+    y = F.where(condition, a, b)
+    assert y.data.tobytes() == np.where(condition, x0, x1).tobytes()
+    y.backward(cr.Variable(gy))
+    zero = np.float32(0)
+    assert a.grad.data.tobytes() == np.where(condition, gy, zero).tobytes()
+    np.testing.assert_allclose(b.grad.data, np.where(condition, zero, gy).sum(0, keepdims=True))
 
 
 def test_where_takes_a_boolean_variable_and_a_number():

@@ -4,7 +4,7 @@ mean_squared_error (DeZero's name for mse_loss's mean).
 Input and target broadcast together and both get gradients when they need them.
 """
 
-from chainrule.backend import get_array_module
+from chainrule.backend import get_array_module, where
 from chainrule.core import Function, Variable, as_variable
 from chainrule.functions.loss import check_reduction, reduced
 from chainrule.functions.math import abs as absolute
@@ -60,7 +60,7 @@ class Huber(Function):
         xp = get_array_module(x0)
         d = x0 - x1
         a = xp.abs(d)
-        loss = xp.where(a < self.delta, 0.5 * d * d, (a - 0.5 * self.delta) * self.delta)
+        loss = where(a < self.delta, 0.5 * d * d, (a - 0.5 * self.delta) * self.delta)
         return loss * self.scale if self.scale != 1 else loss
 
     def backward(self, gy):
