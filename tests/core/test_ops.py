@@ -44,10 +44,19 @@ def test_power_differentiates_in_base_and_exponent(pair, seed):
     ((3,), (3,)), ((2, 3), (3, 4)), ((3,), (3, 4)), ((2, 3), (3,)),
     ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((5, 2, 3), (5, 3, 4)),
     ((3,), (5, 3, 2)), ((5, 2, 3), (3,)), ((1, 2, 3), (4, 3, 2)),
+    ((2, 5, 2, 3), (3, 4)), ((2, 1, 2, 3), (5, 3, 4)),
 ])
 def test_matmul_batched_and_vector_cases(s0, s1):
     a, b = random_array(0, s0), random_array(1, s1)
     check_op(lambda x, y: x @ y, [a, b], np.matmul, torch_fn=lambda x, y: x @ y)
+
+
+def test_matmul_of_a_strided_slice_as_a_users_rnn_loop_takes_it():
+    # x[:, t] @ W at every step: a non-contiguous left operand, W's gradient summed over steps
+    x, W = random_array(0, (4, 3, 5)), random_array(1, (5, 2))
+    check_op(lambda x, W: sum(x[:, t] @ W for t in range(3)), [x, W],
+             lambda x, W: sum(x[:, t] @ W for t in range(3)),
+             torch_fn=lambda x, W: sum(x[:, t] @ W for t in range(3)))
 
 
 def test_matmul_mismatch_names_the_operation_and_shapes():

@@ -14,7 +14,7 @@ import numpy as np
 
 from chainrule.backend import get_array_module
 from chainrule.core import ops
-from chainrule.core.function import all_finite, nonfinite_kind
+from chainrule.core.function import all_finite, nonfinite_kind, records_backward
 from chainrule.core.indexing import ScatteredGrad
 from chainrule.core.mode import grad_mode, set_batch
 
@@ -366,7 +366,10 @@ def _fit(gx, x, function):
     if gx._data.shape == x._data.shape:
         return gx
     try:
-        return ops.sum_to(gx, x._data.shape)
+        if records_backward():
+            return ops.sum_to(gx, x._data.shape)
+        # a plain backward sums on the arrays: no SumTo made and called per broadcast input
+        return gx._derived(ops.sum_array_to(gx._data, x._data.shape))
     except ValueError:
         who = function.name if function is not None else "backward"
         raise ValueError(
