@@ -221,7 +221,9 @@ class Where(Function):
         return backend.where(self.condition, x0, x1)  # a bit-select on large arrays: 8x faster
 
     def backward(self, gy):
-        return where(self.condition, gy, 0.0), where(self.condition, 0.0, gy)
+        x0, x1 = self.inputs  # a constant branch (where(c, x, 0.0)) gets no gradient made
+        return (where(self.condition, gy, 0.0) if x0.requires_grad else None,
+                where(self.condition, 0.0, gy) if x1.requires_grad else None)
 
     def jvp(self, t0, t1):
         return where(self.condition, 0.0 if t0 is None else t0, 0.0 if t1 is None else t1)
