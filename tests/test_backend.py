@@ -103,18 +103,25 @@ def test_scratch_take_gives_back_by_tag_and_keeps_zero_borders():
     assert pool.bytes == 0 and not pool.free
 
 
-def test_results_of_relu_and_conv_survive_later_steps():
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_results_of_activations_and_conv_survive_later_steps(activation):
     import chainrule as cr
     import chainrule.functions as F
 
+    act = getattr(F, activation)
     x = cr.Variable(np.random.default_rng(0).normal(size=(8, 4, 16, 16)).astype(np.float32))
     W = cr.Variable(np.random.default_rng(1).normal(size=(6, 4, 3, 3)).astype(np.float32))
     b = cr.Variable(np.zeros(6, np.float32))
-    first = F.relu(F.conv2d(x, W, b, pad=1))
+    first = act(F.conv2d(x, W, b, pad=1))
     kept = first.data.copy()
-    for _ in range(3):  # later steps of the same shapes must not write into `first`
-        F.relu(F.conv2d(x * 2.0, W, b, pad=1)).sum().backward()
+    h = cr.Variable(first.data * 3)  # a leaf: its gradient is the activation's own result
+    act(h).backward(cr.Variable(first.data))
+    kept_grad = h.grad.data.copy()
+    for _ in range(3):  # later steps of the same shapes must not write into either
+        act(F.conv2d(x * 2.0, W, b, pad=1)).sum().backward()
+        act(cr.Variable(first.data * 2)).backward(cr.Variable(first.data))
     np.testing.assert_array_equal(first.data, kept)
+    np.testing.assert_array_equal(h.grad.data, kept_grad)
 
 
 def test_large_linear_results_survive_later_calls():
