@@ -25,7 +25,7 @@ W_h (H, G·H); b_h (G·H,); h, c (N, H); G = 1, 4, 3 for rnn, lstm, gru. A seque
 ``h'`` or ``(h', c')``. ``reverse=True`` runs from the last step to the first.
 """
 
-from chainrule.backend import get_array_module, matrix_sums, scratch, with_constant
+from chainrule.backend import get_array_module, matrix_sums, scratch
 from chainrule.core import Function, Variable, as_variable, grad, is_grad_enabled
 from chainrule.functions.activation import relu, sigmoid
 from chainrule.functions.math import tanh
@@ -230,7 +230,7 @@ class RNN(RNNTangent, Recurrence):
         if self.nonlinearity == "tanh":
             xp.tanh(a, out=self.hs[new])
         else:
-            with_constant(xp.maximum, a, 0, self.hs[new])
+            xp.maximum(a, 0, out=self.hs[new])
 
     def step_back(self, t, carry, da, dgh):
         xp = get_array_module(da)
