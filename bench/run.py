@@ -28,7 +28,7 @@ import time
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)  # the workload modules, imported to read their tables only
 WORKLOADS = ("op_overhead", "op_constants", "deep_chain", "mlp_step", "cnn_step", "lstm_step",
-             "mlp_memory")
+             "rnn_loop", "mlp_memory")
 FRAMEWORKS = ("chainrule", "chainrule-knob", "torch", "dezero", "autograd", "jax", "jax-jit",
               "gemms")
 MODULE_OF = {"jax-jit": "jax", "chainrule-knob": "chainrule", "gemms": "numpy"}
