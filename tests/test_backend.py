@@ -144,7 +144,7 @@ SPECIAL = np.array([-0.0, 0.0, np.nan, -np.nan, np.inf, -np.inf, 1e-45, -1e-45, 
 
 @pytest.mark.parametrize("f", [np.maximum, np.minimum])
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-@pytest.mark.parametrize("c", [0, -0.0, 0.5, -np.inf])
+@pytest.mark.parametrize("c", [0, -0.0, 0.5, -np.inf, 1e-46, -1e-46, 3])
 def test_with_constant_matches_the_scalar_call_bit_for_bit(f, dtype, c):
     # more than a block, with edge values throughout; C order and a transposed layout
     c_order = np.resize(SPECIAL, (3, backend.CONSTANT_BLOCK // 2 + 7)).astype(dtype)

@@ -139,11 +139,19 @@ def with_constant(f, x, c, out=None):
     must share one layout in one block of memory, else it is the plain call. Without
     ``out`` the result is a new array laid out as ``x`` when x is a floating NumPy array
     (its dtype is then the result's), else ``f(x, c)``.
+
+    A nonzero ``c`` needs no block: ``clip`` with ±inf as its other bound runs NumPy's
+    vectorised two-sided loop, the same bytes as maximum or minimum (clip differs from them
+    only where x and c are zeros of opposite signs): 47 µs on the array above in cache, and
+    out of cache no slower than the scalar call (175 against 178 µs after a GEMM).
     """
     if out is None:
         if type(x) is not np.ndarray or x.dtype.kind != "f" or type(c) not in (int, float):
             return f(x, c)
         out = np.empty_like(x)
+    if (type(x) is np.ndarray and x.dtype.kind == "f" and type(c) in (int, float)
+            and f in (np.maximum, np.minimum) and c == c and x.dtype.type(c) != 0):
+        return np.clip(x, *((c, np.inf) if f is np.maximum else (-np.inf, c)), out=out)
     flat_x, flat_out = _flat(x), _flat(out)
     if flat_x is None or flat_out is None or x.strides != out.strides or c != c:
         return f(x, c, out=out)

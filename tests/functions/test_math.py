@@ -69,9 +69,10 @@ def test_clip_with_one_bound_open():
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-@pytest.mark.parametrize("bounds", [(0, None), (None, 0.0), (-0.0, None), (None, -np.inf)])
+@pytest.mark.parametrize("bounds", [(0, None), (None, -0.0), (0.5, None), (None, -np.inf),
+                                    (1e-46, None)])
 def test_clip_with_one_bound_is_numpys_clip_byte_for_byte(dtype, bounds):
-    """One bound: maximum or minimum against a block of it (backend.with_constant)."""
+    """One bound: maximum or minimum, clip against ±inf when nonzero (backend.with_constant)."""
     x = sprinkled((2, 70_000)).astype(dtype)  # more than one block
     with np.errstate(all="ignore"):
         expected = np.clip(x, *bounds)

@@ -135,8 +135,9 @@ class ELU(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        negative = with_constant(xp.minimum, x, 0)  # a block of zeros: 3x a scalar's speed
-        return backend.where(x > 0, x, self.alpha * xp.expm1(negative))
+        positive = x > 0  # first: x is then in cache, where a block of zeros pays (with_constant)
+        negative = with_constant(xp.minimum, x, 0)
+        return backend.where(positive, x, self.alpha * xp.expm1(negative))
 
     def backward(self, gy):
         return gy * self.slope()
