@@ -156,8 +156,7 @@ class LSTMSequence(LSTM):
             da, R = das[t], self.R[t]
             dc += xp.multiply(dh, self.Q[t], out=work)
             xp.multiply(dh, R[:H], out=da[:H])
-            for k in range(1, 4):
-                xp.multiply(dc, R[k * H:(k + 1) * H], out=da[k * H:(k + 1) * H])
+            xp.multiply(dc, R[H:].reshape(3, H, N), out=da[H:].reshape(3, H, N))  # i, f, g
             dc *= self.gates[self.rows(t)[0], 2 * H:3 * H]
             if t != order[0] or self.inputs[3].requires_grad:  # h_0's only if it needs one
                 xp.matmul(W, da, out=dh)
