@@ -142,8 +142,9 @@ def with_constant(f, x, c, out=None):
 
     A nonzero ``c`` needs no block: ``clip`` with ±inf as its other bound runs NumPy's
     vectorised two-sided loop, the same bytes as maximum or minimum (clip differs from them
-    only where x and c are zeros of opposite signs): 47 µs on the array above in cache, and
-    out of cache no slower than the scalar call (175 against 178 µs after a GEMM).
+    only where x and c are zeros of opposite signs): 47-70 µs on the array above in cache;
+    straight out of a GEMM about the scalar call's time (175-298 against 178-279 µs over
+    three runs), where the block loses (342-406).
     """
     if out is None:
         if type(x) is not np.ndarray or x.dtype.kind != "f" or type(c) not in (int, float):
