@@ -100,9 +100,9 @@ class LSTMSequence(LSTM):
         self.tanh_c = self.take("tanh c", xp, (T, H, N), dtype)
         self.R = self.take("R", xp, (T, 4 * H, N), dtype)
         self.Q = self.take("Q", xp, (T, H, N), dtype)
-        pair = xp.empty((2 * H, N), dtype)
+        pair, WT = xp.empty((2 * H, N), dtype), self.W.T
         for t in self.order(T):
-            self.step_forward(t, pair)
+            self.step_forward(t, WT, pair)
         # the states batch-major, (T+1, N, H): hs goes out as a view, backward reads h_{t-1}
         self.hs = scratch.result(("rnn", "hs"), xp, (T + 1, N, H), dtype)
         self.hs[...] = self.hT[:, :H].transpose(0, 2, 1)
@@ -110,13 +110,14 @@ class LSTMSequence(LSTM):
         finals = (self.hs[last].copy(), self.gates[last, 4 * H:].T.copy())
         return (xp.moveaxis(hs, 0, self.time_axis), *finals)
 
-    def step_forward(self, t, pair):
-        """Step t: its activated gates, c', h', and backward's coefficients R[t], Q[t]."""
+    def step_forward(self, t, WT, pair):
+        """Step t: its activated gates, c', h', and backward's coefficients R[t], Q[t]
+        (WT: the step GEMM's left operand, W transposed)."""
         xp = get_array_module(pair)
         prev, new = self.rows(t)
-        H = self.Q.shape[1]
+        H = len(pair) // 2
         block, R = self.gates[prev], self.R[t]
-        y = xp.matmul(self.W.T, self.hT[prev], out=block[:4 * H])
+        y = xp.matmul(WT, self.hT[prev], out=block[:4 * H])
         xp.tanh(y, out=y)
         xp.multiply(y, y, out=R)  # the slopes over s²: 1 - u²
         xp.subtract(1, R, out=R)
