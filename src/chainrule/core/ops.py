@@ -37,7 +37,7 @@ class Sub(Function):
         return x0 - x1
 
     def backward(self, gy):
-        return gy, -gy
+        return gy, (-gy if self.inputs[1].requires_grad else None)  # no Neg for a constant
 
     def jvp(self, t0, t1):
         return plus(t0, None if t1 is None else -t1)
@@ -52,11 +52,12 @@ class Mul(Function):
         return x0 * x1
 
     def backward(self, gy):
-        x0, x1 = self.inputs
+        x0, x1 = self.inputs  # a constant operand's gradient is not made
         if not records_backward():  # on the arrays (see records_backward)
             g = gy._data
-            return gy._derived(g * x1._data), gy._derived(g * x0._data)
-        return gy * x1, gy * x0
+            return (gy._derived(g * x1._data) if x0.requires_grad else None,
+                    gy._derived(g * x0._data) if x1.requires_grad else None)
+        return (gy * x1 if x0.requires_grad else None), (gy * x0 if x1.requires_grad else None)
 
     def jvp(self, t0, t1):
         x0, x1 = self.inputs
@@ -74,7 +75,7 @@ class Div(Function):
     def backward(self, gy):
         x0, x1 = self.inputs
         gx0 = gy / x1
-        return gx0, -gx0 * x0 / x1
+        return gx0, (-gx0 * x0 / x1 if x1.requires_grad else None)  # none for a constant
 
     def jvp(self, t0, t1):
         x0, x1 = self.inputs
