@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule.core import elementwise, indexing, ops, reductions, scalar_ops
+from chainrule.core import elementwise, indexing, ops, reductions, scalar_ops, shape_ops
 from harness import broadcast_shapes, random_array, seeds, shapes
 
-CORE_MODULES = (ops, scalar_ops, indexing, elementwise, reductions)
+CORE_MODULES = (ops, shape_ops, scalar_ops, indexing, elementwise, reductions)
 
 
 def core_functions():

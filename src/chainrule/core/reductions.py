@@ -19,7 +19,7 @@ from chainrule.core import indexing, ops
 from chainrule.core.aliases import either
 from chainrule.core.elementwise import Exp
 from chainrule.core.function import Function, batchable
-from chainrule.core.ops import kept_shape
+from chainrule.core.shape_ops import kept_shape
 
 
 def check_axis(x, axis, op):

@@ -1,7 +1,7 @@
 """Shape changes behind Variable's methods: flatten, squeeze, unsqueeze, expand, permute,
 transpose.
 
-Each is a reshape, a transpose or a broadcast from ``core.ops``, so each differentiates
+Each is a reshape, a transpose or a broadcast from ``core.shape_ops``, so each differentiates
 again; what lives here is the shape arithmetic and the errors, once, for the methods
 and for ``chainrule.functions`` alike.
 """

@@ -14,8 +14,8 @@ from chainrule.backend import get_array_module
 from chainrule.core import Function, as_variable, ops, reductions
 from chainrule.core.aliases import either
 from chainrule.core.elementwise import Exp
-from chainrule.core.ops import kept_shape
 from chainrule.core.reductions import axis_and_keepdims, check_axis
+from chainrule.core.shape_ops import kept_shape
 from chainrule.functions.shape import where
 
 
