@@ -36,7 +36,7 @@ from chainrule.functions import (
 from chainrule.functions.conv import Conv2d, Conv2dGradW, ConvTranspose2d
 from chainrule.functions.embedding import Embedding
 from chainrule.functions.im2col import Col2im, Im2col
-from chainrule.functions.rnn import Recurrence
+from chainrule.functions.recurrence import Recurrence
 
 rule(activation.LeakyReLU, activation.LeakyReluGrad, activation.GELU, activation.SiLU,
      activation.ELU, activation.Softplus, activation.Hardtanh, math.Square, math.Sin, math.Cos,

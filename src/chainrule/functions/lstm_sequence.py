@@ -41,7 +41,8 @@ about what the loop wins.
 from chainrule.backend import get_array_module, matrix_sums, scratch
 from chainrule.core import Variable, as_variable, is_grad_enabled
 from chainrule.functions.embedding import embedding
-from chainrule.functions.rnn import LSTM, _recurrence
+from chainrule.functions.recurrence import run_recurrence
+from chainrule.functions.rnn import LSTM
 
 ORDER = (3, 0, 1, 2)  # internal gate block j holds PyTorch's gate ORDER[j]: o, i, f, g
 SCALES = (0.5, 0.5, 0.5, 1.0)  # σ(a) = tanh(a/2)/2 + 1/2 on o, i, f; tanh on g
@@ -222,7 +223,7 @@ def lstm(xw, W_h, b_h=None, h=None, c=None, time_axis=0, reverse=False, ids=None
     if ids is not None:
         return _lookup(xw, W_h, b_h, h, c, time_axis, reverse, ids)
     function = LSTM(time_axis, reverse)
-    return _recurrence("lstm", function, xw, W_h, b_h, [("h", h), ("c", c)], time_axis)
+    return run_recurrence("lstm", function, xw, W_h, b_h, [("h", h), ("c", c)], time_axis)
 
 
 def _lookup(table, W_h, b_h, h, c, time_axis, reverse, ids):
@@ -239,5 +240,5 @@ def _lookup(table, W_h, b_h, h, c, time_axis, reverse, ids):
                          f"got shape {table.shape} and ids from {int(ids.min())} to "
                          f"{int(ids.max())}")
     function = LSTMSequence(time_axis, reverse, ids)
-    return _recurrence("lstm", function, table, W_h, b_h, [("h", h), ("c", c)], time_axis,
+    return run_recurrence("lstm", function, table, W_h, b_h, [("h", h), ("c", c)], time_axis,
                        batch=ids.shape[1 - time_axis])
