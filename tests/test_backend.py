@@ -103,6 +103,16 @@ def test_scratch_take_gives_back_by_tag_and_keeps_zero_borders():
     assert pool.bytes == 0 and not pool.free
 
 
+def test_scratch_give_of_a_view_keeps_the_array_that_was_taken():
+    from chainrule.backend import Scratch
+
+    pool = Scratch()
+    a = pool.take("m", np, (4, 6), np.float32)
+    pool.give("m", a[:, :5].T)  # a slice of it, transposed: a view of a view
+    assert pool.take("m", np, (4, 6), np.float32) is a
+    assert pool.take("m", np, (5, 4), np.float32) is not a  # never kept under the view's shape
+
+
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
 def test_results_of_activations_and_conv_survive_later_steps(activation):
     import chainrule as cr

@@ -342,7 +342,10 @@ class Scratch:
         return xp.zeros(shape, dtype) if zeros else xp.empty(shape, dtype)
 
     def give(self, tag, array):
-        """Keep ``array`` (taken with ``tag`` and read by no one now) for the next ``take``."""
+        """Keep ``array`` (taken with ``tag``, or any view of it, and read by no one now) for
+        the next ``take``: a view is kept as the array it was taken as."""
+        while type(array) is np.ndarray and array.base is not None:
+            array = array.base
         if type(array) is not np.ndarray or self.bytes + array.nbytes > self.MAX_BYTES:
             return
         arrays = self.free.setdefault((tag, array.shape, array.dtype), [])

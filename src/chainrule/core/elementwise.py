@@ -176,7 +176,7 @@ class ReluGrad(Function):
         mask = scratch.take_like("relu mask", y, bool)
         gx = scratch.result_like("relu grad", gy)
         backend_threads.split(_relu_grad_into, gx, gy, y, mask)  # no temporary: no page faults
-        scratch.give("relu mask", mask.base if mask.base is not None else mask)
+        scratch.give("relu mask", mask)
         return gx
 
     def backward(self, ggx):

@@ -71,7 +71,7 @@ def _leaky(x, y, slope, tag):
     mask = scratch.take_like("leaky relu mask", x, bool)
     xp.logical_not(xp.greater(x, 0, out=mask), out=mask)  # NaN keeps the product, as where
     backend.where(mask, out, y, out=out)
-    scratch.give("leaky relu mask", mask.base if mask.base is not None else mask)
+    scratch.give("leaky relu mask", mask)
     return out
 
 

@@ -22,7 +22,6 @@ from chainrule.functions.conv_columns import (
     conv_columns,
     conv_geometry,
     give_columns,
-    give_matrix,
     is_channels_major,
     scratch_matrix,
     thin_product,
@@ -98,7 +97,7 @@ class Conv2d(Function):
         if b is not None:  # the GEMM result is scratch: the bias add packs the wide columns
             y = backend_threads.ufunc(xp.add, y, b.reshape(o, 1, 1, 1), dtype=y.dtype,
                                       out=scratch.result("conv2d", xp, y.shape, y.dtype))
-            give_matrix(GEMM, gemm)
+            scratch.give(GEMM, gemm)
         return y.transpose(1, 0, 2, 3)  # (O, N, OH, OW) -> (N, O, OH, OW), a view
 
     def backward(self, gy):
@@ -152,7 +151,7 @@ class Conv2dGradW(Function):
             for lo, hi, col in column_chunks(x, self.kernel, self.pad, oh):
                 part = col @ widened[:, lo * oh * wp:hi * oh * wp].T
                 gW = part if gW is None else xp.add(gW, part, out=gW)
-            give_matrix((WIDE, oh, ow, oh, wp), widened)
+            scratch.give((WIDE, oh, ow, oh, wp), widened)
         else:
             if col is None:
                 col = conv_columns(x, self.kernel, self.stride, self.pad, oh, ow)

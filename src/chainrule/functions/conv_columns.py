@@ -135,19 +135,12 @@ def scratch_matrix(tag, xp, rows, cols, dtype, zeros=False):
     products 1.1-1.5x slower (its transposed conv's (144, 32) @ (32, 7168): 1.33 against
     0.86 ms, one thread, interleaved). With an odd number of 64-byte lines per row those rows
     fall in 16 different sets. The padding is never written (so ``zeros`` stays zero there);
-    ``give_matrix`` hands the matrix back.
+    ``scratch.give`` takes the matrix (a view) back.
     """
     line = max(64 // np.dtype(dtype).itemsize, 1)
     lines = -(-cols // line)
     padded = (lines + 1 - lines % 2) * line
     return scratch.take(tag, xp, (rows, padded), dtype, zeros=zeros)[:, :cols]
-
-
-def give_matrix(tag, matrix):
-    """Give back a ``scratch_matrix`` (or any view of it) to the scratch pool."""
-    while matrix.base is not None:
-        matrix = matrix.base
-    scratch.give(tag, matrix)
 
 
 def copy_into(out, x):
@@ -247,8 +240,8 @@ def transposed_wide(x, W, size, pad):
         xp.matmul(Wt, frames[:, lo * frame:lo * frame + width],
                   out=taps[:, margin:margin + width])
         shifted[..., :width].sum(axis=(1, 2), out=planes[:, lo * frame:lo * frame + width])
-    give_matrix((WIDE, x.shape[2], x.shape[3], hp, wp), frames)
-    give_matrix((TAPS, margin), taps)
+    scratch.give((WIDE, x.shape[2], x.shape[3], hp, wp), frames)
+    scratch.give((TAPS, margin), taps)
     y = planes.reshape(o, n, hp, wp).transpose(1, 0, 2, 3)  # stored channels-major
     return y[:, :, ph:ph + oh, pw:pw + ow]
 
@@ -301,7 +294,7 @@ def column_chunks(x, kernel, pad, oh):
         col = buffer[:, :(hi - lo) * per_image]
         col.reshape(c, kh, kw, hi - lo, per_image)[...] = view[:, :, :, lo:hi]
         yield lo, hi, col
-    give_matrix(CHUNK, buffer)
+    scratch.give(CHUNK, buffer)
     scratch.give(tag, xpad)
 
 
@@ -321,7 +314,7 @@ def give_columns(col, stride):
     """Hand ``conv_columns``'s matrix back to the scratch pool (only stride 1 took it there;
     a strided im2col may be a view of its input)."""
     if tuple(stride) == (1, 1):
-        give_matrix(COLUMNS, col)
+        scratch.give(COLUMNS, col)
 
 
 def check_channels(x, W, axis):

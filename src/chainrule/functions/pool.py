@@ -80,8 +80,8 @@ class MaxPool2d(_Pool):
         backend_threads.split(_max_pool_into, y, self.index, taps, *windows, *planes, *work,
                               nbytes=planes.nbytes)
         self._settle_edge_windows(windows, y)
-        scratch.give(PLANES, planes if planes.base is None else planes.base)
-        scratch.give(WORK, work if work.base is None else work.base)
+        scratch.give(PLANES, planes)
+        scratch.give(WORK, work)
         return y
 
     def _like_x(self, make, shape):
@@ -247,7 +247,7 @@ class MaxPool2dGrad(Function):
                                   pool.index.reshape(spread), mask.reshape(spread))
             for tag, array in ((MASK, mask), (SAME, copied)):
                 if array is not None:
-                    scratch.give(tag, array if array.base is None else array.base)
+                    scratch.give(tag, array)
             return gx
         gx.fill(0)
         if not any(pool.pad) and sh >= pool.kernel[0] and sw >= pool.kernel[1]:
