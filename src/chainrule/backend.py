@@ -258,14 +258,20 @@ def _module_of(*arrays):
     return np
 
 
+def memory_order(x):
+    """x's axes from the outermost in memory to the innermost (``range(ndim)`` in C order)."""
+    if x.flags.c_contiguous:
+        return list(range(x.ndim))
+    return sorted(range(x.ndim), key=lambda i: -abs(x.strides[i]))
+
+
 def _flat(x):
     """A 1-D view of NumPy array ``x`` in memory order, or None when it is not one block."""
     if type(x) is not np.ndarray:
         return None
     if x.flags.c_contiguous:
         return x.reshape(-1)
-    order = sorted(range(x.ndim), key=lambda i: -abs(x.strides[i]))
-    x = x.transpose(order)
+    x = x.transpose(memory_order(x))
     return x.reshape(-1) if x.flags.c_contiguous else None
 
 
@@ -378,7 +384,7 @@ def _laid_out_as(like, make):
     """``make(shape)``'s array, made in ``like``'s memory order and transposed to its shape."""
     if like.flags.c_contiguous:
         return make(like.shape)
-    order = sorted(range(like.ndim), key=lambda i: -abs(like.strides[i]))  # outermost first
+    order = memory_order(like)
     return make(tuple(like.shape[i] for i in order)).transpose(np.argsort(order))
 
 
