@@ -210,9 +210,10 @@ class Clip(Function):
         # with_constant's clip against ±inf is 3x faster for a nonzero bound. A zero bound
         # would take its block of zeros, which loses on data out of cache (a GEMM's output,
         # as relu's): that stays the scalar call.
-        bound = self.x_min if self.x_max is None else self.x_max if self.x_min is None else 0
-        if type(bound) in (int, float) and bound != 0:
-            return with_constant(xp.maximum if self.x_max is None else xp.minimum, x, bound)
+        one_sided = (self.x_min is None) != (self.x_max is None)
+        bound = self.x_max if self.x_min is None else self.x_min
+        if one_sided and type(bound) in (int, float) and bound != 0:
+            return with_constant(xp.minimum if self.x_min is None else xp.maximum, x, bound)
         return xp.clip(x, self.x_min, self.x_max)
 
     def backward(self, gy):
